@@ -1,0 +1,98 @@
+"""Implementations of one Madam step over a list of tensors, all equal to ``synapse_madam.rule``.
+
+Three paths, chosen by the ``Madam`` optimizer's ``foreach``/``fused`` flags (as in torch.optim):
+
+* ``madam_for_loop``: one tensor at a time, calling ``rule.madam_update`` itself. The reference.
+* ``madam_foreach``: the same math with ``torch._foreach_*`` multi-tensor kernels (few launches
+  on GPU). Written op by op in the order ``rule.madam_update`` uses.
+* ``madam_fused``: ``rule.madam_update`` compiled by ``torch.compile`` into one elementwise
+  kernel per tensor that reads (w, g, v) once and writes (w, v) once. Compiled on first use,
+  with dynamic shapes, so all tensors share one compiled kernel per dtype and device.
+
+Every path updates ``params``, ``exp_avg_sqs`` and ``steps`` in place and never writes ``.grad``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from .. import rule
+
+__all__ = ["madam_for_loop", "madam_foreach", "madam_fused"]
+
+
+def _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize):
+    """Apply rule.madam_update to one tensor in place."""
+    if maximize:
+        g = -g
+    w_new, state = rule.madam_update(p, g, rule.MadamState(v, step, w_max), lr, beta, g_bound, eps)
+    p.copy_(w_new)
+    v.copy_(state.v)
+    step.copy_(state.step)
+
+
+def madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
+    """Reference path: ``rule.madam_update`` on each tensor in turn."""
+    for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
+        _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize)
+
+
+def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
+    """Multi-tensor path: the rule as ``torch._foreach_*`` ops (tensors of one device/dtype)."""
+    if not params:
+        return
+    # g <- g with non-finite entries zeroed (a new list: .grad is never written)
+    grads = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g in grads]
+    if maximize:
+        torch._foreach_neg_(grads)
+    torch._foreach_add_(steps, 1.0)
+    # v <- beta*v + (1-beta)*g^2
+    torch._foreach_mul_(exp_avg_sqs, beta)
+    torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1.0 - beta)
+    # v_hat <- v / (1 - beta^t), floored at the smallest normal number (0/0 -> 0)
+    bias_corrections = torch._foreach_pow(beta, steps)
+    torch._foreach_neg_(bias_corrections)
+    torch._foreach_add_(bias_corrections, 1.0)
+    dtype = params[0].dtype
+    if dtype != torch.float32:
+        bias_corrections = [b.to(dtype) for b in bias_corrections]
+    denom = torch._foreach_div(exp_avg_sqs, bias_corrections)
+    torch._foreach_clamp_min_(denom, torch.finfo(dtype).tiny)
+    torch._foreach_sqrt_(denom)
+    if eps:
+        torch._foreach_add_(denom, eps)
+    # g_hat <- clip(g / sqrt(v_hat), -g_bound, g_bound)
+    g_hat = torch._foreach_div(grads, denom)
+    torch._foreach_clamp_min_(g_hat, -g_bound)
+    torch._foreach_clamp_max_(g_hat, g_bound)
+    # w <- clip(w * exp(-lr*sign(w)*g_hat), -w_max, w_max)
+    factor = torch._foreach_sign(params)
+    torch._foreach_mul_(factor, -lr)
+    torch._foreach_mul_(factor, g_hat)
+    torch._foreach_exp_(factor)
+    torch._foreach_mul_(params, factor)
+    torch._foreach_clamp_max_(params, w_maxs)
+    torch._foreach_clamp_min_(params, torch._foreach_neg(w_maxs))
+
+
+@functools.cache
+def _compiled_tensor_step():
+    return torch.compile(_madam_tensor_, dynamic=True)
+
+
+def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
+    """Fused path: ``rule.madam_update`` compiled into one single-pass kernel per tensor.
+
+    lr is passed as a tensor so that an lr scheduler never triggers a recompilation.
+    """
+    kernel = _compiled_tensor_step()
+    lr_by_device = {}
+    for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
+        lr_t = lr_by_device.get(p.device)
+        if lr_t is None:
+            lr_t = lr_by_device[p.device] = torch.as_tensor(lr, dtype=torch.float32, device=p.device)
+        if p.is_contiguous() and v.is_contiguous():  # one 1-D kernel serves every shape
+            p, g, v = p.view(-1), g.reshape(-1), v.view(-1)
+        kernel(p, g, v, step, w_max, lr_t, beta, g_bound, eps, maximize)

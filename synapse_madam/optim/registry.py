@@ -1,0 +1,31 @@
+"""Optimizers by name: Madam and the torch.optim baselines it is compared with."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .madam import Madam
+
+__all__ = ["OPTIMIZERS", "make_optimizer"]
+
+# name -> (constructor(params, lr, **kwargs), one-line description)
+OPTIMIZERS: dict[str, tuple[Callable, str]] = {
+    "madam": (lambda params, lr, **kw: Madam(params, lr=lr, **kw), "Madam, multiplicative Adam (default lr 0.01)"),
+    "sgd": (lambda params, lr, **kw: torch.optim.SGD(params, lr=lr, **kw), "plain SGD"),
+    "sgd_momentum": (
+        lambda params, lr, **kw: torch.optim.SGD(params, lr=lr, **{"momentum": 0.9, **kw}),
+        "SGD with momentum 0.9",
+    ),
+    "adam": (lambda params, lr, **kw: torch.optim.Adam(params, lr=lr, **kw), "Adam"),
+    "adamw": (lambda params, lr, **kw: torch.optim.AdamW(params, lr=lr, **kw), "AdamW (weight decay 0.01)"),
+}
+
+
+def make_optimizer(name: str, params, lr: float, **kwargs) -> torch.optim.Optimizer:
+    """Build the optimizer called ``name`` (see OPTIMIZERS) over ``params`` with learning rate ``lr``."""
+    key = name.lower().replace("-", "_").replace("+", "_")
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
+    return OPTIMIZERS[key][0](params, lr, **kwargs)
