@@ -64,6 +64,20 @@ def _bias_correction(beta: float, step, like):
     return like.dtype.type(1.0 - beta ** float(step))
 
 
+def state_dtype(w: Array):
+    """dtype of the second moment v for weights w: float32 for float16 weights (g^2 overflows
+    float16 above |g| = 256, which would freeze the weight), otherwise w's own dtype."""
+    if _is_torch(w):
+        return torch.float32 if w.dtype == torch.float16 else w.dtype
+    return np.dtype(np.float32) if w.dtype == np.float16 else w.dtype
+
+
+def _cast(x: Array, dtype) -> Array:
+    if _is_torch(x):
+        return x if x.dtype == dtype else x.to(dtype)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 def sanitize_gradient(g: Array) -> Array:
     """g with every non-finite entry (NaN, +-inf) replaced by 0."""
     if _is_torch(g):
@@ -139,8 +153,8 @@ def init_state(w: Array, p_scale: float = DEFAULT_P_SCALE) -> MadamState:
     """State before the first step: v = 0, t = 0, w_max = p_scale * RMS(w)."""
     if _is_torch(w):
         step = torch.zeros((), dtype=torch.float32, device=w.device)
-        return MadamState(torch.zeros_like(w), step, initial_w_max(w, p_scale))
-    return MadamState(np.zeros_like(w), 0, initial_w_max(w, p_scale))
+        return MadamState(torch.zeros_like(w, dtype=state_dtype(w)), step, initial_w_max(w, p_scale))
+    return MadamState(np.zeros_like(w, dtype=state_dtype(w)), 0, initial_w_max(w, p_scale))
 
 
 def madam_update(
@@ -152,13 +166,16 @@ def madam_update(
     g_bound: float = DEFAULT_G_BOUND,
     eps: float = 0.0,
 ) -> tuple[Array, MadamState]:
-    """One full Madam step on one tensor: returns (new w, new state). Pure; see module doc."""
-    g = sanitize_gradient(g)
+    """One full Madam step on one tensor: returns (new w, new state). Pure; see module doc.
+
+    g and g_hat are computed in v's dtype (see ``state_dtype``); the new w has w's dtype.
+    """
+    g = _cast(sanitize_gradient(g), state.v.dtype)
     step = state.step + 1
     v = second_moment(state.v, g, beta)
     g_hat = normalized_gradient(g, v, step, beta, g_bound, eps)
-    w = bound_magnitude(multiplicative_step(w, g_hat, lr), state.w_max)
-    return w, MadamState(v, step, state.w_max)
+    w_new = bound_magnitude(multiplicative_step(w, g_hat, lr), state.w_max)
+    return _cast(w_new, w.dtype), MadamState(v, step, state.w_max)
 
 
 def max_log_step(lr: float = DEFAULT_LR, g_bound: float = DEFAULT_G_BOUND) -> float:

@@ -47,7 +47,8 @@ class Madam(Optimizer):
             a C++ compiler on CPU or Triton on GPU). Fastest path; cannot be combined with foreach.
 
     State per parameter (all tensors, so ``state_dict`` round-trips exactly): ``step`` (float32,
-    0-dim, on the parameter's device), ``exp_avg_sq`` (v, like the parameter) and ``w_max`` (0-dim).
+    0-dim, on the parameter's device), ``exp_avg_sq`` (v, like the parameter; float32 for float16
+    parameters, whose g^2 would overflow) and ``w_max`` (0-dim, the parameter's dtype).
 
     Exact zeros never move (sign(0) = 0): parameters holding zeros get one
     :class:`ZeroParameterWarning` at their first step; see
@@ -106,7 +107,9 @@ class Madam(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(
+                    p, dtype=rule.state_dtype(p), memory_format=torch.preserve_format
+                )
                 state["w_max"] = rule.initial_w_max(p.detach(), group["p_scale"])
                 n_zero = int((p.detach() == 0).sum())
                 if n_zero:
@@ -126,6 +129,20 @@ class Madam(Optimizer):
                 ZeroParameterWarning,
                 stacklevel=3,
             )
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load optimizer state (torch semantics), keeping v in float32 for float16 parameters.
+
+        torch.optim casts floating state to the parameter's dtype on load; Madam's second moment
+        of a float16 parameter is float32 (see ``rule.state_dtype``) and is restored as saved.
+        """
+        saved_ids = [pid for g in state_dict["param_groups"] for pid in g["params"]]
+        saved_v = {pid: s["exp_avg_sq"] for pid, s in state_dict["state"].items() if "exp_avg_sq" in s}
+        super().load_state_dict(state_dict)
+        params = [p for g in self.param_groups for p in g["params"]]
+        for pid, p in zip(saved_ids, params):
+            if pid in saved_v and rule.state_dtype(p) != p.dtype:
+                self.state[p]["exp_avg_sq"] = saved_v[pid].to(device=p.device, dtype=rule.state_dtype(p))
 
     @torch.no_grad()
     def step(self, closure=None):

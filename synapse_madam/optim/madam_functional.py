@@ -43,8 +43,9 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
     """Multi-tensor path: the rule as ``torch._foreach_*`` ops (tensors of one device/dtype)."""
     if not params:
         return
-    # g <- g with non-finite entries zeroed (a new list: .grad is never written)
-    grads = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g in grads]
+    # g <- g with non-finite entries zeroed, in v's dtype (a new list: .grad is never written)
+    dtype = exp_avg_sqs[0].dtype
+    grads = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0).to(dtype) for g in grads]
     if maximize:
         torch._foreach_neg_(grads)
     torch._foreach_add_(steps, 1.0)
@@ -52,11 +53,11 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
     torch._foreach_mul_(exp_avg_sqs, beta)
     torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1.0 - beta)
     # v_hat <- v / (1 - beta^t), floored at the smallest normal number (0/0 -> 0)
-    bias_corrections = torch._foreach_pow(beta, steps)
+    pow_dtype = torch.promote_types(dtype, torch.float32)  # as rule._bias_correction
+    bias_corrections = torch._foreach_pow(beta, steps if pow_dtype == torch.float32 else [s.to(pow_dtype) for s in steps])
     torch._foreach_neg_(bias_corrections)
     torch._foreach_add_(bias_corrections, 1.0)
-    dtype = params[0].dtype
-    if dtype != torch.float32:
+    if dtype != pow_dtype:
         bias_corrections = [b.to(dtype) for b in bias_corrections]
     denom = torch._foreach_div(exp_avg_sqs, bias_corrections)
     torch._foreach_clamp_min_(denom, torch.finfo(dtype).tiny)
@@ -69,6 +70,8 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
     torch._foreach_clamp_max_(g_hat, g_bound)
     # w <- clip(w * exp(-lr*sign(w)*g_hat), -w_max, w_max)
     factor = torch._foreach_sign(params)
+    if params[0].dtype != dtype:  # float16 weights: compute the factor in v's float32
+        factor = [f.to(dtype) for f in factor]
     torch._foreach_mul_(factor, -lr)
     torch._foreach_mul_(factor, g_hat)
     torch._foreach_exp_(factor)
@@ -88,11 +91,13 @@ def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound,
     lr is passed as a tensor so that an lr scheduler never triggers a recompilation.
     """
     kernel = _compiled_tensor_step()
-    lr_by_device = {}
+    lr_tensors = {}
     for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
-        lr_t = lr_by_device.get(p.device)
+        key = (p.device, v.dtype)
+        lr_t = lr_tensors.get(key)
         if lr_t is None:
-            lr_t = lr_by_device[p.device] = torch.as_tensor(lr, dtype=torch.float32, device=p.device)
+            dtype = torch.promote_types(v.dtype, torch.float32)
+            lr_t = lr_tensors[key] = torch.as_tensor(lr, dtype=dtype, device=p.device)
         if p.is_contiguous() and v.is_contiguous():  # one 1-D kernel serves every shape
             p, g, v = p.view(-1), g.reshape(-1), v.view(-1)
         kernel(p, g, v, step, w_max, lr_t, beta, g_bound, eps, maximize)
