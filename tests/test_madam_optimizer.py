@@ -342,3 +342,21 @@ def test_cuda_paths_equal_reference_rule(path):
     run_optimizer(params, grad_seq, **PATHS[path])
     for p, w in zip(params, expected):
         torch.testing.assert_close(p.detach().cpu(), w, rtol=1e-4, atol=0)
+
+
+@pytest.mark.compile
+def test_fused_multi_tensor_layout_equals_reference_rule():
+    """The compiled multi-tensor layout (the CUDA default) checked here on the CPU."""
+    from synapse_madam.optim.madam_functional import madam_fused
+
+    params = make_params(SHAPES, torch.float32)
+    grad_seq = gradient_sequence(SHAPES, 30, torch.float32, seed=5)
+    expected, _ = reference_trajectory(make_params(SHAPES, torch.float32), grad_seq, [0.02] * 30)
+    states = [rule.init_state(p.detach()) for p in params]
+    vs, steps, w_maxs = [s.v for s in states], [s.step for s in states], [s.w_max for s in states]
+    with torch.no_grad():
+        for grads in grad_seq:
+            madam_fused(params, grads, vs, steps, w_maxs, lr=0.02, beta=0.999, g_bound=10.0, eps=0.0,
+                        maximize=False, multi_tensor=True)
+    for p, w in zip(params, expected):
+        torch.testing.assert_close(p.detach(), w, rtol=TOL[torch.float32], atol=0)

@@ -160,12 +160,11 @@ class Madam(Optimizer):
                 lr=group["lr"], beta=group["beta"], g_bound=group["g_bound"],
                 eps=group["eps"], maximize=group["maximize"],
             )
-            if group["fused"]:
-                madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, **hyper)
-            elif self._use_foreach(group, params):
+            if group["fused"] or self._use_foreach(group, params):
+                multi_tensor_step = madam_fused if group["fused"] else madam_foreach
                 grouped = _group_tensors_by_device_and_dtype([params, grads, exp_avg_sqs, steps, w_maxs])
                 for (_device, _dtype), (tensors, _) in grouped.items():
-                    madam_foreach(*tensors, **hyper)
+                    multi_tensor_step(*tensors, **hyper)
             else:
                 madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper)
         return loss

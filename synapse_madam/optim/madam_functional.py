@@ -2,12 +2,12 @@
 
 Three paths, chosen by the ``Madam`` optimizer's ``foreach``/``fused`` flags (as in torch.optim):
 
-* ``madam_for_loop``: one tensor at a time, calling ``rule.madam_update`` itself. The reference.
-* ``madam_foreach``: the same math with ``torch._foreach_*`` multi-tensor kernels (few launches
-  on GPU). Written op by op in the order ``rule.madam_update`` uses.
-* ``madam_fused``: ``rule.madam_update`` compiled by ``torch.compile`` into one elementwise
-  kernel per tensor that reads (w, g, v) once and writes (w, v) once. Compiled on first use,
-  with dynamic shapes, so all tensors share one compiled kernel per dtype and device.
+* ``madam_foreach``: the rule as in-place ``torch._foreach_*`` multi-tensor ops (few kernel
+  launches on GPU), written op by op in the order ``rule.madam_update`` uses.
+* ``madam_for_loop``: the same in-place ops, one tensor at a time.
+* ``madam_fused``: the rule compiled by ``torch.compile`` into single-pass kernels (see there).
+
+The fused path expects the tensors of one device and one dtype (the optimizer groups them).
 
 Every path updates ``params``, ``exp_avg_sqs`` and ``steps`` in place and never writes ``.grad``.
 """
@@ -34,9 +34,10 @@ def _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize):
 
 
 def madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
-    """Reference path: ``rule.madam_update`` on each tensor in turn."""
-    for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
-        _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize)
+    """Single-tensor path: the in-place ops of ``madam_foreach`` applied to one tensor at a time
+    (each tensor's passes stay in cache; on CPU this beats one op over all tensors)."""
+    for tensors in zip(params, grads, exp_avg_sqs, steps, w_maxs):
+        madam_foreach(*([t] for t in tensors), lr=lr, beta=beta, g_bound=g_bound, eps=eps, maximize=maximize)
 
 
 def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
@@ -72,7 +73,7 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
     factor = torch._foreach_sign(params)
     if params[0].dtype != dtype:  # float16 weights: compute the factor in v's float32
         factor = [f.to(dtype) for f in factor]
-    torch._foreach_mul_(factor, -lr)
+    torch._foreach_mul_(factor, -lr)  # lr: a float or a 0-dim tensor (compiled path)
     torch._foreach_mul_(factor, g_hat)
     torch._foreach_exp_(factor)
     torch._foreach_mul_(params, factor)
@@ -85,19 +86,37 @@ def _compiled_tensor_step():
     return torch.compile(_madam_tensor_, dynamic=True)
 
 
-def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
-    """Fused path: ``rule.madam_update`` compiled into one single-pass kernel per tensor.
+@functools.cache
+def _compiled_multi_tensor_step():
+    return torch.compile(madam_foreach)
+
+
+def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize,
+                multi_tensor: bool | None = None):
+    """Fused path: the rule compiled by ``torch.compile`` into single-pass kernels.
+
+    Two layouts (``multi_tensor=None`` picks the first on CUDA, the second elsewhere):
+
+    * multi-tensor: ``madam_foreach`` compiled as one graph per group of tensors; inductor fuses
+      the foreach ops into a few horizontally fused kernels (few launches: what a GPU needs).
+      Compiled once per set of shapes.
+    * per-tensor: ``rule.madam_update`` compiled with dynamic shapes into one elementwise kernel
+      that reads (w, g, v) once and writes (w, v) once; one compilation serves every shape.
 
     lr is passed as a tensor so that an lr scheduler never triggers a recompilation.
     """
+    if not params:
+        return
+    device, dtype = params[0].device, exp_avg_sqs[0].dtype
+    lr_t = torch.as_tensor(lr, dtype=torch.promote_types(dtype, torch.float32), device=device)
+    if multi_tensor is None:
+        multi_tensor = device.type == "cuda"
+    if multi_tensor:
+        _compiled_multi_tensor_step()(params, grads, exp_avg_sqs, steps, w_maxs, lr=lr_t, beta=beta,
+                                      g_bound=g_bound, eps=eps, maximize=maximize)
+        return
     kernel = _compiled_tensor_step()
-    lr_tensors = {}
     for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
-        key = (p.device, v.dtype)
-        lr_t = lr_tensors.get(key)
-        if lr_t is None:
-            dtype = torch.promote_types(v.dtype, torch.float32)
-            lr_t = lr_tensors[key] = torch.as_tensor(lr, dtype=dtype, device=p.device)
         if p.is_contiguous() and v.is_contiguous():  # one 1-D kernel serves every shape
             p, g, v = p.view(-1), g.reshape(-1), v.view(-1)
         kernel(p, g, v, step, w_max, lr_t, beta, g_bound, eps, maximize)
