@@ -293,11 +293,12 @@ def test_optimizer_invariants(seed, foreach, lr, log_scale, special):
 
 
 @pytest.mark.compile
-def test_torch_compile_of_step_has_no_graph_breaks_and_matches_eager():
+@pytest.mark.parametrize("foreach", [True, False])
+def test_torch_compile_of_step_has_no_graph_breaks_and_matches_eager(foreach):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     twin = copy.deepcopy(model)
-    opt, opt_twin = Madam(model.parameters(), foreach=True), Madam(twin.parameters(), foreach=True)
+    opt, opt_twin = Madam(model.parameters(), foreach=foreach), Madam(twin.parameters(), foreach=foreach)
     compiled_step = torch.compile(opt.step, fullgraph=True)  # fullgraph: any graph break raises
     x, y = torch.randn(64, 8), torch.randn(64, 4)
     for _ in range(5):
