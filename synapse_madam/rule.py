@@ -33,6 +33,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._arrays import is_torch as _is_torch
+
 try:  # torch is a dependency, but the rule itself only needs numpy
     import torch
 except ImportError:  # pragma: no cover
@@ -44,10 +46,6 @@ DEFAULT_G_BOUND = 10.0
 DEFAULT_P_SCALE = 3.0
 
 Array = Any  # numpy.ndarray or torch.Tensor
-
-
-def _is_torch(x) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def _tiny(x) -> float:

@@ -1,7 +1,10 @@
 """torch optimizers: Madam and a registry of baselines by name."""
 
 from .init import reinit_zero_tensors
+from .lns_madam import LNSMadam
 from .madam import Madam, ZeroParameterWarning
+from .memory import training_state_bytes
 from .registry import OPTIMIZERS, make_optimizer
 
-__all__ = ["Madam", "ZeroParameterWarning", "reinit_zero_tensors", "OPTIMIZERS", "make_optimizer"]
+__all__ = ["Madam", "LNSMadam", "ZeroParameterWarning", "reinit_zero_tensors", "training_state_bytes",
+           "OPTIMIZERS", "make_optimizer"]

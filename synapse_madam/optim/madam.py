@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
+from ._state import load_state_dict_keeping_dtypes
 from .madam_functional import madam_for_loop, madam_foreach, madam_fused
 
 __all__ = ["Madam", "ZeroParameterWarning"]
@@ -131,18 +132,9 @@ class Madam(Optimizer):
             )
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Load optimizer state (torch semantics), keeping v in float32 for float16 parameters.
-
-        torch.optim casts floating state to the parameter's dtype on load; Madam's second moment
-        of a float16 parameter is float32 (see ``rule.state_dtype``) and is restored as saved.
-        """
-        saved_ids = [pid for g in state_dict["param_groups"] for pid in g["params"]]
-        saved_v = {pid: s["exp_avg_sq"] for pid, s in state_dict["state"].items() if "exp_avg_sq" in s}
-        super().load_state_dict(state_dict)
-        params = [p for g in self.param_groups for p in g["params"]]
-        for pid, p in zip(saved_ids, params):
-            if pid in saved_v and rule.state_dtype(p) != p.dtype:
-                self.state[p]["exp_avg_sq"] = saved_v[pid].to(device=p.device, dtype=rule.state_dtype(p))
+        """Load optimizer state (torch semantics); the second moment keeps its saved dtype
+        (float32 for float16 parameters, see ``rule.state_dtype``) instead of being cast."""
+        load_state_dict_keeping_dtypes(self, state_dict, ("exp_avg_sq",))
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -1,0 +1,21 @@
+"""State-dict helpers shared by the optimizers."""
+
+from __future__ import annotations
+
+from torch.optim import Optimizer
+
+
+def load_state_dict_keeping_dtypes(optimizer: Optimizer, state_dict: dict, keys: tuple[str, ...]) -> None:
+    """``Optimizer.load_state_dict``, then restore the saved dtype of the state entries ``keys``.
+
+    torch.optim casts every state tensor of a floating-point parameter to the parameter's dtype on
+    load; state that deliberately has another dtype (integer LNS codes, a float32 second moment of
+    a float16 parameter, a bfloat16 one of a float32 parameter) is put back exactly as saved.
+    """
+    saved_ids = [pid for group in state_dict["param_groups"] for pid in group["params"]]
+    saved = {pid: {k: s[k] for k in keys if k in s} for pid, s in state_dict["state"].items()}
+    Optimizer.load_state_dict(optimizer, state_dict)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for pid, p in zip(saved_ids, params):
+        for key, value in saved.get(pid, {}).items():
+            optimizer.state[p][key] = value.to(device=p.device, copy=True)
