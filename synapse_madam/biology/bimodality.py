@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -88,12 +89,14 @@ def fraction_near_bounds(x, lower: float = 0.0, upper: float | None = None, rtol
 def _hull(xs: np.ndarray, ys: np.ndarray, lower: bool) -> list[int]:
     """Vertex indices of the lower (convex minorant) or upper (concave majorant) hull; xs increasing."""
     sign = 1.0 if lower else -1.0
+    X, Y = xs.tolist(), ys.tolist()  # Python floats: much faster than numpy scalars in this loop
     h: list[int] = []
-    for k in range(xs.size):
+    for k in range(len(X)):
+        xk, yk = X[k], Y[k]
         while len(h) >= 2:
             i, j = h[-2], h[-1]
-            cross = (xs[j] - xs[i]) * (ys[k] - ys[i]) - (ys[j] - ys[i]) * (xs[k] - xs[i])
-            if sign * cross <= 0:  # j is not strictly below (lower) / above (upper) the chord i-k
+            # j stays only if it lies strictly below (lower hull) / above (upper) the chord i-k
+            if sign * ((X[j] - X[i]) * (yk - Y[i]) - (Y[j] - Y[i]) * (xk - X[i])) <= 0:
                 h.pop()
             else:
                 break
@@ -150,7 +153,14 @@ def dip_statistic(x) -> float:
     return _dip_counts(u, a, b) / (2 * x.size)
 
 
-def dip_test(x, *, n_sim: int = 500, seed: int | None = 0, max_sim_size: int = 2000) -> DipResult:
+@lru_cache(maxsize=32)
+def _null_dips(m: int, n_sim: int, seed: int | None) -> np.ndarray:
+    """Dips of n_sim uniform samples of size m (cached: the null depends only on m)."""
+    rng = np.random.default_rng(seed)
+    return np.array([dip_statistic(rng.random(m)) for _ in range(n_sim)])
+
+
+def dip_test(x, *, n_sim: int = 500, seed: int | None = 0, max_sim_size: int = 1000) -> DipResult:
     """Dip statistic with p-value P(D_null >= D) by simulation from U(0, 1) (Hartigan 1985).
 
     The null samples have size m = min(n, ``max_sim_size``); for n > m the simulated dips are
@@ -163,8 +173,7 @@ def dip_test(x, *, n_sim: int = 500, seed: int | None = 0, max_sim_size: int = 2
     d = dip_statistic(x)
     n = x.size
     m = min(n, int(max_sim_size))
-    rng = np.random.default_rng(seed)
-    sims = np.array([dip_statistic(rng.random(m)) for _ in range(int(n_sim))]) * math.sqrt(m / n)
+    sims = _null_dips(m, int(n_sim), seed) * math.sqrt(m / n)  # read-only cached array
     p = float((1 + np.sum(sims >= d - 1e-12)) / (n_sim + 1))
     return DipResult(float(d), p, n, int(n_sim))
 
