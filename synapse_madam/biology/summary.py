@@ -111,7 +111,7 @@ class StatsReport:
         }
 
     def table_rows(self) -> list[list[str]]:
-        head = ["group", "class", "n", "mu [95% CI]", "sigma [95% CI]", "sigma/ref", "KS shape",
+        head = ["group", "class", "n", "mu [95% CI]", "sigma [95% CI]", "sigma/ref", "KS shape", "KS raw",
                 "best fit", "log-normal AD p", "bimodal (dip p lin/log)", "at bounds", "levels (bits)"]
         rows = [head]
         for g in self.groups:
@@ -124,7 +124,8 @@ class StatsReport:
                 runner = f" (dAIC ln {c.fits.delta_aic['lognormal']:.0f})" if c.fits.best.name != "lognormal" else ""
                 rows.append([g.name, c.sign_class, str(c.n), f"{ln.mu:.3f} [{lo:.3f}, {hi:.3f}]",
                              f"{ln.sigma:.3f} [{s_lo:.3f}, {s_hi:.3f}]",
-                             f"{cmp_.sigma_ratio:.2f}", f"{cmp_.ks_shape:.3f}", best + runner,
+                             f"{cmp_.sigma_ratio:.2f}", f"{cmp_.ks_shape:.3f}",
+                             "n/a" if cmp_.ks_raw is None else f"{cmp_.ks_raw:.3f}", best + runner,
                              f"{c.fits['lognormal'].ad_p:.3f}" + (" (rejected)" if c.lognormal_rejected else ""),
                              ("yes" if b.bimodal else "no") + f" ({b.dip_linear.p_value:.3f}/{dl})",
                              f"{100 * b.near_bounds.total:.1f}%", f"{p.levels:.1f} ({p.bits:.2f})"])
@@ -137,7 +138,9 @@ class StatsReport:
                 f"[{r.confirmed}]; {r.citation}",
                 f"Levels: Bartol 2015 ln(R)/(2 CV), CV = {self.settings['pair_cv']} [M], R = q99.5/q0.5 of |w|. "
                 f"Bimodal: dip test p < {self.settings['alpha']}/2 on |w| or ln|w|. "
-                f"At bounds: |w| within {self.settings['rtol']:.0%} of the range from 0 or max|w|."]
+                f"At bounds: |w| within {self.settings['rtol']:.0%} of the range from 0 or max|w|. "
+                f"KS shape: fit vs reference at equal medians (sigma only); KS raw: as they are "
+                f"(only when the weights are in {r.unit})."]
 
     def to_text(self) -> str:
         rows = self.table_rows()
@@ -165,7 +168,9 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
 
     ``groups``: a dict name -> signed weights (any shapes), or a single array. Sign classes with
     fewer than 4 weights or a single distinct value are skipped (and so reported missing).
-    ``zeros``: "error" (default) or "drop" (exact zeros are dropped and counted per group).
+    ``zeros``: "error" (default) or "drop" (exact zeros are dropped from the fits and counted per
+    group; in a group with one sign only, e.g. excitatory STDP weights in [0, g_max], they still
+    count as weights at the lower bound for the bimodality measures).
     ``pair_cv``: CV for the level count (default: Bartol 2015's, from the reference data).
     """
     ref = reference_distribution(reference)
@@ -187,7 +192,10 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
                 continue
             fits = compare_fits(x, ci_level=ci_level, n_boot=n_boot, n_mc=n_mc, seed=seed)
             cmp_ = compare_class(cls, x, fits.lognormal, ref, unit == ref.unit)
-            bim = assess_bimodality(x, rtol=rtol, alpha=alpha, n_sim=n_sim, seed=seed)
+            # weights at exactly 0 sit at the lower bound: in an unsigned group they belong to its
+            # one class and count for the bounds and the linear-scale dip (ln|w| ignores them)
+            with_zeros = np.concatenate([x, np.zeros(n_zero)]) if n_zero and len(classes) == 1 else x
+            bim = assess_bimodality(with_zeros, rtol=rtol, alpha=alpha, n_sim=n_sim, seed=seed)
             prec = levels_from_sizes(x, cv, quantiles=RANGE_QUANTILES)
             stats_.append(ClassStats(cls, x.size, fits, cmp_, bim, prec, alpha))
             mags[cls] = x
