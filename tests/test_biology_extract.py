@@ -35,10 +35,10 @@ def test_brian2_synapses_units_are_stripped_and_reported():
     values, unit = weights_from_brian2(s)
     assert unit == "mV" and values.shape == (25,)
     np.testing.assert_allclose(np.sort(np.unique(values)), [1.0, 2.0, 3.0, 4.0, 5.0])
-    v_uV, unit_uV = weights_from_brian2(s, unit=b2.uV)
+    v_uV, unit_uV = weights_from_brian2(s, unit=b2.uvolt)
     assert unit_uV == "uV" and np.allclose(v_uV, 1000 * values)
     with pytest.raises(ValueError, match="does not match"):
-        weights_from_brian2(s, unit=b2.nS)
+        weights_from_brian2(s, unit=b2.nsiemens)
     with pytest.raises(ValueError, match="no variable"):
         weights_from_brian2(s, "g")
     s2 = b2.Synapses(g, g, "w : 1")
