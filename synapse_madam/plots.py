@@ -140,7 +140,7 @@ def figure_weight_statistics(group, reference=None, *, unit: str = "a.u.", title
     return fig
 
 
-def figure_sigma_summary(report):
+def figure_sigma_summary(report, *, title: str | None = None):
     """σ of ln|w| with its CI for every group and sign class, against the reference's σ."""
     labels, sig, lo, hi, cols = [], [], [], [], []
     for g in report.groups:
@@ -153,15 +153,17 @@ def figure_sigma_summary(report):
             cols.append(CLASS_COLOUR[c.sign_class])
     ref = report.reference
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(5.0, 0.9 + 0.32 * len(labels)))
+        fig, ax = plt.subplots(figsize=(5.0, 1.1 + 0.32 * max(len(labels), 3)))
         ypos = np.arange(len(labels))[::-1]
         for y, s, l_, h_, col in zip(ypos, sig, lo, hi, cols):
             ax.errorbar(s, y, xerr=[[l_], [h_]], fmt="o", ms=4, color=col, capsize=2, lw=1)
-        ax.axvline(ref.sigma, color="black", ls=(0, (4, 2)), lw=1,
-                   label=f"{ref.citation.short}: σ = {ref.sigma:.2f}")
+        ax.axvline(ref.sigma, color="black", ls=(0, (4, 2)), lw=1)
+        ax.text(ref.sigma, ypos.mean(), f"{ref.citation.short}: σ = {ref.sigma:.2f} ", rotation=90,
+                ha="right", va="center", fontsize=7.5)
         ax.set_yticks(ypos, labels)
         ax.set_ylim(-0.7, ypos.max() + 0.7)
-        ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+        if title:
+            ax.set_title(title, loc="left")
         ax.set_xlabel(f"σ of ln |w| ({report.settings['ci_level']:.0%} bootstrap CI)")
         xmax = max(max(np.array(sig) + np.array(hi)), ref.sigma)
         ax.set_xlim(0, xmax * 1.15 if math.isfinite(xmax) else 1)

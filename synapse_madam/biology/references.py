@@ -50,10 +50,10 @@ class Citation:
     @property
     def short(self) -> str:
         """'Song et al. 2005'-style label."""
-        first = self.authors.split(",")[0].split()[0]
-        n = self.authors.count(",") + 1
-        return f"{first} {self.year}" if n == 1 else (f"{first} & {self.authors.split(',')[1].split()[0]} {self.year}"
-                                                     if n == 2 else f"{first} et al. {self.year}")
+        names = [a.strip().rsplit(" ", 1)[0] for a in self.authors.split(",")]  # "van Rossum MCW" -> "van Rossum"
+        if len(names) == 1:
+            return f"{names[0]} {self.year}"
+        return f"{names[0]} & {names[1]} {self.year}" if len(names) == 2 else f"{names[0]} et al. {self.year}"
 
 
 @dataclass(frozen=True)
