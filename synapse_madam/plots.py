@@ -35,7 +35,7 @@ def save_figure(fig, path, *, close: bool = True) -> Path:
 
 
 def safe_filename(name: str) -> str:
-    """A weight-group name as a file-name fragment ("fc1.weight" -> "fc1.weight", "E->E" -> "E-E")."""
+    """A weight-group name as a file-name fragment ("fc1.weight" stays, "E->E" -> "E--E")."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-") or "weights"
 
 

@@ -7,7 +7,8 @@ and each class is fitted and compared on its own.
 
 For each class, with the fitted ln|w| ~ N(mu, sigma^2) and the reference N(mu_ref, sigma_ref^2):
 
-* ``sigma_ratio`` = sigma / sigma_ref (with the bootstrap CI of sigma divided by sigma_ref). It is
+* ``sigma_ratio`` = sigma / sigma_ref (with the bootstrap CI of sigma divided by sigma_ref; the
+  reference's own sampling error is not published with it and is treated as zero). It is
   unit-free: rescaling the weights only shifts mu. 1 means the same spread as cortex.
 * ``ks_shape`` = sup_z |Phi(z/sigma) - Phi(z/sigma_ref)|, the KS distance between the two
   log-normals after aligning their medians: a unit-free distance that depends on sigma only.
@@ -146,13 +147,13 @@ def compare(weights, reference: str | LogNormalReference = "song2005", *, unit: 
     ``reference``: a name from :func:`available_references` (e.g. ``"song2005"``) or a
     :class:`LogNormalReference`. ``unit``: the unit of the weights; location-dependent numbers
     (``ks_raw``, ``median_ratio``) are computed only when it equals the reference's unit.
-    A class needs at least 2 distinct values to be fitted.
+    A class with fewer than 2 distinct values is skipped.
     """
     ref = reference_distribution(reference)
     classes, n_zero = split_by_sign(weights, zeros=zeros)
     rows, fits = [], {}
     for name in SIGN_CLASSES:
-        if name not in classes or classes[name].size < 2:
+        if name not in classes or np.unique(classes[name]).size < 2:
             continue
         fit = fit_lognormal(classes[name], ci_level=ci_level, n_boot=n_boot, seed=seed)
         fits[name] = fit
