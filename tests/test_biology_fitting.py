@@ -106,3 +106,10 @@ def test_bad_input_fails_clearly(bad, err, msg):
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         fit_lognormal([1.0, 2.0, 3.0], **kwargs)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mixture_never_worse_than_the_single_lognormal_it_nests(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(0, 1, 30000)  # above max_init_size: starts on a subsample, refined on all
+    assert fit_lognormal_mixture(x, max_init_size=5000).loglik >= fit_lognormal(x, n_boot=0).loglik - 1e-6
