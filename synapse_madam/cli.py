@@ -22,8 +22,59 @@ def _info(args) -> int:
     return 0
 
 
+def _add_stats_command(sub) -> None:
+    p = sub.add_parser(
+        "stats", help="synapse statistics of a weights file or run: log-normal fits, reference comparison, "
+                      "bimodality, levels/bits; table + figures",
+        description="Fit log-normal / normal / gamma / 2-log-normal-mixture distributions to every weight "
+                    "group and sign class (E: w > 0, I: |w| of w < 0), compare with a measured reference, "
+                    "test bimodality and count distinguishable levels. Prints a table and writes stats.json, "
+                    "stats.md and PNG figures.")
+    p.add_argument("path", metavar="FILE_OR_RUN", help="run folder (runs/NAME with weights.npz) or a .npz/.npy/.csv file")
+    p.add_argument("--reference", default="song2005", help="log-normal reference dataset (default song2005)")
+    p.add_argument("--out", default=None, help="output folder (default: the run folder, or next to the file)")
+    p.add_argument("--unit", default="a.u.", help="unit of the weights; location comparisons need the reference's (mV)")
+    p.add_argument("--zeros", choices=("drop", "error"), default="drop",
+                   help="exact zeros: drop and count them (default) or stop with an error")
+    p.add_argument("--group", action="append", default=None, help="analyse only this weight group (repeatable)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    p.add_argument("--n-sim", type=int, default=500, help="null simulations for the dip test (default 500)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--no-figures", action="store_true", help="write only the table files")
+    p.set_defaults(func=_stats)
+
+
+def _stats(args) -> int:
+    from pathlib import Path
+
+    from .biology import analyze, load_weights, reference_distribution
+    from .io import atomic_write_json, atomic_write_text
+
+    reference = reference_distribution(args.reference)  # unknown name -> error listing the allowed ones
+    groups, folder = load_weights(args.path)
+    if args.group:
+        missing = [g for g in args.group if g not in groups]
+        if missing:
+            raise ValueError(f"no weight group(s) {missing} in {args.path}; it has {sorted(groups)}.")
+        groups = {g: groups[g] for g in args.group}
+    report = analyze(groups, reference, unit=args.unit, zeros=args.zeros, source=str(args.path),
+                     n_boot=args.n_boot, n_sim=args.n_sim, seed=args.seed)
+    print(report.to_text())
+    out = Path(args.out) if args.out else folder
+    written = [atomic_write_json(out / "stats.json", report.to_dict()), atomic_write_text(out / "stats.md", report.to_markdown())]
+    if not args.no_figures:
+        from . import plots
+
+        for g in report.groups:
+            fig = plots.figure_weight_statistics(g, reference, unit=args.unit)
+            written.append(plots.save_figure(fig, out / f"stats_{plots.safe_filename(g.name)}.png"))
+        written.append(plots.save_figure(plots.figure_sigma_summary(report), out / "stats_sigma.png"))
+    print("\nwrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 # Each entry adds one sub-command to the parser. Substrates register theirs here.
-COMMANDS = [_add_info_command]
+COMMANDS = [_add_info_command, _add_stats_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

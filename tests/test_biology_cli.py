@@ -1,0 +1,65 @@
+"""`synapse-madam stats` on a weights.npz written like a run writes it."""
+
+import json
+
+import numpy as np
+import pytest
+
+from synapse_madam.cli import main
+from synapse_madam.io import atomic_save_npz
+
+FAST = ["--n-boot", "100", "--n-sim", "60"]
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    run = tmp_path / "runs" / "toy"
+    signed = rng.choice([-1.0, 1.0], size=(40, 30)) * rng.lognormal(-3.0, 0.6, size=(40, 30))
+    stdp = np.r_[np.zeros(150), np.full(150, 0.015), rng.uniform(0, 0.015, 100)]
+    atomic_save_npz(run / "weights.npz", **{"fc1.weight": signed, "EE": stdp})
+    return run
+
+
+def test_stats_on_a_run_folder(run_dir, capsys):
+    assert main(["stats", str(run_dir)] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "fc1.weight" in out and "Song" in out and "EE: 150 exact zeros dropped" in out
+    for f in ("stats.json", "stats.md", "stats_fc1.weight.png", "stats_EE.png", "stats_sigma.png"):
+        assert (run_dir / f).stat().st_size > 0, f
+    assert (run_dir / "stats_EE.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rep = json.loads((run_dir / "stats.json").read_text())
+    groups = {g["group"]: g for g in rep["groups"]}
+    assert [c["class"] for c in groups["fc1.weight"]["classes"]] == ["E", "I"]
+    e = groups["fc1.weight"]["classes"][0]
+    assert e["lognormal"]["sigma_ci"][0] < 0.6 < e["lognormal"]["sigma_ci"][1]
+    assert not e["bimodality"]["bimodal"]
+    stdp = groups["EE"]["classes"][0]
+    assert stdp["bimodality"]["bimodal"] and stdp["bimodality"]["fraction_at_lower"] > 0.3
+    assert rep["reference"]["name"] == "song2005" and "doi" in rep["reference"]["citation"]
+    assert "| fc1.weight | E |" in (run_dir / "stats.md").read_text()
+
+
+def test_stats_out_dir_group_and_reference(run_dir, tmp_path, capsys):
+    out = tmp_path / "elsewhere"
+    rc = main(["stats", str(run_dir / "weights.npz"), "--out", str(out), "--group", "EE", "--reference",
+               "teramae2012", "--no-figures"] + FAST)
+    assert rc == 0 and (out / "stats.json").exists() and not (out / "stats_EE.png").exists()
+    rep = json.loads((out / "stats.json").read_text())
+    assert [g["group"] for g in rep["groups"]] == ["EE"] and rep["reference"]["name"] == "teramae2012"
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--reference", "cortex"], "song2005, teramae2012"),
+    (["--group", "nope"], "no weight group"),
+    (["--zeros", "error"], "exactly 0"),
+])
+def test_stats_user_errors(run_dir, capsys, args, msg):
+    assert main(["stats", str(run_dir)] + args + FAST) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_stats_missing_path(tmp_path, capsys):
+    assert main(["stats", str(tmp_path / "nothing")]) == 2
+    assert "not found" in capsys.readouterr().err
