@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..lns import LNSFormat
 from ._checks import as_positive_1d
 
 __all__ = ["Precision", "LNSPrecision", "levels_from_range_cv", "levels_from_sizes", "lns_precision",
@@ -112,11 +113,14 @@ def lns_precision(bits: int, base: float, *, signed: bool = True) -> LNSPrecisio
     if isinstance(bits, bool) or int(bits) != bits:
         raise TypeError(f"bits must be an integer, got {bits!r}.")
     _positive("base", base)
+    if signed:  # the format the LNSMadam optimizer trains in
+        fmt = LNSFormat(int(bits), base=float(base))
+        return LNSPrecision(fmt.bits, fmt.base, True, fmt.n_levels, fmt.dynamic_range, fmt.log_base)
     if not base > 1:
         raise ValueError(f"base must be > 1 (|w| = w_max * base^-k), got {base!r}.")
-    if bits < (2 if signed else 1):
-        raise ValueError(f"bits={bits} is too few: a signed LNS needs >= 2 (one sign bit), unsigned >= 1.")
-    levels = 2 ** (int(bits) - 1 if signed else int(bits))
+    if bits < 1:
+        raise ValueError(f"bits={bits} is too few: an unsigned LNS needs >= 1.")
+    levels = 2 ** int(bits)
     ln_step = math.log(base)
     return LNSPrecision(int(bits), float(base), signed, levels, math.exp(ln_step * (levels - 1)), ln_step)
 
