@@ -1,0 +1,101 @@
+"""The naive low-precision baseline: uniform fixed-point weights updated additively, then rounded.
+
+Weights live on a B-bit uniform grid ``w = q * delta``, ``q`` an integer in ``[-(2**(B-1) - 1),
+2**(B-1) - 1]``, ``delta = scale / (2**(B-1) - 1)``, one ``scale`` per tensor (p_scale * initial
+RMS, the same bound Madam uses). Any torch optimizer (SGD, Adam, ...) takes its usual additive
+step and the weights are rounded back onto the grid. With round-to-nearest every update smaller
+than delta/2 is lost — the failure that a logarithmic grid plus a multiplicative step avoids,
+because there every step is a fixed fraction of the weight (Zhao et al. 2022, LNS-Madam).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.optim import Optimizer
+
+from .. import rule
+from ..lns import MAX_BITS, check_rounding, hash_uniform, round_to_integer
+from ._state import load_state_dict_keeping_dtypes
+
+__all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
+
+
+def uniform_grid_step(bits: int, scale):
+    """Grid spacing delta = scale / (2**(bits-1) - 1)."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= MAX_BITS:
+        raise ValueError(f"uniform fixed point: bits must be an integer in [2, {MAX_BITS}], got {bits!r}.")
+    return scale / (2 ** (bits - 1) - 1)
+
+
+def quantize_uniform(w: torch.Tensor, bits: int, scale, rounding: str = "nearest", uniform=None) -> torch.Tensor:
+    """w rounded onto the B-bit uniform grid of spacing scale/(2**(B-1)-1), clipped to [-scale, scale]."""
+    delta = uniform_grid_step(bits, scale)
+    q = torch.clamp(round_to_integer(w / delta, rounding, uniform), -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1)
+    return (q * delta).to(w.dtype)
+
+
+class UniformQuantized(Optimizer):
+    """Wrap ``inner`` (any torch optimizer) so that its weights stay on a B-bit uniform grid.
+
+    ``param_groups`` are the inner optimizer's own (lr schedulers drive them as usual);
+    ``state_dict`` holds the inner optimizer's state plus the per-tensor grid scales.
+    ``rounding`` is "nearest" (the naive baseline, default) or "stochastic".
+    """
+
+    def __init__(self, inner: Optimizer, bits: int = 8, *, p_scale: float = rule.DEFAULT_P_SCALE,
+                 rounding: str = "nearest", seed: int = 0):
+        uniform_grid_step(bits, 1.0)
+        check_rounding(rounding)
+        if not p_scale > 0:
+            raise ValueError(f"UniformQuantized: p_scale must be > 0, got {p_scale!r}.")
+        self.inner = inner
+        super().__init__([p for g in inner.param_groups for p in g["params"]],
+                         dict(bits=bits, p_scale=p_scale, rounding=rounding, seed=seed))
+        for group in inner.param_groups:
+            group.setdefault("bits", bits)
+            group.setdefault("p_scale", p_scale)
+            group.setdefault("rounding", rounding)
+            group.setdefault("seed", seed)
+        self.param_groups = inner.param_groups  # one set of hyperparameters, shared with inner
+        self._quantize_all(initial=True)
+
+    @torch.no_grad()
+    def _quantize_all(self, initial: bool = False) -> None:
+        position = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                position += 1
+                state = self.state[p]
+                if not state:
+                    scale = rule.initial_w_max(p.detach(), group["p_scale"]).to(torch.float32)
+                    state["scale"] = scale if scale > 0 else torch.ones((), device=p.device)
+                    state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                    state["seed"] = torch.tensor(group["seed"] * 1_000_003 + position, dtype=torch.int64)
+                elif not initial:
+                    state["step"] += 1
+                uniform = None
+                if group["rounding"] == "stochastic" and not initial:
+                    uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
+                rounding = "nearest" if initial else group["rounding"]
+                p.copy_(quantize_uniform(p.detach(), group["bits"], state["scale"], rounding, uniform))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """The inner optimizer's step, then rounding of every weight back onto the grid."""
+        loss = self.inner.step(closure)
+        self._quantize_all()
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.inner.zero_grad(set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"inner": self.inner.state_dict(), "grid": super().state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if set(state_dict) != {"inner", "grid"}:
+            raise ValueError("UniformQuantized.load_state_dict: expected a dict with keys 'inner' and 'grid' "
+                             "(as written by UniformQuantized.state_dict()).")
+        self.inner.load_state_dict(state_dict["inner"])
+        load_state_dict_keeping_dtypes(self, state_dict["grid"], ("seed",))
+        self.param_groups = self.inner.param_groups

@@ -1,0 +1,74 @@
+"""The uniform fixed-point baseline (synapse_madam.optim.fixed_point)."""
+
+import io
+
+import pytest
+import torch
+
+from synapse_madam.optim.fixed_point import UniformQuantized, quantize_uniform, uniform_grid_step
+
+
+def on_grid(w, bits, scale):
+    q = w / uniform_grid_step(bits, scale)
+    return torch.allclose(q, q.round(), atol=1e-4) and (w.abs() <= scale * (1 + 1e-6)).all()
+
+
+def test_quantize_uniform_grid_and_clip():
+    w = torch.tensor([0.0, 0.26, -0.74, 5.0, -5.0])
+    out = quantize_uniform(w, bits=3, scale=1.0)  # grid -1, -2/3, -1/3, 0, 1/3, 2/3, 1
+    torch.testing.assert_close(out, torch.tensor([0.0, 1 / 3, -2 / 3, 1.0, -1.0]))
+    with pytest.raises(ValueError, match="bits"):
+        quantize_uniform(w, bits=1, scale=1.0)
+
+
+def test_small_additive_updates_are_lost_with_nearest_rounding():
+    torch.manual_seed(0)
+    w = (torch.randn(1000) * 0.1).requires_grad_()
+    opt = UniformQuantized(torch.optim.SGD([w], lr=1e-4), bits=6)
+    scale = float(opt.state[w]["scale"])
+    start = w.detach().clone()
+    assert on_grid(start, 6, scale)
+    for _ in range(20):
+        opt.zero_grad()
+        w.grad = torch.ones(1000)  # each step moves w by 1e-4, far below delta/2
+        opt.step()
+    assert torch.equal(w.detach(), start)  # nothing learned
+    opt_s = UniformQuantized(torch.optim.SGD([w], lr=1e-4), bits=6, rounding="stochastic")
+    scale, start = float(opt_s.state[w]["scale"]), w.detach().clone()
+    for _ in range(20):
+        w.grad = torch.ones(1000)
+        opt_s.step()
+    assert float((w.detach() - start).mean()) == pytest.approx(-20e-4, rel=0.25)  # unbiased on average
+    assert on_grid(w.detach(), 6, scale)
+
+
+def test_uniform_quantized_resume_and_scheduler():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 3)
+    x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
+
+    def train(m, o, s, n):
+        for i in range(n):
+            o.zero_grad()
+            torch.nn.functional.cross_entropy(m(x), y).backward()
+            o.step()
+            s.step()
+
+    opt = UniformQuantized(torch.optim.Adam(model.parameters(), lr=0.01), bits=8, rounding="stochastic")
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    train(model, opt, sched, 5)
+    assert opt.inner.param_groups[0]["lr"] == pytest.approx(0.005)  # the scheduler drives the inner lr
+    buf = io.BytesIO()
+    torch.save({"m": model.state_dict(), "o": opt.state_dict(), "s": sched.state_dict()}, buf)
+    train(model, opt, sched, 5)
+    buf.seek(0)
+    ck = torch.load(buf)
+    twin = torch.nn.Linear(5, 3)  # the usual order: build model and optimizer, then load both
+    opt2 = UniformQuantized(torch.optim.Adam(twin.parameters(), lr=0.01), bits=8, rounding="stochastic")
+    twin.load_state_dict(ck["m"])
+    opt2.load_state_dict(ck["o"])
+    sched2 = torch.optim.lr_scheduler.StepLR(opt2, step_size=3, gamma=0.5)
+    sched2.load_state_dict(ck["s"])
+    train(twin, opt2, sched2, 5)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(p, q)
