@@ -6,6 +6,8 @@ from typing import Callable
 
 import torch
 
+from .fixed_point import UniformQuantized
+from .lns_madam import LNSMadam
 from .madam import Madam
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
@@ -20,6 +22,20 @@ OPTIMIZERS: dict[str, tuple[Callable, str]] = {
     ),
     "adam": (lambda params, lr, **kw: torch.optim.Adam(params, lr=lr, **kw), "Adam"),
     "adamw": (lambda params, lr, **kw: torch.optim.AdamW(params, lr=lr, **kw), "AdamW (weight decay 0.01)"),
+    "lns_madam": (
+        lambda params, lr, **kw: LNSMadam(params, lr=lr, **kw),
+        "LNSMadam: B-bit log-number-system weights, integer-code steps (options: bits, rounding, ...)",
+    ),
+    "sgd_uniform": (
+        lambda params, lr, bits=8, rounding="nearest", **kw: UniformQuantized(
+            torch.optim.SGD(params, lr=lr, **kw), bits, rounding=rounding),
+        "baseline: SGD on B-bit uniform fixed-point weights (options: bits, rounding)",
+    ),
+    "adam_uniform": (
+        lambda params, lr, bits=8, rounding="nearest", **kw: UniformQuantized(
+            torch.optim.Adam(params, lr=lr, **kw), bits, rounding=rounding),
+        "baseline: Adam on B-bit uniform fixed-point weights (options: bits, rounding)",
+    ),
 }
 
 
