@@ -54,15 +54,16 @@ dapre/dt = -apre / tau_plus : 1 (event-driven)
 dapost/dt = -apost / tau_minus : 1 (event-driven)
 """
 
-#: One Madam step of rule.madam_update written as Brian2 abstract code. ``{grad}`` is the
+#: One Madam step of rule.madam_update written as Brian2 abstract code (per-synapse state
+#: madam_v = second moment v, madam_n = step count t; named so as not to clash with a neuron's v). ``{grad}`` is the
 #: gradient g (= minus the STDP drive) at this event. Mirrors rule.second_moment,
 #: rule.normalized_gradient (0/0 -> 0 by flooring v_hat at the smallest normal float),
 #: rule.multiplicative_step and rule.bound_magnitude.
 MADAM_STEP = """
 madam_g = {grad}
-n_updates += 1
-v = beta * v + (1 - beta) * (madam_g * madam_g)
-madam_ghat = clip(madam_g / sqrt(clip(v / (1 - beta**n_updates), v_floor, inf)), -g_bound, g_bound)
+madam_n += 1
+madam_v = beta * madam_v + (1 - beta) * (madam_g * madam_g)
+madam_ghat = clip(madam_g / sqrt(clip(madam_v / (1 - beta**madam_n), v_floor, inf)), -g_bound, g_bound)
 w = clip(w * exp(-lr * sign(w) * madam_ghat), -w_max, w_max)
 """
 
@@ -326,7 +327,7 @@ class MadamSTDP(PlasticityRule):
 
     @property
     def model(self) -> str:
-        return TRACE_MODEL + "v : 1\nn_updates : 1\n"
+        return TRACE_MODEL + "madam_v : 1  # second moment of the drive\nmadam_n : 1  # Madam steps taken\n"
 
     def _potentiation(self) -> str:
         return MADAM_STEP.format(grad="-a_plus * apre")
