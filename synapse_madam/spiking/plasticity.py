@@ -374,7 +374,7 @@ class MadamSTDP(PlasticityRule):
             syn.w = w
             arr = np.asarray(syn.w[:], dtype=float)
         else:
-            arr = np.broadcast_to(np.asarray(w, dtype=float), (len(syn),))
+            arr = np.atleast_1d(np.asarray(w, dtype=float))  # a scalar: RMS = |w|, no size needed
         w_max = float(madam_rule.initial_w_max(arr.astype(np.float64), self.p_scale))
         if not w_max > 0:
             raise ValueError("madam: initial weights are all zero, so w_max = p_scale*RMS(w) = 0; give nonzero w.")
