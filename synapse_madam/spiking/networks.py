@@ -83,31 +83,31 @@ def poisson_to_lif(
     """
     ns = {"tau_m": 10 * b2.ms, "E_L": -74 * b2.mV, "E_e": 0 * b2.mV, "E_i": -70 * b2.mV,
           "tau_e": 5 * b2.ms, "tau_i": 5 * b2.ms, "v_t": -54 * b2.mV, "v_r": -60 * b2.mV}
-    neuron = b2.NeuronGroup(1, eqs, threshold="v > v_t", reset="v = v_r", method="euler", namespace=ns)
+    neuron = b2.NeuronGroup(1, eqs, threshold="v > v_t", reset="v = v_r", method="euler", namespace=ns, name="neuron")
     neuron.v = ns["v_r"]
-    inputs = b2.PoissonGroup(n_inputs, rates=rate)
-    syn = rule.connect(inputs, neuron, effect="ge_post += w", w=w)
+    inputs = b2.PoissonGroup(n_inputs, rates=rate, name="inputs")
+    syn = rule.connect(inputs, neuron, effect="ge_post += w", w=w, name="plastic")
     objs = [inputs, neuron, syn]
     inh_inputs = inh_syn = None
     signed = False
     if n_inhibitory:
-        inh_inputs = b2.PoissonGroup(n_inhibitory, rates=10 * b2.Hz if inh_rate is None else inh_rate)
+        inh_inputs = b2.PoissonGroup(n_inhibitory, rates=10 * b2.Hz if inh_rate is None else inh_rate, name="inh_inputs")
         if inh_rule is not None:
             signed = inh_rule.signed
             if signed:
                 default = -0.5 * (rule.w_max or float(syn.namespace["w_max"]))
                 iw = default if inh_w is None else -abs(np.asarray(inh_w, dtype=float))
-                inh_syn = inh_rule.connect(inh_inputs, neuron, effect="gi_post += -w", w=iw)
+                inh_syn = inh_rule.connect(inh_inputs, neuron, effect="gi_post += -w", w=iw, name="inh_plastic")
             else:
-                inh_syn = inh_rule.connect(inh_inputs, neuron, effect="gi_post += w", w=inh_w)
+                inh_syn = inh_rule.connect(inh_inputs, neuron, effect="gi_post += w", w=inh_w, name="inh_plastic")
         else:
-            inh_syn = b2.Synapses(inh_inputs, neuron, "w : 1", on_pre="gi_post += w")
+            inh_syn = b2.Synapses(inh_inputs, neuron, "w : 1", on_pre="gi_post += w", name="inh_fixed")
             inh_syn.connect()
             inh_syn.w = 0.5 * float(syn.namespace["w_max"]) if inh_w is None else inh_w
         objs += [inh_inputs, inh_syn]
-    spikes = b2.SpikeMonitor(neuron)
+    spikes = b2.SpikeMonitor(neuron, name="spikes")
     trace = b2.StateMonitor(syn, "w", record=list(range(min(record_weights, n_inputs))),
-                            dt=100 * b2.ms if weight_dt is None else weight_dt)
+                            dt=100 * b2.ms if weight_dt is None else weight_dt, name="weight_trace")
     net = b2.Network(*objs, spikes, trace)
     params = {"n_inputs": n_inputs, "rate_hz": float(rate), "n_inhibitory": n_inhibitory, "inh_signed": signed}
     return SongNetwork(net, inputs, neuron, syn, spikes, trace, inh_inputs, inh_syn, params)

@@ -274,7 +274,12 @@ class AdditiveSTDP(WeightDependentSTDP):
 
 def van_rossum_stdp(**kwargs) -> WeightDependentSTDP:
     """Additive potentiation with multiplicative depression (van Rossum, Bi & Turrigiano 2000):
-    mu_plus = 0, mu_minus = 1. Gives a stable unimodal weight distribution."""
+    mu_plus = 0, mu_minus = 1. Gives a stable unimodal weight distribution around the fixed point
+    w*/w_max ~ A+/A- (uncorrelated inputs, equal pre-post and post-pre pair counts). The default
+    A- = 2.1 A+ (the 1.05 depression bias of Song et al. 2000 times 2) puts w* near w_max/2;
+    with A- = 1.05 A+ every weight would sit near 0.95 w_max and the neuron would fire at
+    hundreds of Hz."""
+    kwargs.setdefault("a_minus", 2.1 * kwargs.get("a_plus", 0.01))
     rule = WeightDependentSTDP(mu_plus=0.0, mu_minus=1.0, **kwargs)
     rule.name = "van_rossum"
     return rule
