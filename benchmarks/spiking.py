@@ -18,7 +18,6 @@ device._last_run_time; compilation reported separately). Run it niced on a share
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import shlex
 import sys

@@ -100,3 +100,16 @@ def test_resume_continues_from_checkpoint(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["t_s"] for r in rows] == [pytest.approx(0.2), pytest.approx(0.4)]
     assert summary["duration_s"] == 0.4
+
+
+@pytest.mark.parametrize("inh_rule", [None, {"name": "additive"}, {"name": "madam"}])
+def test_inhibitory_inputs_fixed_or_plastic_are_summarised(inh_rule):
+    spec = {"substrate": "spiking", "target": "numpy", "duration_s": 0.2, "chunk_s": 0.2,
+            "rule": {"name": "madam", "w_max": 0.01}, "network_params": {"n_inputs": 50, "n_inhibitory": 10}}
+    if inh_rule:
+        spec["inh_rule"] = inh_rule
+    summary, data = simulate(validate(spec, "test"), None, log=lambda *_: None)
+    assert set(data["weights"]) == ({"EE", "IE"} if inh_rule else {"EE"})
+    if inh_rule:
+        assert np.all(data["weights"]["IE"] <= 0)
+        assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0

@@ -1,6 +1,5 @@
 """The spiking notebook runs end to end at a small size (numpy target, short runs)."""
 
-import os
 from pathlib import Path
 
 import pytest

@@ -39,12 +39,18 @@ class SongNetwork:
     inh_synapses: object = None
     params: dict = field(default_factory=dict)
 
+    def plastic_groups(self) -> dict:
+        """Plastic Synapses by group name: 'EE' (inputs -> neuron) and 'IE' if inhibition is plastic."""
+        groups = {"EE": self.synapses}
+        if self.params.get("inh_plastic"):
+            groups["IE"] = self.inh_synapses
+        return groups
+
     def weights(self) -> dict[str, np.ndarray]:
-        """Signed final weights per group (inhibitory as negative numbers), for weights.npz."""
+        """Signed final weights per plastic group (inhibitory as negative numbers), for weights.npz."""
         out = {"EE": np.asarray(self.synapses.w[:], dtype=float)}
-        if self.inh_synapses is not None:
-            w = np.asarray(self.inh_synapses.w[:], dtype=float)
-            out["IE"] = w if self.params.get("inh_signed") else -w
+        if self.params.get("inh_plastic"):
+            out["IE"] = -np.abs(np.asarray(self.inh_synapses.w[:], dtype=float))
         return out
 
 
@@ -109,7 +115,8 @@ def poisson_to_lif(
     trace = b2.StateMonitor(syn, "w", record=list(range(min(record_weights, n_inputs))),
                             dt=100 * b2.ms if weight_dt is None else weight_dt, name="weight_trace")
     net = b2.Network(*objs, spikes, trace)
-    params = {"n_inputs": n_inputs, "rate_hz": float(rate), "n_inhibitory": n_inhibitory, "inh_signed": signed}
+    params = {"n_inputs": n_inputs, "rate_hz": float(rate), "n_inhibitory": n_inhibitory, "inh_signed": signed,
+              "inh_plastic": bool(n_inhibitory and inh_rule is not None)}
     return SongNetwork(net, inputs, neuron, syn, spikes, trace, inh_inputs, inh_syn, params)
 
 
@@ -125,6 +132,10 @@ class BrunelNetwork:
     exc_spikes: object
     inh_spikes: object
     params: dict = field(default_factory=dict)
+
+    def plastic_groups(self) -> dict:
+        """Plastic Synapses by group name ('EE', and 'IE' if plastic)."""
+        return {key: self.synapses[key] for key in self.params["plastic"]}
 
     def weights(self) -> dict[str, np.ndarray]:
         """Signed weights in mV per plastic group ('EE', and 'IE' if plastic), for weights.npz."""

@@ -150,12 +150,6 @@ class PlasticityRule:
     def _potentiation(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def describe(self) -> dict:
-        """Parameters as plain numbers (times in seconds), for summaries and specs."""
-        out = {"rule": self.name, "tau_plus_s": float(self.tau_plus), "tau_minus_s": float(self.tau_minus)}
-        out.update({k: v for k, v in vars(self).items() if isinstance(v, (int, float)) and k not in out})
-        return out
-
     # -- one call ---------------------------------------------------------------------------
     def connect(
         self,
@@ -352,8 +346,6 @@ class MadamSTDP(PlasticityRule):
         if not self.noise_std:
             return {}
         return {"noise_step_std": self.noise_std * math.sqrt(float(self.noise_dt))}
-
-    default_w = "rand() * w_max"
 
     def _initialize(self, syn, w) -> None:
         if "w_max" not in syn.namespace:

@@ -231,11 +231,9 @@ def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float) 
     return out
 
 
-def _w_max_of(net, key: str) -> float:
-    syn = net.synapses if key == "EE" and hasattr(net, "neuron") else None
-    if syn is None:
-        syn = net.inh_synapses if hasattr(net, "neuron") else net.synapses[key]
-    return float(syn.namespace.get("w_max", np.nan))
+def _w_max_of(net, key: str) -> float | None:
+    value = net.plastic_groups()[key].namespace.get("w_max")
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def recurrent_events(net) -> int:
