@@ -35,7 +35,7 @@ from . import analysis
 from .backend import TARGETS
 
 NETWORKS = {
-    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz"},
+    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init"},
     "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction"},
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
@@ -125,6 +125,8 @@ def build(spec: dict):
             kw["rate"] = p["rate_hz"] * b2.Hz
         if "inh_rate_hz" in p:
             kw["inh_rate"] = p["inh_rate_hz"] * b2.Hz
+        if "w_init" in p:
+            kw["w"] = float(p["w_init"])
         return poisson_to_lif(rule, inh_rule=inh_rule, **kw)
     if "delay_ms" in p:
         p["delay"] = p.pop("delay_ms") * b2.ms
@@ -173,6 +175,8 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
             total = time.perf_counter() - t_start
             wall = last_run_seconds(device, total)
             compile_s = total - wall
+            if run_dir is not None:  # one metrics line for the whole (single) standalone run
+                io.append_jsonl(run_dir / "metrics.jsonl", {**_chunk_metrics(net, 0.0, duration), "wall_s": wall})
         else:
             ckpt = run_dir / "checkpoint.b2" if run_dir else None
             if resume and ckpt is not None and ckpt.is_file():
