@@ -1,7 +1,8 @@
 """Long runs through the CLI path (experiments.run) to see where each rule's weights settle.
 
-Network (a) for DURATION s from equal initial weights (w_max/2), and network (b) (Brunel E/I,
-plastic E->E and I->E Madam-STDP) for BRUNEL_DURATION s, all on cpp_standalone. Writes
+Network (a) for DURATION s from equal initial weights (w_max/2), and network (b) (Brunel E/I)
+with plastic E->E only (Madam-STDP, then additive STDP) and with plastic E->E and I->E
+Madam-STDP, for BRUNEL_DURATION s each, all on cpp_standalone. Writes
 runs/dist_*/ and docs/spiking_distributions.md + docs/spiking_distributions.png:
 
     nice -n 10 .venv/bin/python benchmarks/spiking_distributions.py --duration 500 --brunel-duration 60
@@ -46,14 +47,25 @@ def main(argv=None) -> int:
             weights[f"(a) {label}"] = z["EE"]
         rows.append((label, f"synapse-madam run {path} " + " ".join(f"--set {x}" for x in sets), s, "EE"))
         print(label, s["wall_s"], flush=True)
-    path = "models/spiking_brunel_madam.toml"
-    sets = [f"duration_s={args.brunel_duration}", f"network_params.n_exc={args.brunel_n}"]
-    spec = experiments.apply_overrides(experiments.load_spec(path), sets)
-    s = experiments.run(spec, Path("runs") / "dist_brunel", source=path)
-    with np.load(Path("runs") / "dist_brunel" / "weights.npz") as z:
-        weights["(b) E->E madam"], weights["(b) I->E madam"] = z["EE"], z["IE"]
-    rows.append(("(b) Brunel E/I, Madam E->E", f"synapse-madam run {path} " + " ".join(f"--set {x}" for x in sets), s, "EE"))
-    rows.append(("(b) Brunel E/I, Madam I->E", "(same run)", s, "IE"))
+    brunel_runs = {  # label -> (spec, extra --set, run folder, weight groups shown)
+        "(b) Brunel, Madam E->E only": ("models/spiking_brunel_madam_ee.toml", [], "dist_brunel_ee", ["EE"]),
+        "(b) Brunel, additive E->E only": ("models/spiking_brunel_madam_ee.toml", ["rule.name=additive"],
+                                           "dist_brunel_ee_additive", ["EE"]),
+        "(b) Brunel, Madam E->E and I->E": ("models/spiking_brunel_madam.toml", [], "dist_brunel", ["EE", "IE"]),
+    }
+    brunel = {}
+    for label, (path, extra, folder, keys) in brunel_runs.items():
+        sets = [f"duration_s={args.brunel_duration}", f"network_params.n_exc={args.brunel_n}"] + extra
+        spec = experiments.apply_overrides(experiments.load_spec(path), sets)
+        s = experiments.run(spec, Path("runs") / folder, source=path)
+        brunel[label] = s
+        with np.load(Path("runs") / folder / "weights.npz") as z:
+            for key in keys:
+                weights[f"{label.split(', ')[1]}: {key}"] = z[key]
+        for n, key in enumerate(keys):
+            cmd = f"synapse-madam run {path} " + " ".join(f"--set {x}" for x in sets) if n == 0 else "(same run)"
+            rows.append((f"{label}: {key}", cmd, s, key))
+        print(label, s["wall_s"], flush=True)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     plots.weight_histograms(weights, out / "spiking_distributions.png", reference_sigma=analysis.SONG_2005_SIGMA,
@@ -71,9 +83,9 @@ def main(argv=None) -> int:
                      f"{ln.get('ks_d', float('nan')):.3g} | {bi.get('frac_near_zero', float('nan')):.3g} | "
                      f"{bi.get('frac_near_max', float('nan')):.3g} | {bi.get('bimodal')} | {ws['sign']['frac_sign_kept']:.3f} | "
                      f"{rate:.1f} | {stable} | `{cmd}` |")
-    brunel = rows[-1][2]
-    lines += ["", f"Network (b) excitatory rates per window (Hz): {', '.join(f'{r:.1f}' for r in brunel['exc']['window_rates_hz'])}; "
-              f"CV(ISI) {brunel['exc']['cv_isi']:.2f}.", "", "Figure: `spiking_distributions.png`.", ""]
+    lines += [""] + [f"{label}: excitatory rate per window (Hz) {', '.join(f'{r:.1f}' for r in b['exc']['window_rates_hz'])}; "
+                     f"CV(ISI) {b['exc']['cv_isi']:.2f}." for label, b in brunel.items()]
+    lines += ["", "Figure: `spiking_distributions.png`.", ""]
     io.atomic_write_text(out / "spiking_distributions.md", "\n".join(lines))
     print(f"wrote {out}/spiking_distributions.md in {wall:.0f} s")
     return 0

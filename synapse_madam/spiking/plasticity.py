@@ -295,7 +295,9 @@ class MadamSTDP(PlasticityRule):
     sets the depression/potentiation balance (1.05 as in Song et al. 2000); the scale of the
     drive cancels in the normalisation. ``noise_std`` > 0 adds multiplicative noise:
     log|w| diffuses with standard deviation noise_std per sqrt(second), applied every noise_dt.
-    Weights may be negative (inhibitory); their sign never changes.
+    Weights may be negative (inhibitory); their sign never changes. The drive acts on the signed
+    weight (gradient semantics): at an inhibitory synapse, pre-before-post pairs move w toward 0
+    (weaker inhibition) and post-before-pre pairs make it more negative (stronger inhibition).
     """
 
     name = "madam"
