@@ -1,6 +1,7 @@
 """Networks (a) and (b), the spiking runner and the `run` command, at small sizes (numpy target)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ b2 = pytest.importorskip("brian2")
 from synapse_madam import cli, experiments  # noqa: E402
 from synapse_madam.spiking import brunel_network, make_rule, poisson_to_lif  # noqa: E402
 from synapse_madam.spiking.runner import simulate, validate  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +79,7 @@ def test_validate_errors_name_the_key():
 
 def test_cli_run_writes_run_folder(tmp_path):
     out = tmp_path / "run"
-    code = cli.main(["run", "models/spiking_song_madam.toml", "--set", 'target="numpy"', "--set", "duration_s=0.4",
+    code = cli.main(["run", str(MODELS / "spiking_song_madam.toml"), "--set", 'target="numpy"', "--set", "duration_s=0.4",
                      "--set", "chunk_s=0.2", "--set", "network_params.n_inputs=100", "--out", str(out)])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -86,11 +89,11 @@ def test_cli_run_writes_run_folder(tmp_path):
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
     assert (out / "weights.png").is_file() and (out / "spec.toml").is_file()
     assert not (out / "checkpoint.b2").exists()
-    assert cli.main(["run", "models/spiking_song_madam.toml", "--set", 'target="gpu"', "--out", str(out)]) == 2
+    assert cli.main(["run", str(MODELS / "spiking_song_madam.toml"), "--set", 'target="gpu"', "--out", str(out)]) == 2
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
-    spec = experiments.apply_overrides(experiments.load_spec("models/spiking_song_additive.toml"),
+    spec = experiments.apply_overrides(experiments.load_spec(MODELS / "spiking_song_additive.toml"),
                                        ['target="numpy"', "duration_s=0.2", "chunk_s=0.2", "network_params.n_inputs=50"])
     spec = validate(spec, "test")
     simulate(spec, tmp_path, log=lambda *_: None)  # "interrupted" after 0.2 s: checkpoint left behind
