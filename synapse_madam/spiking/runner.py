@@ -25,6 +25,7 @@ per group: "EE", and "IE" when inhibitory synapses are plastic), figures.
 from __future__ import annotations
 
 import inspect
+import shutil
 import time
 from pathlib import Path
 
@@ -279,6 +280,8 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     ckpt = run_dir / "checkpoint.b2"
     if ckpt.exists():
         ckpt.unlink()
+    # cpp_standalone's raw result arrays (tens of MB) duplicate weights.npz; the generated code stays
+    shutil.rmtree(run_dir / "standalone" / "results", ignore_errors=True)
     return summary
 
 
