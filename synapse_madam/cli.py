@@ -73,8 +73,30 @@ def _stats(args) -> int:
     return 0
 
 
+def _add_run_command(sub) -> None:
+    p = sub.add_parser("run", help="run an experiment spec (models/*.toml) into runs/NAME/")
+    p.add_argument("spec", help="path to a TOML spec, e.g. models/spiking_song_madam.toml")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value (section.key=value), repeatable")
+    p.add_argument("--out", default=None, help="run folder (default: runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from pathlib import Path
+
+    from . import experiments
+
+    spec = experiments.apply_overrides(experiments.load_spec(args.spec), args.set)
+    run_dir = Path(args.out) if args.out else Path("runs") / str(spec["name"])
+    summary = experiments.run(spec, run_dir, source=args.spec, resume=args.resume)
+    print(f"wrote {run_dir}/ (summary.json, weights.npz, figures); simulation wall time {summary.get('wall_s', float('nan')):.3g} s")
+    return 0
+
+
 # Each entry adds one sub-command to the parser. Substrates register theirs here.
-COMMANDS = [_add_info_command, _add_stats_command]
+COMMANDS = [_add_info_command, _add_run_command, _add_stats_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,9 @@ import tomllib
 from pathlib import Path
 
 # substrate name -> module that provides validate() and run()
-SUBSTRATES = {}
+SUBSTRATES = {
+    "spiking": "synapse_madam.spiking.runner",
+}
 
 
 def load_spec(path: str | Path) -> dict:

@@ -1,0 +1,118 @@
+"""Networks (a) and (b), the spiking runner and the `run` command, at small sizes (numpy target)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+b2 = pytest.importorskip("brian2")
+
+from synapse_madam import cli, experiments  # noqa: E402
+from synapse_madam.spiking import brunel_network, make_rule, poisson_to_lif  # noqa: E402
+from synapse_madam.spiking.runner import simulate, validate  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture(autouse=True)
+def numpy_target():
+    previous = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    b2.start_scope()
+    b2.defaultclock.dt = 0.1 * b2.ms
+    yield
+    b2.prefs.codegen.target = previous
+
+
+def test_poisson_to_lif_with_madam_keeps_bounds_and_inhibitory_signs():
+    b2.seed(3)
+    net = poisson_to_lif(make_rule("madam", w_max=0.01), n_inputs=400, rate=30 * b2.Hz, w=0.008,
+                         n_inhibitory=20, inh_rule=make_rule("madam", lr=0.05))
+    net.network.run(1 * b2.second)
+    w = net.weights()
+    assert net.spikes.num_spikes > 0, "the neuron must fire for STDP to act"
+    assert np.all((w["EE"] > 0) & (w["EE"] <= 0.01 + 1e-15))
+    assert np.all(w["IE"] < 0), "inhibitory Madam synapses keep their sign"
+    assert np.std(np.log(w["EE"])) > 0, "equal initial weights must have been spread by the rule"
+    assert net.weight_trace.w.shape[0] == 2
+
+
+def test_poisson_to_lif_additive_stays_in_bounds():
+    b2.seed(4)
+    net = poisson_to_lif(make_rule("additive", a_plus=0.05), n_inputs=400, rate=30 * b2.Hz, w=0.009)
+    net.network.run(1 * b2.second)
+    w = net.weights()["EE"]
+    assert np.all((w >= 0) & (w <= 0.01))
+    assert np.any(w == 0.0) or np.any(w == 0.01), "a strong additive rule reaches the hard bounds"
+
+
+def test_brunel_network_small_runs_irregularly():
+    b2.seed(5)
+    net = brunel_network(make_rule("madam"), n_exc=400, rule_ie=make_rule("madam"))
+    net.network.run(0.4 * b2.second)
+    assert set(net.weights()) == {"EE", "IE"}
+    assert np.all(net.weights()["IE"] < 0) and np.all(net.weights()["EE"] > 0)
+    n = net.n_synapses()
+    assert 0.07 * 500**2 < n < 0.13 * 500**2  # epsilon = 0.1 of all ordered pairs
+    rate = net.exc_spikes.num_spikes / (400 * 0.4)
+    assert 1 < rate < 200
+
+
+def test_validate_errors_name_the_key():
+    base = {"substrate": "spiking"}
+    with pytest.raises(ValueError, match="target.*allowed values: numpy, cython, cpp_standalone"):
+        validate({**base, "target": "gpu"}, "x.toml")
+    with pytest.raises(ValueError, match="'network'"):
+        validate({**base, "network": "hopfield"}, "x.toml")
+    with pytest.raises(ValueError, match="rule.lr_typo"):
+        validate({**base, "rule": {"name": "madam", "lr_typo": 1}}, "x.toml")
+    with pytest.raises(ValueError, match="rule.name"):
+        validate({**base, "rule": {"name": "bcm"}}, "x.toml")
+    with pytest.raises(ValueError, match="duration_s"):
+        validate({**base, "duration_s": -1}, "x.toml")
+    with pytest.raises(ValueError, match="network_params n_exc"):
+        validate({**base, "network_params": {"n_exc": 10}}, "x.toml")
+    spec = validate({**base, "rule": {"name": "gutig", "mu": 0.3, "tau_plus_ms": 15}}, "x.toml")
+    assert spec["target"] == "cython" and spec["duration_s"] == 100.0
+
+
+def test_cli_run_writes_run_folder(tmp_path):
+    out = tmp_path / "run"
+    code = cli.main(["run", str(MODELS / "spiking_song_madam.toml"), "--set", 'target="numpy"', "--set", "duration_s=0.4",
+                     "--set", "chunk_s=0.2", "--set", "network_params.n_inputs=100", "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["target"] == "numpy" and summary["rule"]["name"] == "madam"
+    with np.load(out / "weights.npz") as z:
+        assert list(z.keys()) == ["EE"] and z["EE"].shape == (100,)
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert (out / "weights.png").is_file() and (out / "spec.toml").is_file()
+    assert not (out / "checkpoint.b2").exists()
+    assert cli.main(["run", str(MODELS / "spiking_song_madam.toml"), "--set", 'target="gpu"', "--out", str(out)]) == 2
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    spec = experiments.apply_overrides(experiments.load_spec(MODELS / "spiking_song_additive.toml"),
+                                       ['target="numpy"', "duration_s=0.2", "chunk_s=0.2", "network_params.n_inputs=50"])
+    spec = validate(spec, "test")
+    simulate(spec, tmp_path, log=lambda *_: None)  # "interrupted" after 0.2 s: checkpoint left behind
+    assert (tmp_path / "checkpoint.b2").is_file()
+    b2.start_scope()
+    summary = experiments.run({**spec, "duration_s": 0.4}, tmp_path, resume=True)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["t_s"] for r in rows] == [pytest.approx(0.2), pytest.approx(0.4)]
+    assert summary["duration_s"] == 0.4
+
+
+@pytest.mark.parametrize("inh_rule", [None, {"name": "additive"}, {"name": "madam"}])
+def test_inhibitory_inputs_fixed_or_plastic_are_summarised(inh_rule):
+    spec = {"substrate": "spiking", "target": "numpy", "duration_s": 0.2, "chunk_s": 0.2,
+            "rule": {"name": "madam", "w_max": 0.01}, "network_params": {"n_inputs": 50, "n_inhibitory": 10}}
+    if inh_rule:
+        spec["inh_rule"] = inh_rule
+    summary, data = simulate(validate(spec, "test"), None, log=lambda *_: None)
+    assert set(data["weights"]) == ({"EE", "IE"} if inh_rule else {"EE"})
+    if inh_rule:
+        assert np.all(data["weights"]["IE"] <= 0)
+        assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
