@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 # substrate name -> module that provides validate() and run()
-SUBSTRATES = {}
+SUBSTRATES = {"deep": "synapse_madam.deep.runner"}
 
 
 def load_spec(path: str | Path) -> dict:

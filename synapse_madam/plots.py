@@ -1,0 +1,112 @@
+"""matplotlib figures shared by the CLI, notebooks, benchmarks and reports (Agg backend).
+
+Functions return a Figure; :func:`save` writes it (atomically) and closes it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .io import atomic_write_bytes  # noqa: E402
+
+__all__ = ["save", "training_curves", "weight_histograms", "lr_sweep", "lr_sweep_panels"]
+
+
+def save(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+# ------------------------------------------------------------------------------------ deep nets
+
+OPTIMIZER_COLOURS = {"madam": "C3", "adam": "C0", "sgd": "C2", "sgd_momentum": "C1", "adamw": "C4", "lns_madam": "C5"}
+
+
+def training_curves(runs: dict[str, list[dict]]):
+    """Train loss, test loss and test accuracy per epoch, one line per run (label -> metrics records)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for label, records in runs.items():
+        ep = [r["epoch"] for r in records]
+        for ax, key in zip(axes, ("train_loss", "test_loss", "test_acc")):
+            ax.plot(ep, [np.nan if r.get(key) is None else r[key] for r in records], marker=".", label=label)
+    for ax, title in zip(axes, ("train loss", "test loss", "test accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def weight_histograms(weights_by_label: dict[str, dict[str, np.ndarray]], bins: int = 80):
+    """Histograms of log10|w| over all weight tensors with >1 dimension, one curve per label.
+
+    Multiplicative updates move log|w| additively, so Madam's weights spread out on a log
+    scale (towards log-normal, like measured synapse strengths) while additive optimizers
+    keep the shape of the initial distribution (Bernstein et al., NeurIPS 2020).
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, weights in weights_by_label.items():
+        w = np.concatenate([np.abs(np.asarray(a)).ravel() for a in weights.values() if np.ndim(a) > 1] or [np.zeros(0)])
+        w = w[w > 0]
+        if w.size:
+            ax.hist(np.log10(w), bins=bins, histtype="step", density=True, label=label,
+                    color=OPTIMIZER_COLOURS.get(label.split(" ")[0]))
+    ax.set_xlabel(r"$\log_{10}|w|$ (weight matrices)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _sweep_axes(ax, rows: list[dict], metric: str, title: str):
+    """One panel: mean (over seeds) of ``metric`` normalised to each optimizer's best, vs lr."""
+    for opt in dict.fromkeys(r["optimizer"] for r in rows):
+        lrs = sorted({r["lr"] for r in rows if r["optimizer"] == opt})
+        means = []
+        for lr in lrs:
+            vals = [r[metric] for r in rows if r["optimizer"] == opt and r["lr"] == lr]
+            means.append(np.mean([0.0 if v is None else v for v in vals]))
+        means = np.array(means)
+        best = means.max() if means.size and means.max() > 0 else 1.0
+        ax.plot(lrs, means / best, marker="o", label=opt, color=OPTIMIZER_COLOURS.get(opt))
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+
+
+def lr_sweep(rows: list[dict], metric: str = "final_test_acc", title: str = ""):
+    """Performance normalised to each optimizer's best vs learning rate (log x), as in the
+    paper's Figure 1 (Bernstein et al., NeurIPS 2020). ``rows``: dicts with optimizer, lr, metric."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    _sweep_axes(ax, rows, metric, title)
+    ax.set_ylabel("test accuracy / best of optimizer")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def lr_sweep_panels(tasks: dict[str, list[dict]], metric: str = "final_test_acc"):
+    """One :func:`lr_sweep` panel per task, side by side (the layout of the paper's Figure 1)."""
+    n = len(tasks)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], tasks.items()):
+        _sweep_axes(ax, rows, metric, title)
+    axes[0][0].set_ylabel("test accuracy / best of optimizer")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
