@@ -320,6 +320,9 @@ DATASETS = {
 }
 
 
+_CACHE: dict = {}  # the loaded datasets of this process (never modified in place by the trainer)
+
+
 def load_dataset(name: str, *, train_subset: int | None = None, test_subset: int | None = None,
                  subset_seed: int = 0, **options) -> TensorDataset:
     """Load the dataset called ``name`` (see DATASETS), optionally a seeded subset of each split."""
@@ -329,7 +332,12 @@ def load_dataset(name: str, *, train_subset: int | None = None, test_subset: int
     bad = sorted(set(options) - set(allowed))
     if bad:
         raise ValueError(f"dataset {name!r}: unknown option(s) {', '.join(bad)}; allowed: {', '.join(allowed) or 'none'}.")
-    ds = loader(**options)
+    key = (name, tuple(sorted((k, str(v)) for k, v in options.items())), os.environ.get("SYNAPSE_MADAM_DATA"))
+    ds = _CACHE.get(key)
+    if ds is None:  # parsing Fashion-MNIST takes seconds; a sweep loads it once per process
+        ds = _CACHE[key] = loader(**options)
+        while len(_CACHE) > 3:
+            _CACHE.pop(next(iter(_CACHE)))
     if train_subset or test_subset:
         ds = ds.subset(train_subset, test_subset, seed=subset_seed)
     return ds

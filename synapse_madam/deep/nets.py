@@ -29,16 +29,20 @@ class MLP(nn.Module):
     """
 
     def __init__(self, input_shape, num_classes: int, width: int = 256, depth: int = 2,
-                 activation: str = "relu", bias: bool = True):
+                 activation: str = "relu", bias: bool = True, dropout: float = 0.0):
         super().__init__()
         acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
         if activation not in acts:
             raise ValueError(f"MLP: activation {activation!r} unknown; allowed values: {', '.join(acts)}.")
         _check_int("MLP", "width", width, 1)
         _check_int("MLP", "depth", depth, 0)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"MLP: dropout must be in [0, 1), got {dropout!r}.")
         layers, n_in = [nn.Flatten()], math.prod(input_shape)
         for _ in range(depth):
             layers += [nn.Linear(n_in, width, bias=bias), acts[activation]()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
             n_in = width
         layers.append(nn.Linear(n_in, num_classes, bias=bias))
         self.net = nn.Sequential(*layers)
