@@ -45,6 +45,8 @@ def _run(args) -> int:
     experiments, spec = _load(args)
     out = args.out or f"runs/{spec['name']}"
     summary = experiments.substrate_module(spec, args.spec).run(spec, __import__("pathlib").Path(out), resume=args.resume)
+    if int(__import__("os").environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only rank 0 reports
     shown = {k: summary[k] for k in ("final_test_acc", "final_test_loss", "diverged", "epochs_completed",
                                      "train_time_s") if k in summary}
     print(json.dumps(shown))

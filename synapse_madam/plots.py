@@ -1,6 +1,8 @@
-"""matplotlib figures shared by the CLI, notebooks, benchmarks and reports (Agg backend).
+"""matplotlib figures shared by the CLI, notebooks, benchmarks and reports.
 
-Functions return a Figure; :func:`save` writes it (atomically) and closes it.
+Functions build ``matplotlib.figure.Figure`` objects directly (rendered by the Agg canvas, no
+pyplot state, no backend switch), so they are safe in scripts, threads and notebooks alike.
+:func:`save` writes one as PNG (atomically); :func:`png_bytes` gives the PNG for display.
 """
 
 from __future__ import annotations
@@ -8,23 +10,29 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .io import atomic_write_bytes
 
-from .io import atomic_write_bytes  # noqa: E402
+__all__ = ["save", "png_bytes", "training_curves", "weight_histograms", "lr_sweep", "lr_sweep_panels"]
 
-__all__ = ["save", "training_curves", "weight_histograms", "lr_sweep", "lr_sweep_panels"]
+
+def png_bytes(fig, dpi: int = 120) -> bytes:
+    """``fig`` rendered as PNG (e.g. for ``IPython.display.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
 
 
 def save(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically and close it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    """Write ``fig`` as PNG to ``path`` atomically."""
+    return atomic_write_bytes(path, png_bytes(fig, dpi))
+
+
+def _figure(nrows=1, ncols=1, figsize=(5, 3.6), **kw):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 # ------------------------------------------------------------------------------------ deep nets
@@ -34,7 +42,7 @@ OPTIMIZER_COLOURS = {"madam": "C3", "adam": "C0", "sgd": "C2", "sgd_momentum": "
 
 def training_curves(runs: dict[str, list[dict]]):
     """Train loss, test loss and test accuracy per epoch, one line per run (label -> metrics records)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = _figure(1, 3, figsize=(13, 3.6))
     for label, records in runs.items():
         ep = [r["epoch"] for r in records]
         for ax, key in zip(axes, ("train_loss", "test_loss", "test_acc")):
@@ -56,7 +64,7 @@ def weight_histograms(weights_by_label: dict[str, dict[str, np.ndarray]], bins: 
     scale (towards log-normal, like measured synapse strengths) while additive optimizers
     keep the shape of the initial distribution (Bernstein et al., NeurIPS 2020).
     """
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = _figure(figsize=(5.5, 3.6))
     for label, weights in weights_by_label.items():
         w = np.concatenate([np.abs(np.asarray(a)).ravel() for a in weights.values() if np.ndim(a) > 1] or [np.zeros(0)])
         w = w[w > 0]
@@ -92,7 +100,7 @@ def _sweep_axes(ax, rows: list[dict], metric: str, title: str):
 def lr_sweep(rows: list[dict], metric: str = "final_test_acc", title: str = ""):
     """Performance normalised to each optimizer's best vs learning rate (log x), as in the
     paper's Figure 1 (Bernstein et al., NeurIPS 2020). ``rows``: dicts with optimizer, lr, metric."""
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = _figure(figsize=(5, 3.6))
     _sweep_axes(ax, rows, metric, title)
     ax.set_ylabel("test accuracy / best of optimizer")
     ax.legend(fontsize=8)
@@ -103,7 +111,7 @@ def lr_sweep(rows: list[dict], metric: str = "final_test_acc", title: str = ""):
 def lr_sweep_panels(tasks: dict[str, list[dict]], metric: str = "final_test_acc"):
     """One :func:`lr_sweep` panel per task, side by side (the layout of the paper's Figure 1)."""
     n = len(tasks)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
+    fig, axes = _figure(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
     for ax, (title, rows) in zip(axes[0], tasks.items()):
         _sweep_axes(ax, rows, metric, title)
     axes[0][0].set_ylabel("test accuracy / best of optimizer")

@@ -70,6 +70,9 @@ def validate(spec: dict, source: str = "spec") -> dict:
     for key in _TABLES:
         if not isinstance(out[key], dict):
             raise ValueError(f"{source}: key {key!r} must be a table ([{key}]), got {out[key]!r}.")
+    if (NETS[out["net"]][1] == "tokens") != (out["dataset"] == "fortunes"):
+        raise ValueError(f"{source}: net {out['net']!r} does not fit dataset {out['dataset']!r} "
+                         "(the transformer takes the text dataset 'fortunes'; the other nets take images).")
     allowed_net = net_options(out["net"])
     bad = sorted(set(out["net_options"]) - set(allowed_net))
     if bad:
@@ -80,9 +83,6 @@ def validate(spec: dict, source: str = "spec") -> dict:
     if bad:
         raise ValueError(f"{source}: key 'data_options.{bad[0]}' is not an option of dataset {out['dataset']!r}; "
                          f"allowed: {', '.join(allowed_data) or 'none'}.")
-    if (NETS[out["net"]][1] == "tokens") != (out["dataset"] == "fortunes"):
-        raise ValueError(f"{source}: net {out['net']!r} does not fit dataset {out['dataset']!r} "
-                         "(the transformer takes the text dataset 'fortunes'; the other nets take images).")
     _train_config(out).validate(source)
     return out
 
@@ -105,9 +105,12 @@ def build(spec: dict):
 
 def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) -> dict:
     """Train the model a resolved spec describes and write the run folder; return the summary."""
+    import torch.distributed as dist
+
     from .trainer import init_distributed, train
 
-    rank, _ = init_distributed()
+    joined_here = not (dist.is_available() and dist.is_initialized())
+    rank, world = init_distributed()
     run_dir = Path(run_dir)
     data, model, config = build(spec)
     if rank == 0:
@@ -121,6 +124,8 @@ def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) 
         weights = {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}
         atomic_save_npz(run_dir / "weights.npz", **weights)
         _figures(run_dir, weights, summary)
+    if world > 1 and joined_here:
+        dist.destroy_process_group()
     return summary
 
 
