@@ -38,35 +38,63 @@ TASKS = {
     "fortunes_transformer": ("models/fortunes_transformer.toml",
                              ["epochs=5", "net_options.d_model=64"], 3,
                              "char Transformer, 2 layers, d_model 64, 87 808 training characters, 5 epochs, batch 32"),
+    "fashion_resnet": ("models/fashion_resnet.toml", ["epochs=3", "schedule=\"constant\""], 1,
+                       "ResNet-14 16/32/64 channels, BatchNorm affine (for a GPU)"),
 }
+DEFAULT_TASKS = ["fashion_mlp", "fashion_deep_mlp", "fashion_cnn", "fortunes_transformer"]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", default=",".join(TASKS), help="comma-separated, from: " + ", ".join(TASKS))
+    ap.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="comma-separated, from: " + ", ".join(TASKS))
     ap.add_argument("--optimizers", default="madam,sgd,adam")
     ap.add_argument("--lrs", default="1,0.1,0.01,0.001,0.0001")
     ap.add_argument("--seeds", type=int, default=1, help="seeds per point (capped per task, see TASKS)")
     ap.add_argument("--out", default="runs/lr_sweep")
     ap.add_argument("--docs", default="docs")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest on a shared machine)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra spec override for every task (after the task's own), e.g. train_subset=0")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--docs-only", action="store_true", help="only rewrite docs/ from the sweeps already in --out")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.docs_only:
+        write_docs(Path(args.out), Path(args.docs), {}, "benchmarks/lr_sweep.py " + " ".join(_load_commands(Path(args.out))))
+        return 0
     optimizers = args.optimizers.split(",")
     lrs = [float(x) for x in args.lrs.split(",")]
     walls = {}
     for task in args.tasks.split(","):
         spec_path, overrides, max_seeds, _budget = TASKS[task]
-        spec = apply_overrides(load_spec(ROOT / spec_path), overrides + [f'name="{task}"'])
+        spec = apply_overrides(load_spec(ROOT / spec_path), overrides + args.set + [f'name="{task}"'])
         t0 = time.perf_counter()
         rows = sweep(spec, Path(args.out) / task, optimizers, lrs, min(args.seeds, max_seeds),
                      progress=not args.no_progress, source=spec_path)
         walls[task] = time.perf_counter() - t0 + _load_walls(Path(args.out)).get(task, 0.0)
         _save_walls(Path(args.out), walls)
         print(f"\n## {task}  ({walls[task]:.0f} s)\n" + sweep_rows_table(rows), flush=True)
-    write_docs(Path(args.out), Path(args.docs), walls, " ".join(["benchmarks/lr_sweep.py"] + (argv or sys.argv[1:])))
+    _save_command(Path(args.out), argv if argv is not None else sys.argv[1:])
+    write_docs(Path(args.out), Path(args.docs), walls, "benchmarks/lr_sweep.py " + " ".join(_load_commands(Path(args.out))))
     return 0
+
+
+def _load_commands(out: Path) -> list[str]:
+    f = out / "commands.txt"
+    return [f"`{c}`;" for c in f.read_text().splitlines()] if f.is_file() else []
+
+
+def _save_command(out: Path, argv) -> None:
+    """Remember every invocation's arguments (a sweep grown by re-runs lists them all)."""
+    f = out / "commands.txt"
+    old = f.read_text() if f.is_file() else ""
+    atomic_write_text(f, old + " ".join(argv) + "\n")
+
+
+def _device_line() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (bf16 autocast)"
+    return f"{platform.processor() or platform.machine()} CPU only, 1 torch thread per run, shared with other jobs"
 
 
 def _load_walls(out: Path) -> dict:
@@ -83,6 +111,19 @@ def _save_walls(out: Path, walls: dict) -> None:
     atomic_write_text(out / "wall_s.json", json.dumps({**_load_walls(out), **walls}, indent=1))
 
 
+def _budget(task_dir: Path) -> str:
+    """What one point of the task trained: net, data, epochs, batch (from a resolved spec.toml)."""
+    import tomllib
+
+    spec_file = next(iter(sorted(task_dir.glob("*/spec.toml"))), None)
+    if spec_file is None:
+        return "?"
+    s = tomllib.loads(spec_file.read_text())
+    opts = ", ".join(f"{k}={v}" for k, v in s["net_options"].items())
+    n = f"{s['train_subset']} training examples" if s["train_subset"] else "whole training split"
+    return f"{s['dataset']}, {s['net']} ({opts}), {n}, {s['epochs']} epochs, batch {s['batch_size']}, {s['schedule']} lr"
+
+
 def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
     """Combine every task's sweep.csv under ``out`` into docs/lr_sweep.md and docs/lr_sweep.png."""
     walls = {**_load_walls(out), **walls}
@@ -93,14 +134,13 @@ def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
         "Produced by `benchmarks/lr_sweep.py` (one run per optimizer x lr x seed; constant lr; final test",
         "accuracy after the last epoch; for the Transformer, next-character accuracy on held-out text).",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, CPU only, 1 torch thread per run, shared with other jobs;",
-        f"torch {torch.__version__}. Command: `nice -n 10 .venv/bin/python {command}`",
+        f"Device: {_device_line()};",
+        f"torch {torch.__version__}. Commands (arguments of each invocation of {command.split()[0]}): {' '.join(command.split()[1:])}",
         "(points already finished were reused when the command was re-run with more seeds; the wall time is the sum).",
         "",
-        "These are small CPU budgets (subsets, few epochs), chosen so that the whole sweep fits in about",
-        "40 minutes on 2 shared cores: absolute accuracies are below what longer training reaches; the",
-        "question is where each optimizer's best lr lies and how far untuned Madam (lr 0.01) is from each",
-        "tuned baseline under the same budget.",
+        "Budgets (training examples, epochs) are small and listed per task: absolute accuracies are below",
+        "what longer training reaches. The question is where each optimizer's best lr lies and how far",
+        "untuned Madam (lr 0.01) is from each tuned baseline under the same budget.",
         "",
         "![lr sweep](lr_sweep.png)",
         "",
@@ -109,13 +149,14 @@ def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
     ]
     for t, rows in tasks.items():
         best = best_by_optimizer(rows)
+        budget = _budget(out / t)
         m001 = [r["final_test_acc"] or 0.0 for r in rows if r["optimizer"] == "madam" and r["lr"] == 0.01]
         wall = f"{walls[t]:.0f} s" if t in walls else "(earlier run)"
-        lines.append(f"| {t} | {TASKS[t][3]} | {best.get('madam', ('-',))[0]:g} | {best.get('sgd', ('-',))[0]:g} | "
+        lines.append(f"| {t} | {budget} | {best.get('madam', ('-',))[0]:g} | {best.get('sgd', ('-',))[0]:g} | "
                      f"{best.get('adam', ('-',))[0]:g} | {sum(m001) / max(len(m001), 1):.4f} | "
                      f"{best.get('adam', (0, 0))[1]:.4f} | {best.get('sgd', (0, 0))[1]:.4f} | {wall} |")
     for t, rows in tasks.items():
-        lines += ["", f"## {t}", "", TASKS[t][3] + ".", "", sweep_rows_table(rows)]
+        lines += ["", f"## {t}", "", _budget(out / t) + ".", "", sweep_rows_table(rows)]
     docs.mkdir(parents=True, exist_ok=True)
     atomic_write_text(docs / "lr_sweep.md", "\n".join(lines) + "\n")
     plots.save(plots.lr_sweep_panels(tasks), docs / "lr_sweep.png")
