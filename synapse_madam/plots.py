@@ -89,7 +89,11 @@ def _sweep_axes(ax, rows: list[dict], metric: str, title: str):
             means.append(np.mean([0.0 if v is None else v for v in vals]))
         means = np.array(means)
         best = means.max() if means.size and means.max() > 0 else 1.0
-        ax.plot(lrs, means / best, marker="o", label=opt, color=OPTIMIZER_COLOURS.get(opt))
+        colour = OPTIMIZER_COLOURS.get(opt)
+        ax.plot(lrs, means / best, marker="o", label=opt, color=colour)
+        div = [i for i, lr in enumerate(lrs) if any(r.get("diverged") for r in rows if r["optimizer"] == opt and r["lr"] == lr)]
+        if div:  # a cross over every lr where some seed diverged
+            ax.plot([lrs[i] for i in div], means[div] / best, "x", color=colour, markersize=10, mew=2)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylim(0, 1.05)
@@ -99,7 +103,8 @@ def _sweep_axes(ax, rows: list[dict], metric: str, title: str):
 
 def lr_sweep(rows: list[dict], metric: str = "final_test_acc", title: str = ""):
     """Performance normalised to each optimizer's best vs learning rate (log x), as in the
-    paper's Figure 1 (Bernstein et al., NeurIPS 2020). ``rows``: dicts with optimizer, lr, metric."""
+    paper's Figure 1 (Bernstein et al., NeurIPS 2020). ``rows``: dicts with optimizer, lr, metric
+    (and ``diverged``: those lrs get a cross)."""
     fig, ax = _figure(figsize=(5, 3.6))
     _sweep_axes(ax, rows, metric, title)
     ax.set_ylabel("test accuracy / best of optimizer")

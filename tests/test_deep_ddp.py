@@ -31,8 +31,16 @@ def torchrun(spec, out, nproc=2):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
            f"--nproc_per_node={nproc}", "-m", "synapse_madam.cli", "run", str(spec), "--out", str(out)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    failures = []
+    for _attempt in range(2):  # one retry: on a busy shared machine the rendezvous port can be taken
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+        if proc.returncode == 0:
+            break
+        failures.append(proc.stdout[-1500:] + proc.stderr[-2500:])
+    else:
+        raise AssertionError("torchrun failed twice:\n" + "\n-----\n".join(failures))
+    if failures:
+        print("first torchrun attempt failed:\n" + failures[0])
     return json.loads((Path(out) / "summary.json").read_text())
 
 

@@ -81,7 +81,8 @@ def _report(table: str, best: dict, spec: dict, wall: float) -> str:
         "",
         "Figures: `deep_accuracy_vs_lr.png` (test accuracy / each optimizer's best, vs lr), "
         "`deep_curves.png` (loss and accuracy per epoch at each optimizer's best lr), "
-        "`deep_weights.png` (log10|w|: Madam's multiplicative steps spread the weights on a log scale).",
+        "`deep_weights.png` (histograms of log10|w| of the weight matrices; Madam moves log|w| additively, and the "
+        "narrow spikes in its histogram are weights held at its magnitude bound w_max = 3 x each layer's initial RMS).",
         "",
         "Each run's folder under `deep/` holds spec.toml, metrics.jsonl, summary.json and weights.npz.",
     ]

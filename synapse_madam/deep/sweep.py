@@ -94,13 +94,19 @@ def _outer_bar(total, name, enabled):
 
 
 def best_by_optimizer(rows: list[dict], metric: str = "final_test_acc") -> dict[str, tuple[float, float]]:
-    """optimizer -> (best lr, mean metric over seeds at that lr); diverged runs count as 0."""
+    """optimizer -> (best lr, mean metric over seeds at that lr); a missing metric counts as 0.
+    Exact ties go to the larger lr; the table says when all lrs of an optimizer tie (e.g. none trained)."""
     means = _means(rows, metric)
     best = {}
-    for (opt, lr), (m, _s, _n) in means.items():
+    for (opt, lr), (m, _s, _n) in sorted(means.items(), key=lambda kv: -kv[0][1]):
         if opt not in best or m > best[opt][1]:
             best[opt] = (lr, m)
     return best
+
+
+def _all_equal(means, opt) -> bool:
+    vals = [m for (o, _lr), (m, _s, _n) in means.items() if o == opt]
+    return len(vals) > 1 and max(vals) - min(vals) < 1e-12
 
 
 def _means(rows, metric):
@@ -129,8 +135,9 @@ def sweep_rows_table(rows: list[dict], metric: str = "final_test_acc") -> str:
                 continue
             m, s, n = means[(opt, lr)]
             cell = f"{m:.4f}" + (f" ± {s:.4f}" if n > 1 else "") + (" †" if (opt, lr) in diverged else "")
-            cells.append(f"**{cell}**" if lr == best[opt][0] else cell)
-        lines.append(f"| {opt} | " + " | ".join(cells) + f" | {best[opt][0]:g} | {best[opt][1]:.4f} |")
+            cells.append(f"**{cell}**" if lr == best[opt][0] and not _all_equal(means, opt) else cell)
+        best_lr = "none (all equal)" if _all_equal(means, opt) else f"{best[opt][0]:g}"
+        lines.append(f"| {opt} | " + " | ".join(cells) + f" | {best_lr} | {best[opt][1]:.4f} |")
     n_seeds = max(n for (_m, _s, n) in means.values())
     lines.append("")
     lines.append(f"{metric} (mean{' ± std' if n_seeds > 1 else ''} over {n_seeds} seed{'s' if n_seeds > 1 else ''}); "

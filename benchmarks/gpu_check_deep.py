@@ -1,11 +1,11 @@
 """GPU check: one lr-sweep point on Fashion-MNIST on CUDA with bf16 autocast; accuracy and time per epoch.
 
-    bash benchmarks/gpu_check.sh [DATA_DIR]          # DATA_DIR holds the 4 Fashion-MNIST IDX files
-    PYTHONPATH=. python3 benchmarks/gpu_check.py --data-dir data/fashion-mnist [--net cnn] [--epochs 3]
+    bash benchmarks/gpu_check_deep.sh [DATA_DIR]          # DATA_DIR holds the 4 Fashion-MNIST IDX files
+    PYTHONPATH=. python3 benchmarks/gpu_check_deep.py --data-dir data/fashion-mnist [--net cnn] [--epochs 3]
 
 Needs only torch, numpy, scikit-learn, matplotlib and tqdm (no Brian2: the deep backend never
 imports it). Checks that the package imports without Brian2, that CUDA and bf16 autocast are
-used, and prints the run's summary. The run folder goes to --out (default runs/gpu_check).
+used, and prints the run's summary. The run folder goes to --out (default runs/gpu_check_deep).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--optimizer", default="madam")
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--out", default="runs/gpu_check")
+    ap.add_argument("--out", default="runs/gpu_check_deep")
     ap.add_argument("--allow-cpu", action="store_true", help="run even without CUDA (for trying the script)")
     args = ap.parse_args(argv)
 
