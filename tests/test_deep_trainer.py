@@ -132,3 +132,39 @@ def test_cpu_bf16_autocast_trains():
     ds = digits(200)
     s = train(mlp(ds), ds, TrainConfig(epochs=2, batch_size=50, amp="bf16", device="cpu", progress=False))
     assert s["bf16_autocast"] and math.isfinite(s["final_test_loss"])
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    ds = digits(200)
+    cfg = TrainConfig(epochs=2, batch_size=50, schedule="cosine", progress=False)
+    train(mlp(ds), ds, cfg, tmp_path)
+    with pytest.raises(ValueError, match="lr: 0.01 -> 0.1"):
+        train(mlp(ds), ds, TrainConfig(epochs=2, batch_size=50, lr=0.1, schedule="cosine", progress=False), tmp_path, resume=True)
+    with pytest.raises(ValueError, match="epochs"):
+        train(mlp(ds), ds, TrainConfig(epochs=3, batch_size=50, schedule="cosine", progress=False), tmp_path, resume=True)
+    with pytest.raises(ValueError, match="do not fit this net"):
+        train(mlp(ds, width=8), ds, cfg, tmp_path, resume=True)
+
+
+def test_constant_lr_run_can_be_extended(tmp_path):
+    ds = digits(200)
+    train(mlp(ds), ds, TrainConfig(epochs=2, batch_size=50, progress=False), tmp_path)
+    s = train(mlp(ds), ds, TrainConfig(epochs=3, batch_size=50, progress=False), tmp_path, resume=True)
+    assert s["epochs_completed"] == 3 and len(read_jsonl(tmp_path / "metrics.jsonl")) == 3
+
+
+def test_madam_through_the_trainer_keeps_signs_and_bounds_log_steps():
+    # Madam changes each |w| by a factor exp(+-lr * g_hat), |g_hat| <= g_bound = 10, and never flips a sign
+    ds = digits(400)
+    model = mlp(ds)
+    before = [p.detach().clone() for p in model.parameters()]
+    records = []
+    train(model, ds, TrainConfig(optimizer="madam", lr=0.01, epochs=3, batch_size=20, progress=False),
+          callbacks=[records.append])
+    steps = records[-1]["step"]
+    assert steps == 60 and all(r["logw_std"] is not None for r in records)
+    for w0, w1 in zip(before, model.parameters()):
+        assert torch.equal(torch.sign(w0), torch.sign(w1.detach()))
+        dlog = (w1.detach().abs().log() - w0.abs().log()).abs()
+        assert float(dlog.max()) <= steps * 0.01 * 10 + 1e-5
+        assert float(dlog.max()) > 0

@@ -119,6 +119,8 @@ def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) 
     summary = train(model, data, config, run_dir, resume=resume, callbacks=callbacks)
     summary.update(name=spec["name"], dataset=spec["dataset"], net=spec["net"],
                    train_examples=len(data.x_train), test_examples=len(data.x_test))
+    if spec["dataset"] == "fortunes" and summary.get("final_test_loss") is not None:
+        summary["final_test_bits_per_char"] = summary["final_test_loss"] / math.log(2)
     if rank == 0:
         atomic_write_json(run_dir / "summary.json", summary)
         weights = {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}

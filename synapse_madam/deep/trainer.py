@@ -40,7 +40,7 @@ from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
 from ..optim import OPTIMIZERS, make_optimizer
 
 __all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
-           "resolve_device"]
+           "resolve_device", "log_weight_stats"]
 
 SCHEDULES = {
     "constant": "lr stays at its initial value",
@@ -238,7 +238,12 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
         run_dir.mkdir(parents=True, exist_ok=True)
     if resume and ckpt_path and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
+        _check_resumable(ckpt["config"], config, ckpt_path)
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{ckpt_path}: the checkpoint's parameters do not fit this net ({str(exc).splitlines()[0]}); "
+                             "resume with the spec that made it, or start a fresh run without --resume.") from None
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
@@ -292,7 +297,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
         record = {"epoch": epoch, "step": step, "lr": opt.param_groups[0]["lr"],
                   "train_loss": train_loss if math.isfinite(train_loss) else None,
                   "test_loss": test["loss"] if math.isfinite(test["loss"]) else None,
-                  "test_acc": test["acc"], "diverged": diverged, "epoch_time_s": epoch_time}
+                  "test_acc": test["acc"], **log_weight_stats(model), "diverged": diverged, "epoch_time_s": epoch_time}
         if rank == 0:
             records.append(record)
             if run_dir:
@@ -311,6 +316,36 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
     if world > 1:
         summary["ranks_max_param_diff"] = _rank_param_diff(model)
     return summary
+
+
+# Fields that must match for a checkpoint to continue the same run (epochs may grow at a constant lr).
+_RESUME_FIELDS = ("optimizer", "lr", "batch_size", "seed", "schedule", "optimizer_options")
+
+
+def _check_resumable(saved: dict, config: TrainConfig, path) -> None:
+    now = asdict(config)
+    changed = [k for k in _RESUME_FIELDS if saved.get(k) != now[k]]
+    if config.schedule != "constant" and saved.get("epochs") != config.epochs:
+        changed.append("epochs (the lr schedule depends on it)")
+    if changed:
+        diffs = ", ".join(f"{k.split()[0]}: {saved.get(k.split()[0])!r} -> {now[k.split()[0]]!r}" for k in changed)
+        raise ValueError(f"{path}: cannot resume, the run was started with other settings ({diffs}); "
+                         "resume with the same spec or start a fresh run (without --resume, or another --out).")
+
+
+@torch.no_grad()
+def log_weight_stats(model) -> dict:
+    """Mean and standard deviation of ln|w| over the nonzero entries of all weight matrices (ndim > 1).
+
+    Multiplicative updates move ln|w| additively, so under Madam these statistics drift like a
+    random walk in log space (towards log-normal weights, as measured for synapses); additive
+    optimizers move |w| instead.
+    """
+    logs = [torch.log(p.detach().abs().float()[p.detach() != 0]).reshape(-1) for p in model.parameters() if p.ndim > 1]
+    logs = torch.cat(logs) if logs else torch.zeros(0)
+    if logs.numel() < 2:
+        return {"logw_mean": None, "logw_std": None}
+    return {"logw_mean": float(logs.mean()), "logw_std": float(logs.std())}
 
 
 def _json_line(record: dict) -> str:
