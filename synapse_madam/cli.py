@@ -41,11 +41,19 @@ def _load(args):
 
 def _run(args) -> int:
     import json
+    import os
+    from pathlib import Path
 
     experiments, spec = _load(args)
     out = args.out or f"runs/{spec['name']}"
-    summary = experiments.substrate_module(spec, args.spec).run(spec, __import__("pathlib").Path(out), resume=args.resume)
-    if int(__import__("os").environ.get("RANK", "0")) != 0:
+    try:
+        summary = experiments.substrate_module(spec, args.spec).run(spec, Path(out), resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last finished epoch is checkpointed in {out}/. Continue with: "
+              f"synapse-madam run {args.spec} {' '.join('--set ' + s for s in args.set)} --out {out} --resume",
+              file=sys.stderr)
+        return 130
+    if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun only rank 0 reports
     shown = {k: summary[k] for k in ("final_test_acc", "final_test_loss", "diverged", "epochs_completed",
                                      "train_time_s") if k in summary}
