@@ -5,7 +5,9 @@
 
 Needs only torch, numpy, scikit-learn, matplotlib and tqdm (no Brian2: the deep backend never
 imports it). Checks that the package imports without Brian2, that CUDA and bf16 autocast are
-used, and prints the run's summary. The run folder goes to --out (default runs/gpu_check_deep).
+used, and prints the run's summary; then interrupts a short Madam run on the GPU, resumes it
+and reports whether the metrics equal the uninterrupted run's. Folders go under --out
+(default runs/gpu_check_deep).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--out", default="runs/gpu_check_deep")
     ap.add_argument("--allow-cpu", action="store_true", help="run even without CUDA (for trying the script)")
+    ap.add_argument("--skip-resume-check", action="store_true", help="skip the interrupt-and-resume check")
     args = ap.parse_args(argv)
 
     import torch
@@ -59,7 +62,45 @@ def main(argv=None) -> int:
     print(json.dumps({k: summary[k] for k in keys}, indent=1))
     print(f"RESULT {spec_file} {args.optimizer} lr={args.lr:g}: test accuracy {summary['final_test_acc']:.4f}, "
           f"{summary['epoch_time_s']:.2f} s per epoch (incl. evaluation), wall {wall:.1f} s")
-    return 0 if summary["epochs_completed"] == args.epochs else 1
+    ok = summary["epochs_completed"] == args.epochs
+    if not args.skip_resume_check:
+        ok = resume_check(args.data_dir, Path(args.out)) and ok
+    return 0 if ok else 1
+
+
+class _Stop(Exception):
+    pass
+
+
+def resume_check(data_dir: str, out: Path) -> bool:
+    """Interrupt a Madam MLP run after epoch 1, resume it, compare with an uninterrupted run."""
+    from synapse_madam.deep.data import load_dataset
+    from synapse_madam.deep.nets import build_net
+    from synapse_madam.deep.trainer import TrainConfig, train
+    from synapse_madam.io import read_jsonl
+
+    data = load_dataset("fashion_mnist", train_subset=10000, data_dir=data_dir)
+    cfg = TrainConfig(optimizer="madam", lr=0.01, epochs=3, batch_size=128, schedule="cosine", progress=False)
+
+    def stop(record):
+        if record["epoch"] == 1:
+            raise _Stop
+
+    net = lambda: build_net("mlp", data.input_shape, data.num_classes, seed=0, width=256, depth=2)  # noqa: E731
+    train(net(), data, cfg, out / "resume_full")
+    try:
+        train(net(), data, cfg, out / "resume_part", callbacks=[stop])
+    except _Stop:
+        pass
+    train(net(), data, cfg, out / "resume_part", resume=True)
+    strip = lambda f: [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in read_jsonl(f)]  # noqa: E731
+    a, b = strip(out / "resume_full" / "metrics.jsonl"), strip(out / "resume_part" / "metrics.jsonl")
+    same = a == b
+    print(f"RESUME CHECK (interrupt after epoch 1 of 3, resume): metrics identical = {same}")
+    if not same:
+        for ra, rb in zip(a, b):
+            print("  full:", ra, "\n  resumed:", rb)
+    return same
 
 
 if __name__ == "__main__":
