@@ -111,6 +111,12 @@ def _save_walls(out: Path, walls: dict) -> None:
     atomic_write_text(out / "wall_s.json", json.dumps({**_load_walls(out), **walls}, indent=1))
 
 
+def _notes(docs: Path) -> list[str]:
+    """The hand-written reading of the results (docs/lr_sweep_notes.md), kept when the tables are rewritten."""
+    f = docs / "lr_sweep_notes.md"
+    return [f.read_text().rstrip(), ""] if f.is_file() else []
+
+
 def _best_lr_text(rows, opt, best) -> str:
     vals = [r["final_test_acc"] or 0.0 for r in rows if r["optimizer"] == opt]
     if opt not in best:
@@ -151,6 +157,7 @@ def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
         "what longer training reaches. The question is where each optimizer's best lr lies and how far",
         "untuned Madam (lr 0.01) is from each tuned baseline under the same budget.",
         "",
+        *_notes(docs),
         "![lr sweep](lr_sweep.png)",
         "",
         "| task | budget | Madam best lr | SGD best lr | Adam best lr | Madam @ 0.01 | best Adam | best SGD | sweep wall time |",
