@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.docs_only:
-        write_docs(Path(args.out), Path(args.docs), {}, "benchmarks/lr_sweep.py " + " ".join(_load_commands(Path(args.out))))
+        write_docs(Path(args.out), Path(args.docs), {})
         return 0
     optimizers = args.optimizers.split(",")
     lrs = [float(x) for x in args.lrs.split(",")]
@@ -75,13 +75,13 @@ def main(argv=None) -> int:
         _save_walls(Path(args.out), walls)
         print(f"\n## {task}  ({walls[task]:.0f} s)\n" + sweep_rows_table(rows), flush=True)
     _save_command(Path(args.out), argv if argv is not None else sys.argv[1:])
-    write_docs(Path(args.out), Path(args.docs), walls, "benchmarks/lr_sweep.py " + " ".join(_load_commands(Path(args.out))))
+    write_docs(Path(args.out), Path(args.docs), walls)
     return 0
 
 
 def _load_commands(out: Path) -> list[str]:
     f = out / "commands.txt"
-    return [f"`{c}`;" for c in f.read_text().splitlines()] if f.is_file() else []
+    return f.read_text().splitlines() if f.is_file() else []
 
 
 def _save_command(out: Path, argv) -> None:
@@ -139,10 +139,12 @@ def _budget(task_dir: Path) -> str:
     return f"{s['dataset']}, {s['net']} ({opts}), {n}, {s['epochs']} epochs, batch {s['batch_size']}, {s['schedule']} lr"
 
 
-def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
+def write_docs(out: Path, docs: Path, walls: dict) -> None:
     """Combine every task's sweep.csv under ``out`` into docs/lr_sweep.md and docs/lr_sweep.png."""
     walls = {**_load_walls(out), **walls}
     tasks = {t: read_sweep_csv(out / t / "sweep.csv") for t in TASKS if (out / t / "sweep.csv").is_file()}
+    if not tasks:
+        raise FileNotFoundError(f"no sweep results under {out}/ (run the sweeps first).")
     lines = [
         "# Learning-rate sweeps: Madam vs SGD vs Adam",
         "",
@@ -150,8 +152,12 @@ def write_docs(out: Path, docs: Path, walls: dict, command: str) -> None:
         "accuracy after the last epoch; for the Transformer, next-character accuracy on held-out text).",
         "",
         f"Device: {_device_line()};",
-        f"torch {torch.__version__}. Commands (arguments of each invocation of {command.split()[0]}): {' '.join(command.split()[1:])}",
-        "(points already finished were reused when the command was re-run with more seeds; the wall time is the sum).",
+        f"torch {torch.__version__}. Commands, in order (a later one reuses the points already finished):",
+        "",
+        *[f"    nice -n 10 .venv/bin/python benchmarks/lr_sweep.py {c}" for c in _load_commands(out)],
+        "",
+        f"Wall time of all sweeps together: {sum(walls.get(t, 0.0) for t in tasks):.0f} s "
+        "(per task in the table, summed over the commands).",
         "",
         "Budgets (training examples, epochs) are small and listed per task: absolute accuracies are below",
         "what longer training reaches. The question is where each optimizer's best lr lies and how far",

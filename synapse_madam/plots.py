@@ -80,17 +80,26 @@ def weight_histograms(weights_by_label: dict[str, dict[str, np.ndarray]], bins: 
 
 
 def _sweep_axes(ax, rows: list[dict], metric: str, title: str):
-    """One panel: mean (over seeds) of ``metric`` normalised to each optimizer's best, vs lr."""
+    """One panel: mean (over seeds) of ``metric`` normalised to each optimizer's best, vs lr.
+
+    An optimizer whose every lr gives the same value (none trained) has no best lr to normalise
+    by: it is drawn dashed, relative to the best value of any optimizer in the panel.
+    """
+    curves = {}
     for opt in dict.fromkeys(r["optimizer"] for r in rows):
         lrs = sorted({r["lr"] for r in rows if r["optimizer"] == opt})
         means = []
         for lr in lrs:
             vals = [r[metric] for r in rows if r["optimizer"] == opt and r["lr"] == lr]
             means.append(np.mean([0.0 if v is None else v for v in vals]))
-        means = np.array(means)
-        best = means.max() if means.size and means.max() > 0 else 1.0
+        curves[opt] = (lrs, np.array(means))
+    overall = max((m.max() for _, m in curves.values() if m.size), default=1.0) or 1.0
+    for opt, (lrs, means) in curves.items():
+        flat = len(means) > 1 and np.ptp(means) < 1e-12
+        best = overall if flat else (means.max() if means.size and means.max() > 0 else 1.0)
         colour = OPTIMIZER_COLOURS.get(opt)
-        ax.plot(lrs, means / best, marker="o", label=opt, color=colour)
+        ax.plot(lrs, means / best, marker="o", color=colour, ls="--" if flat else "-",
+                label=f"{opt} (no lr trained; / best of all)" if flat else opt)
         div = [i for i, lr in enumerate(lrs) if any(r.get("diverged") for r in rows if r["optimizer"] == opt and r["lr"] == lr)]
         if div:  # a cross over every lr where some seed diverged
             ax.plot([lrs[i] for i in div], means[div] / best, "x", color=colour, markersize=10, mew=2)
@@ -119,7 +128,7 @@ def lr_sweep_panels(tasks: dict[str, list[dict]], metric: str = "final_test_acc"
     fig, axes = _figure(1, n, figsize=(4.2 * n, 3.6), squeeze=False)
     for ax, (title, rows) in zip(axes[0], tasks.items()):
         _sweep_axes(ax, rows, metric, title)
+        ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test accuracy / best of optimizer")
-    axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
