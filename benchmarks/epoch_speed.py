@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fused", action="store_true", help="also time Madam's compiled (fused) path")
     ap.add_argument("--docs", default="docs")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -77,7 +78,10 @@ def main(argv=None) -> int:
     data = load_dataset(args.dataset, train_subset=args.train_subset or None, **opts)
     variants = {"adam": ("adam", {}), "madam (per-tensor loop)": ("madam", {"foreach": False}),
                 "madam (foreach)": ("madam", {"foreach": True})}
-    epoch_time(args.net, data, variants["adam"], device, args.batch_size, amp)  # warm-up (allocator, kernels)
+    if args.fused:  # torch.compile-d single-pass kernel; needs a C++ compiler (CPU) or Triton (GPU)
+        variants["madam (fused)"] = ("madam", {"fused": True})
+    for v in variants.values():  # warm-up: allocator, kernels, and compilation of the fused path
+        epoch_time(args.net, data, v, device, args.batch_size, amp)
     times = {k: [] for k in variants}
     for _ in range(args.repeats):
         for k, v in variants.items():
@@ -97,7 +101,12 @@ def main(argv=None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     suffix = ("" if device.type == "cpu" else f"_{device.type}") + ("" if args.net == "mlp" else f"_{args.net}")
+    text = text.replace("\nCommand:", f"\n![epoch times](epoch_speed{suffix}.png)\n\nCommand:")
     atomic_write_text(Path(args.docs) / f"epoch_speed{suffix}.md", text)
+    from synapse_madam import plots
+
+    plots.save(plots.epoch_time_bars(times, f"one epoch, {args.net} on {args.dataset}, {device.type} (dotted: 1.05)"),
+               Path(args.docs) / f"epoch_speed{suffix}.png")
     return 0
 
 

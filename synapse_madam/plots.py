@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .io import atomic_write_bytes
 
-__all__ = ["save", "png_bytes", "training_curves", "weight_histograms", "lr_sweep", "lr_sweep_panels"]
+__all__ = ["save", "png_bytes", "epoch_time_bars", "training_curves", "weight_histograms", "lr_sweep", "lr_sweep_panels"]
 
 
 def png_bytes(fig, dpi: int = 120) -> bytes:
@@ -130,5 +130,23 @@ def lr_sweep_panels(tasks: dict[str, list[dict]], metric: str = "final_test_acc"
         _sweep_axes(ax, rows, metric, title)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("test accuracy / best of optimizer")
+    fig.tight_layout()
+    return fig
+
+
+def epoch_time_bars(times: dict[str, list[float]], title: str = ""):
+    """Median epoch time per optimizer variant (bars) with every repeat (dots), relative to the first."""
+    fig, ax = _figure(figsize=(5.5, 3.2))
+    names = list(times)
+    ref = float(np.median(times[names[0]]))
+    for i, name in enumerate(names):
+        t = np.asarray(times[name]) / ref
+        ax.bar(i, np.median(t), color=OPTIMIZER_COLOURS.get(name.split(" ")[0], "grey"), alpha=0.7)
+        ax.plot(np.full(len(t), i), t, "k.", markersize=4)
+    ax.axhline(1.05, color="k", ls=":", lw=1)
+    ax.set_xticks(range(len(names)), names, rotation=15, fontsize=8)
+    ax.set_ylabel(f"epoch time / {names[0]}")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
