@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
 	    echo "note: could not apt-get install dataset-fashion-mnist (Fashion-MNIST runs will say how to get it)"; fi
+	@# English text for the character-level Transformer (fortune-cookie files); optional.
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ ! -d /usr/share/games/fortunes ]; then \
+	    apt-get install -y -q fortunes-min >/dev/null 2>&1 || \
+	    echo "note: could not apt-get install fortunes-min (text runs will say how to get it)"; fi
 	touch $@
 
 setup: $(VENV)/.installed

@@ -74,29 +74,96 @@ def _stats(args) -> int:
 
 
 def _add_run_command(sub) -> None:
-    p = sub.add_parser("run", help="run an experiment spec (models/*.toml) into runs/NAME/")
-    p.add_argument("spec", help="path to a TOML spec, e.g. models/spiking_song_madam.toml")
+    p = sub.add_parser("run", help="run one experiment spec (models/NAME.toml) into runs/NAME/")
+    p.add_argument("spec", help="path to a TOML spec, e.g. models/fashion_mlp.toml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec value (section.key=value), repeatable")
-    p.add_argument("--out", default=None, help="run folder (default: runs/NAME)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+                   help="override a spec key (repeatable), e.g. --set lr=0.1 --set net_options.depth=8")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/NAME)")
     p.set_defaults(func=_run)
 
 
-def _run(args) -> int:
-    from pathlib import Path
-
+def _load(args):
     from . import experiments
 
     spec = experiments.apply_overrides(experiments.load_spec(args.spec), args.set)
-    run_dir = Path(args.out) if args.out else Path("runs") / str(spec["name"])
-    summary = experiments.run(spec, run_dir, source=args.spec, resume=args.resume)
-    print(f"wrote {run_dir}/ (summary.json, weights.npz, figures); simulation wall time {summary.get('wall_s', float('nan')):.3g} s")
+    return experiments, experiments.validate(spec, args.spec)
+
+
+def _run(args) -> int:
+    import json
+    import os
+    from pathlib import Path
+
+    experiments, spec = _load(args)
+    out = args.out or f"runs/{spec['name']}"
+    try:
+        summary = experiments.substrate_module(spec, args.spec).run(spec, Path(out), resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last finished epoch is checkpointed in {out}/. Continue with: "
+              f"synapse-madam run {args.spec} {' '.join('--set ' + s for s in args.set)} --out {out} --resume",
+              file=sys.stderr)
+        return 130
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only rank 0 reports
+    shown = {k: summary[k] for k in ("final_test_acc", "final_test_loss", "diverged", "epochs_completed",
+                                     "train_time_s", "wall_s") if k in summary}
+    print(json.dumps(shown))
+    print(f"results in {out}/")
+    return 0
+
+
+def _add_sweep_command(sub) -> None:
+    p = sub.add_parser("sweep", help="lr sweep of a deep spec: optimizers x lrs x seeds -> table + figure")
+    p.add_argument("spec", help="path to a deep TOML spec")
+    p.add_argument("--optimizers", default="madam,sgd,adam", help="comma-separated (default madam,sgd,adam)")
+    p.add_argument("--lrs", default="1,0.1,0.01,0.001,0.0001", help="comma-separated learning rates")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per point (spec seed, +1, ...)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
+    p.add_argument("--out", default=None, metavar="DIR", help="sweep folder (default runs/sweep_NAME)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_sweep)
+
+
+def _sweep(args) -> int:
+    experiments, spec = _load(args)
+    if spec.get("substrate") != "deep":
+        raise ValueError(f"{args.spec}: sweeps run deep specs (substrate = \"deep\"), not {spec.get('substrate')!r}.")
+    from .deep.sweep import parse_list, sweep, sweep_rows_table
+
+    out = args.out or f"runs/sweep_{spec['name']}"
+    optimizers = parse_list(args.optimizers, str, "--optimizers")
+    lrs = parse_list(args.lrs, float, "--lrs")
+    rows = sweep(spec, out, optimizers, lrs, args.seeds, progress=not args.no_progress, source=args.spec)
+    print(sweep_rows_table(rows))
+    print(f"results in {out}/ (sweep.csv, sweep.md, sweep.png)")
+    return 0
+
+
+# The demo's parts, in order: (title, "module:function(out_dir, progress=...)"). Substrates append theirs.
+DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo")]
+
+
+def _add_demo_command(sub) -> None:
+    p = sub.add_parser("demo", help="the project's demo (a few minutes on a laptop CPU) into runs/demo/")
+    p.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args) -> int:
+    import importlib
+
+    for title, target in DEMOS:
+        module, func = target.split(":")
+        print(f"== {title}")
+        getattr(importlib.import_module(module), func)(args.out, progress=not args.no_progress)
+    print(f"report and figures in {args.out}/ (report.md)")
     return 0
 
 
 # Each entry adds one sub-command to the parser. Substrates register theirs here.
-COMMANDS = [_add_info_command, _add_run_command, _add_stats_command]
+COMMANDS = [_add_info_command, _add_run_command, _add_sweep_command, _add_stats_command, _add_demo_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 # substrate name -> module that provides validate() and run()
 SUBSTRATES = {
+    "deep": "synapse_madam.deep.runner",
     "spiking": "synapse_madam.spiking.runner",
 }
 

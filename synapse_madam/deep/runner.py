@@ -1,0 +1,166 @@
+"""The "deep" substrate: validate a models/*.toml spec and run it into a run folder.
+
+A deep spec (all keys but ``substrate`` optional)::
+
+    substrate = "deep"
+    dataset = "fashion_mnist"     # digits | fashion_mnist | fortunes
+    net = "mlp"                   # mlp | cnn | resnet | transformer
+    optimizer = "madam"           # madam | sgd | sgd_momentum | adam | adamw
+    lr = 0.01
+    epochs = 5
+    batch_size = 128
+    seed = 0
+    schedule = "constant"         # constant | step | cosine
+    train_subset = 0              # 0 = the whole training split, else a seeded subset
+    [net_options]                 # passed to the net (e.g. width, depth)
+    [data_options]                # passed to the dataset loader (e.g. data_dir, block_size)
+    [optimizer_options]           # passed to the optimizer (e.g. p_scale for Madam)
+
+``run`` writes ``spec.toml`` (resolved), ``metrics.jsonl``, ``checkpoint.pt``, ``summary.json``,
+``weights.npz`` (every named parameter, signed) and ``curves.png`` / ``weights.png``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_save_npz, atomic_write_json, atomic_write_text
+from .data import DATASETS
+from .nets import NETS, net_options
+from .trainer import AMP_MODES, SCHEDULES, TrainConfig
+
+__all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build"]
+
+DEFAULTS = {
+    "substrate": "deep", "name": "deep", "description": "",
+    "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": 0.01, "epochs": 10,
+    "batch_size": 128, "seed": 0, "schedule": "constant", "device": "auto", "amp": "auto",
+    "train_subset": 0, "test_subset": 0, "eval_batch_size": 1000, "progress": True,
+    "net_options": {}, "data_options": {}, "optimizer_options": {},
+}
+_TABLES = ("net_options", "data_options", "optimizer_options")
+
+
+def validate(spec: dict, source: str = "spec") -> dict:
+    """Resolve ``spec`` against DEFAULTS; ValueError naming ``source``, the key and the allowed values."""
+    from ..optim import OPTIMIZERS
+
+    unknown = sorted(set(spec) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(DEFAULTS)}.")
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+    out.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()})
+    choices = {"dataset": DATASETS, "net": NETS, "schedule": SCHEDULES, "amp": AMP_MODES}
+    for key, allowed in choices.items():
+        if out[key] not in allowed:
+            raise ValueError(f"{source}: key {key!r} is {out[key]!r}; allowed values: {', '.join(allowed)}.")
+    opt = str(out["optimizer"]).lower().replace("-", "_").replace("+", "_")
+    if opt not in OPTIMIZERS:
+        raise ValueError(f"{source}: key 'optimizer' is {out['optimizer']!r}; allowed values: {', '.join(OPTIMIZERS)}.")
+    out["optimizer"] = opt
+    if isinstance(out["lr"], int) and not isinstance(out["lr"], bool):
+        out["lr"] = float(out["lr"])
+    for key in ("train_subset", "test_subset"):
+        if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0:
+            raise ValueError(f"{source}: key {key!r} must be an integer >= 0 (0 = all), got {out[key]!r}.")
+    for key in _TABLES:
+        if not isinstance(out[key], dict):
+            raise ValueError(f"{source}: key {key!r} must be a table ([{key}]), got {out[key]!r}.")
+    if (NETS[out["net"]][1] == "tokens") != (out["dataset"] == "fortunes"):
+        raise ValueError(f"{source}: net {out['net']!r} does not fit dataset {out['dataset']!r} "
+                         "(the transformer takes the text dataset 'fortunes'; the other nets take images).")
+    allowed_net = net_options(out["net"])
+    bad = sorted(set(out["net_options"]) - set(allowed_net))
+    if bad:
+        raise ValueError(f"{source}: key 'net_options.{bad[0]}' is not an option of net {out['net']!r}; "
+                         f"allowed: {', '.join(allowed_net)}.")
+    allowed_data = DATASETS[out["dataset"]][1]
+    bad = sorted(set(out["data_options"]) - set(allowed_data))
+    if bad:
+        raise ValueError(f"{source}: key 'data_options.{bad[0]}' is not an option of dataset {out['dataset']!r}; "
+                         f"allowed: {', '.join(allowed_data) or 'none'}.")
+    _train_config(out).validate(source)
+    return out
+
+
+def _train_config(spec: dict) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in spec.items() if k in names})
+
+
+def build(spec: dict):
+    """(data, model, TrainConfig) for a resolved spec."""
+    from .data import load_dataset
+    from .nets import build_net
+
+    data = load_dataset(spec["dataset"], train_subset=spec["train_subset"] or None,
+                        test_subset=spec["test_subset"] or None, **spec["data_options"])
+    model = build_net(spec["net"], data.input_shape, data.num_classes, seed=spec["seed"], **spec["net_options"])
+    return data, model, _train_config(spec)
+
+
+def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) -> dict:
+    """Train the model a resolved spec describes and write the run folder; return the summary."""
+    import torch.distributed as dist
+
+    from .trainer import init_distributed, train
+
+    joined_here = not (dist.is_available() and dist.is_initialized())
+    rank, world = init_distributed()
+    run_dir = Path(run_dir)
+    data, model, config = build(spec)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "spec.toml", spec_to_toml(spec))
+    summary = train(model, data, config, run_dir, resume=resume, callbacks=callbacks)
+    summary.update(name=spec["name"], dataset=spec["dataset"], net=spec["net"],
+                   train_examples=len(data.x_train), test_examples=len(data.x_test))
+    if spec["dataset"] == "fortunes" and summary.get("final_test_loss") is not None:
+        summary["final_test_bits_per_char"] = summary["final_test_loss"] / math.log(2)
+    if rank == 0:
+        atomic_write_json(run_dir / "summary.json", summary)
+        weights = {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}
+        atomic_save_npz(run_dir / "weights.npz", **weights)
+        _figures(run_dir, weights, summary)
+    if world > 1 and joined_here:
+        dist.destroy_process_group()
+    return summary
+
+
+def _figures(run_dir: Path, weights: dict, summary: dict) -> None:
+    from .. import plots
+    from ..io import read_jsonl
+
+    records = read_jsonl(run_dir / "metrics.jsonl")
+    title = f"{summary['name']}: {summary['optimizer']} lr={summary['lr']:g}"
+    plots.save_figure(plots.training_curves({title: records}), run_dir / "curves.png")
+    plots.save_figure(plots.log_weight_histograms({summary["optimizer"]: weights}), run_dir / "weights.png")
+
+
+def spec_to_toml(spec: dict) -> str:
+    """Write a resolved spec (scalars, lists of scalars and one level of tables) as TOML."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, (float, np.floating)):
+            v = float(v)
+            return repr(v) if math.isfinite(v) else ("nan" if v != v else ("inf" if v > 0 else "-inf"))
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if v is None:
+            raise TypeError("TOML has no null; leave the key out instead.")
+        raise TypeError(f"cannot write {type(v).__name__} to TOML.")
+
+    lines = [f"{k} = {value(v)}" for k, v in spec.items() if not isinstance(v, dict)]
+    for k, v in spec.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {value(vv)}" for kk, vv in v.items()]
+    return "\n".join(lines) + "\n"

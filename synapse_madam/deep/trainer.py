@@ -1,0 +1,418 @@
+"""One training loop for every optimizer: CPU or GPU, bf16 autocast, data-parallel, exact resume.
+
+``train(model, data, config, run_dir)`` minimises the cross-entropy of ``model`` on a
+:class:`~synapse_madam.deep.data.TensorDataset` with the optimizer named in ``config`` (built by
+:func:`synapse_madam.optim.make_optimizer`, so Madam and its baselines share every line of the
+loop). Per epoch it appends one record to ``run_dir/metrics.jsonl`` and atomically writes
+``run_dir/checkpoint.pt``; ``resume=True`` continues from that checkpoint and reproduces the
+uninterrupted run's metrics exactly, because everything random is restored or re-derived:
+
+* the order of examples in epoch e is a permutation drawn from a generator seeded by (seed, e),
+  so no sampler state needs saving;
+* the global torch / numpy / python RNG states (dropout) are saved and restored;
+* model, optimizer and lr-scheduler state dicts are saved and restored.
+
+Divergence (a non-finite training loss) ends the run early and is recorded as a result
+(``diverged: true``), never raised: in an lr sweep a diverging lr is a data point.
+
+Data parallel: under ``torchrun`` (or any launcher that sets WORLD_SIZE/RANK), call
+:func:`init_distributed` first; every rank then takes its slice of each global batch of
+``batch_size`` examples and DistributedDataParallel averages the gradients, so N processes
+compute the same update as one process with the whole batch (up to float summation order).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn import functional as F
+
+from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
+from ..optim import OPTIMIZERS, make_optimizer
+
+__all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
+           "resolve_device", "log_weight_stats"]
+
+SCHEDULES = {
+    "constant": "lr stays at its initial value",
+    "step": "lr divided by 10 at 50% and again at 75% of the training steps",
+    "cosine": "lr * (1 + cos(pi * step / total_steps)) / 2",
+}
+AMP_MODES = ("auto", "bf16", "off")
+
+
+class LRSchedule:
+    """The factor multiplying the base lr at optimizer step ``step`` of ``total_steps``.
+
+    A picklable callable, so ``torch.optim.lr_scheduler.LambdaLR`` saves it in its state_dict.
+    """
+
+    def __init__(self, kind: str, total_steps: int):
+        if kind not in SCHEDULES:
+            raise ValueError(f"unknown lr schedule {kind!r}; allowed values: {', '.join(SCHEDULES)}.")
+        self.kind, self.total_steps = kind, max(int(total_steps), 1)
+
+    def __call__(self, step: int) -> float:
+        frac = min(step / self.total_steps, 1.0)
+        if self.kind == "step":
+            return 1.0 if frac < 0.5 else 0.1 if frac < 0.75 else 0.01
+        if self.kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * frac))
+        return 1.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs besides the model and the data.
+
+    ``batch_size`` is the global batch (split evenly across data-parallel ranks); ``amp`` is
+    "auto" (bf16 autocast on CUDA, off on CPU), "bf16" or "off"; ``device`` is "auto" (CUDA when
+    present), "cpu", "cuda" or "cuda:N". ``optimizer_options`` go to the optimizer's constructor.
+    """
+
+    optimizer: str = "madam"
+    lr: float = 0.01
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    schedule: str = "constant"
+    optimizer_options: dict = field(default_factory=dict)
+    device: str = "auto"
+    amp: str = "auto"
+    eval_batch_size: int = 1000
+    progress: bool = True
+
+    def validate(self, source: str = "TrainConfig") -> "TrainConfig":
+        """Check every field; ValueError naming the field, the value and the allowed values."""
+        key = self.optimizer.lower().replace("-", "_").replace("+", "_")
+        if key not in OPTIMIZERS:
+            raise ValueError(f"{source}: optimizer {self.optimizer!r} unknown; allowed values: {', '.join(OPTIMIZERS)}.")
+        if not (isinstance(self.lr, (int, float)) and not isinstance(self.lr, bool) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"{source}: lr must be a positive number, got {self.lr!r}.")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{source}: {name} must be an integer >= 1, got {v!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"{source}: seed must be an integer >= 0, got {self.seed!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"{source}: schedule {self.schedule!r} unknown; allowed values: {', '.join(SCHEDULES)}.")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"{source}: amp {self.amp!r} unknown; allowed values: {', '.join(AMP_MODES)}.")
+        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
+            raise ValueError(f"{source}: device {self.device!r} unknown; allowed values: auto, cpu, cuda, cuda:N.")
+        if not isinstance(self.optimizer_options, dict):
+            raise TypeError(f"{source}: optimizer_options must be a table, got {type(self.optimizer_options).__name__}.")
+        return self
+
+
+# --------------------------------------------------------------------------------- distributed
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group a launcher (``torchrun``) described in the environment; return (rank, world).
+
+    Uses NCCL when CUDA is available and gloo otherwise. Without WORLD_SIZE > 1 it does
+    nothing and returns (0, 1).
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _rank_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" -> this rank's CUDA device when CUDA is available, else the CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use device = \"auto\" or \"cpu\".")
+    return torch.device(device)
+
+
+# -------------------------------------------------------------------------------------- the loop
+
+
+def _loss(logits, y):
+    """Mean cross-entropy over every target (classes, or every position of a sequence)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+
+
+@torch.no_grad()
+def evaluate(model, x, y, *, batch_size: int = 1000, amp: bool = False) -> dict:
+    """Mean cross-entropy loss and top-1 accuracy of ``model`` on (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        with torch.autocast(device_type=xb.device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(xb)
+        n = yb.numel()
+        total_loss += float(_loss(logits, yb)) * n
+        correct += int((logits.argmax(-1) == yb).sum())
+        count += n
+    model.train(was_training)
+    return {"loss": total_loss / count, "acc": correct / count}
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    # the checkpoint is loaded onto the training device; RNG states must be CPU byte tensors
+    torch.set_rng_state(state["torch"].cpu())
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The order of training examples in ``epoch``: a function of (seed, epoch) only."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path | None = None, *,
+          resume: bool = False, callbacks=()) -> dict:
+    """Train ``model`` on ``data`` as ``config`` says; return a summary dict.
+
+    With ``run_dir``: metrics go to ``run_dir/metrics.jsonl`` (one JSON record per epoch) and a
+    checkpoint to ``run_dir/checkpoint.pt`` after every epoch; ``resume=True`` continues from it
+    (a finished run is returned as is). ``callbacks`` are called as ``cb(record)`` after each
+    epoch's record is saved; an exception there (e.g. KeyboardInterrupt) stops the run with the
+    checkpoint of that epoch intact.
+    """
+    config.validate()
+    rank, world = _rank_world()
+    device = resolve_device(config.device)
+    use_amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
+    if config.batch_size % world:
+        raise ValueError(f"batch_size={config.batch_size} must be divisible by the number of processes ({world}).")
+    run_dir = Path(run_dir) if run_dir is not None else None
+    metrics_path = run_dir / "metrics.jsonl" if run_dir else None
+    ckpt_path = run_dir / "checkpoint.pt" if run_dir else None
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % 2**32)
+    random.seed(config.seed)
+
+    model.to(device)
+    opt = make_optimizer(config.optimizer, list(model.parameters()), config.lr, **_optimizer_options(config, device))
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
+    n_train = len(x_train)
+    steps_per_epoch = max(n_train // config.batch_size, 1)  # the last partial batch is dropped
+    batch = min(config.batch_size, n_train)
+    local = batch // world
+    total_steps = steps_per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, LRSchedule(config.schedule, total_steps))
+
+    start_epoch, diverged, elapsed = 1, False, 0.0
+    if run_dir and rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt_path and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        _check_resumable(ckpt["config"], config, ckpt_path)
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{ckpt_path}: the checkpoint's parameters do not fit this net ({str(exc).splitlines()[0]}); "
+                             "resume with the spec that made it, or start a fresh run without --resume.") from None
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        _set_rng_state(ckpt["rng"])
+        start_epoch, diverged, elapsed = ckpt["epoch"] + 1, ckpt["diverged"], ckpt["elapsed_s"]
+        if rank == 0:  # drop records written after the checkpoint (a crash between the two writes)
+            kept = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= ckpt["epoch"]] if metrics_path.is_file() else []
+            atomic_write_text(metrics_path, "".join(_json_line(r) for r in kept))
+    elif rank == 0 and run_dir:
+        metrics_path.unlink(missing_ok=True)
+        ckpt_path.unlink(missing_ok=True)
+
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if world > 1:
+        dist.barrier()
+
+    records = read_jsonl(metrics_path) if (metrics_path and metrics_path.is_file() and rank == 0) else []
+    step = (start_epoch - 1) * steps_per_epoch
+    for epoch in range(start_epoch, config.epochs + 1):
+        if diverged:
+            break
+        t0 = time.perf_counter()
+        net.train()
+        perm = _epoch_permutation(n_train, config.seed, epoch).to(device)
+        loss_sum = torch.zeros((), device=device)
+        bar = _progress(steps_per_epoch, f"{config.optimizer} lr={config.lr:g} epoch {epoch}/{config.epochs}",
+                        config.progress and rank == 0)
+        for i in range(steps_per_epoch):
+            idx = perm[i * batch:(i + 1) * batch][rank * local:(rank + 1) * local]
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = net(x_train[idx])
+            loss = _loss(logits, y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            loss_sum += loss.detach()
+            if (i + 1) % 20 == 0 or i + 1 == steps_per_epoch:
+                running = _all_mean(loss_sum, world) / (i + 1)
+                if not math.isfinite(running):
+                    diverged = True
+                    break
+                bar.set_postfix(loss=f"{running:.4f}")
+            bar.update(1)
+        bar.close()
+        train_loss = _all_mean(loss_sum, world) / max(i + 1, 1)
+        diverged = diverged or not math.isfinite(train_loss)
+        test = evaluate(model, x_test, y_test, batch_size=config.eval_batch_size, amp=use_amp)
+        epoch_time = time.perf_counter() - t0
+        elapsed += epoch_time
+        record = {"epoch": epoch, "step": step, "lr": opt.param_groups[0]["lr"],
+                  "train_loss": train_loss if math.isfinite(train_loss) else None,
+                  "test_loss": test["loss"] if math.isfinite(test["loss"]) else None,
+                  "test_acc": test["acc"], **log_weight_stats(model), "diverged": diverged, "epoch_time_s": epoch_time}
+        if rank == 0:
+            records.append(record)
+            if run_dir:
+                append_jsonl(metrics_path, record)
+                atomic_torch_save(ckpt_path, {
+                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "rng": _rng_state(), "diverged": diverged,
+                    "elapsed_s": elapsed, "config": asdict(config),
+                })
+        if world > 1:
+            dist.barrier()
+        for cb in callbacks:
+            cb(record)
+
+    summary = _summary(model, config, records, diverged, elapsed, device, world, use_amp)
+    if world > 1:
+        summary["ranks_max_param_diff"] = _rank_param_diff(model)
+    return summary
+
+
+def _optimizer_options(config: TrainConfig, device: torch.device) -> dict:
+    """The optimizer's keyword options. Madam on the CPU takes its multi-tensor (foreach) path
+    unless the spec says otherwise: measured faster per epoch than its per-tensor loop
+    (docs/epoch_speed.md); both compute the same rule."""
+    opts = dict(config.optimizer_options)
+    if config.optimizer.lower() == "madam" and device.type == "cpu" and "fused" not in opts:
+        opts.setdefault("foreach", True)
+    return opts
+
+
+# Fields that must match for a checkpoint to continue the same run (epochs may grow at a constant lr).
+_RESUME_FIELDS = ("optimizer", "lr", "batch_size", "seed", "schedule", "optimizer_options")
+
+
+def _check_resumable(saved: dict, config: TrainConfig, path) -> None:
+    now = asdict(config)
+    changed = [k for k in _RESUME_FIELDS if saved.get(k) != now[k]]
+    if config.schedule != "constant" and saved.get("epochs") != config.epochs:
+        changed.append("epochs (the lr schedule depends on it)")
+    if changed:
+        diffs = ", ".join(f"{k.split()[0]}: {saved.get(k.split()[0])!r} -> {now[k.split()[0]]!r}" for k in changed)
+        raise ValueError(f"{path}: cannot resume, the run was started with other settings ({diffs}); "
+                         "resume with the same spec or start a fresh run (without --resume, or another --out).")
+
+
+@torch.no_grad()
+def log_weight_stats(model) -> dict:
+    """Mean and standard deviation of ln|w| over the nonzero entries of all weight matrices (ndim > 1).
+
+    Multiplicative updates move ln|w| additively, so under Madam these statistics drift like a
+    random walk in log space (towards log-normal weights, as measured for synapses); additive
+    optimizers move |w| instead.
+    """
+    logs = [torch.log(p.detach().abs().float()[p.detach() != 0]).reshape(-1) for p in model.parameters() if p.ndim > 1]
+    logs = torch.cat(logs) if logs else torch.zeros(0)
+    if logs.numel() < 2:
+        return {"logw_mean": None, "logw_std": None}
+    return {"logw_mean": float(logs.mean()), "logw_std": float(logs.std())}
+
+
+def _json_line(record: dict) -> str:
+    import json
+
+    return json.dumps(record) + "\n"
+
+
+def _all_mean(t: torch.Tensor, world: int) -> float:
+    if world > 1:
+        t = t.clone()
+        dist.all_reduce(t)
+        t /= world
+    return float(t)
+
+
+@torch.no_grad()
+def _rank_param_diff(model) -> float:
+    """Largest |difference| between this rank's parameters and rank 0's (0.0 when in sync)."""
+    flat = torch.cat([p.detach().float().reshape(-1) for p in model.parameters()])
+    ref = flat.clone()
+    dist.broadcast(ref, src=0)
+    diff = (flat - ref).abs().max()
+    dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+    return float(diff)
+
+
+def _summary(model, config, records, diverged, elapsed, device, world, use_amp) -> dict:
+    last = records[-1] if records else {}
+    accs = [r["test_acc"] for r in records if r.get("test_acc") is not None]
+    return {
+        "optimizer": config.optimizer, "lr": config.lr, "seed": config.seed, "schedule": config.schedule,
+        "epochs": config.epochs, "epochs_completed": last.get("epoch", 0), "batch_size": config.batch_size,
+        "final_test_acc": last.get("test_acc"), "final_test_loss": last.get("test_loss"),
+        "best_test_acc": max(accs) if accs else None, "final_train_loss": last.get("train_loss"),
+        "diverged": bool(diverged), "train_time_s": elapsed,
+        "epoch_time_s": (elapsed / len(records)) if records else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(device), "world_size": world, "bf16_autocast": use_amp,
+    }
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kw):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
