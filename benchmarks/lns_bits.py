@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synapse_madam import experiments  # noqa: E402
-from synapse_madam.io import atomic_write_text, read_jsonl  # noqa: E402
+from synapse_madam.io import atomic_write_text  # noqa: E402
 
 TASKS = {"fashion_mlp": "models/fashion_mlp.toml", "fashion_cnn": "models/fashion_cnn.toml"}
 BITS = [4, 5, 6, 8, 10, 12, 16]
@@ -81,13 +81,17 @@ def main(argv=None) -> int:
                                  bytes=s.get("state_bytes_per_param"), diverged=s["diverged"],
                                  epoch_s=s.get("epoch_time_s"), device=s.get("device")))
                 print(f"{task:12s} {label:18s} bits={bits or 32:>2} seed={seed} acc={s['final_test_acc']:.4f}", flush=True)
-    wall = time.perf_counter() - start
+        text = write_docs(rows, args, time.perf_counter() - start)  # after every task: partial results survive
+    print(text)
+    return 0
+
+
+def write_docs(rows, args, wall) -> str:
     text = report(rows, args, wall)
     docs = Path(args.docs)
     atomic_write_text(docs / "lns_bits.md", text)
     figure(rows, docs / "lns_bits.png")
-    print(text)
-    return 0
+    return text
 
 
 def _mean(values):
@@ -97,7 +101,7 @@ def _mean(values):
 
 def report(rows, args, wall) -> str:
     command = "python benchmarks/lns_bits.py" + "".join(f" --{k} {v}" for k, v in
-                                                       (("tasks", args.tasks), ("seeds", args.seeds)))
+                                                       (("tasks", args.tasks), ("bits", args.bits), ("seeds", args.seeds)))
     command += "".join(f" --set {s}" for s in args.set)
     lines = [f"# Accuracy vs bits per weight (LNSMadam, uniform fixed point, FP32)", "",
              f"Command: `{command}`  ", f"Wall time: {wall / 60:.1f} min; device: {rows[0]['device'] if rows else '?'}; "

@@ -366,3 +366,36 @@ def epoch_time_bars(times: dict[str, list[float]], title: str = ""):
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
+
+
+# ============================================================================ low precision
+
+
+def accuracy_vs_bits(rows: list[dict]):
+    """Test accuracy (mean ± sd over seeds) vs bits per weight, one panel per task: LNSMadam and
+    the uniform fixed-point baseline as curves, FP32 Madam and FP32 Adam as horizontal lines.
+    ``rows``: dicts with task, label, bits (None for FP32), seed, acc."""
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = _figure(1, len(tasks), figsize=(4.6 * len(tasks), 3.6), squeeze=False)
+    styles = {"LNSMadam": ("C3", "o", "LNSMadam (log grid, integer add)"),
+              "uniform + Adam": ("C0", "s", "uniform grid + Adam, round to nearest")}
+    for ax, task in zip(axes[0], tasks):
+        rs = [r for r in rows if r["task"] == task]
+        for label, (colour, marker, text) in styles.items():
+            bits = sorted({r["bits"] for r in rs if r["label"] == label})
+            accs = [[100 * r["acc"] for r in rs if r["label"] == label and r["bits"] == b and r["acc"] is not None] for b in bits]
+            mean = [np.mean(a) if a else np.nan for a in accs]
+            sd = [np.std(a) if a else 0 for a in accs]
+            ax.errorbar(bits, mean, yerr=sd, color=colour, marker=marker, ms=4, lw=1.2, capsize=2, label=text)
+        for label, colour in (("FP32 Madam", "C3"), ("FP32 Adam", "C0")):
+            accs = [100 * r["acc"] for r in rs if r["label"] == label and r["acc"] is not None]
+            if accs:
+                ax.axhline(np.mean(accs), color=colour, ls="--", lw=0.9, label=f"{label} ({np.mean(accs):.1f} %)")
+        ax.axvspan(4.5, 5.0, color="0.9", lw=0, label="synapse: ~4.7 bits (Bartol 2015)")
+        ax.set_xlabel("bits per weight")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(task)
+        ax.set_xticks(sorted({r["bits"] for r in rs if r["bits"]}))
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

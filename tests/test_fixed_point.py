@@ -72,3 +72,13 @@ def test_uniform_quantized_resume_and_scheduler():
     train(twin, opt2, sched2, 5)
     for p, q in zip(model.parameters(), twin.parameters()):
         assert torch.equal(p, q)
+
+
+def test_memory_report_counts_the_wrapped_optimizers_state():
+    from synapse_madam.optim import training_state_bytes
+
+    model = torch.nn.Linear(64, 64)
+    opt = UniformQuantized(torch.optim.Adam(model.parameters()), bits=8)
+    model(torch.randn(4, 64)).sum().backward()
+    opt.step()
+    assert training_state_bytes(opt)["persistent_bytes_per_param"] == pytest.approx(12, abs=0.1)

@@ -37,7 +37,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
-from ..optim import OPTIMIZERS, make_optimizer
+from ..optim import OPTIMIZERS, make_optimizer, training_state_bytes
 
 __all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
            "resolve_device", "log_weight_stats"]
@@ -314,6 +314,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
             cb(record)
 
     summary = _summary(model, config, records, diverged, elapsed, device, world, use_amp)
+    summary["state_bytes_per_param"] = training_state_bytes(opt)["persistent_bytes_per_param"]
     if world > 1:
         summary["ranks_max_param_diff"] = _rank_param_diff(model)
     return summary

@@ -46,7 +46,9 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
         return
     # g <- g with non-finite entries zeroed, in v's dtype (a new list: .grad is never written)
     dtype = exp_avg_sqs[0].dtype
-    grads = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0).to(dtype) for g in grads]
+    grads = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g in grads]
+    if grads[0].dtype != dtype:
+        grads = [g.to(dtype) for g in grads]
     if maximize:
         torch._foreach_neg_(grads)
     torch._foreach_add_(steps, 1.0)
@@ -91,6 +93,20 @@ def _compiled_multi_tensor_step():
     return torch.compile(madam_foreach)
 
 
+_LR_TENSORS: dict = {}
+
+
+def _lr_tensor(lr, device, dtype) -> torch.Tensor:
+    """lr as a 0-dim tensor on ``device``, reused across steps and refilled in place (no host-to-
+    device copy that would synchronise a GPU each step, no recompilation when lr changes)."""
+    if isinstance(lr, torch.Tensor):
+        return lr.to(device=device, dtype=dtype)
+    t = _LR_TENSORS.get((device, dtype))
+    if t is None:
+        t = _LR_TENSORS[(device, dtype)] = torch.empty((), device=device, dtype=dtype)
+    return t.fill_(lr)
+
+
 def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize,
                 multi_tensor: bool | None = None):
     """Fused path: the rule compiled by ``torch.compile`` into single-pass kernels.
@@ -108,7 +124,7 @@ def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound,
     if not params:
         return
     device, dtype = params[0].device, exp_avg_sqs[0].dtype
-    lr_t = torch.as_tensor(lr, dtype=torch.promote_types(dtype, torch.float32), device=device)
+    lr_t = _lr_tensor(lr, device, torch.promote_types(dtype, torch.float32))
     if multi_tensor is None:
         multi_tensor = device.type == "cuda"
     if multi_tensor:

@@ -19,7 +19,8 @@ def training_state_bytes(optimizer: Optimizer) -> dict:
     optimizer the weights are the parameter tensors. For an optimizer whose weights live in its
     state (``weight_state_keys``, e.g. LNSMadam's integer codes + scale), those are the weights
     and the float parameters are a decoded cache for the forward pass, reported separately as
-    ``decoded_copy_bytes`` (a kernel that decodes on the fly would not need it).
+    ``decoded_copy_bytes`` (a kernel that decodes on the fly would not need it). A wrapper with an
+    ``inner`` optimizer (UniformQuantized) counts the inner optimizer's state too.
     """
     params = [p for group in optimizer.param_groups for p in group["params"]]
     n = sum(p.numel() for p in params)
@@ -27,13 +28,15 @@ def training_state_bytes(optimizer: Optimizer) -> dict:
         raise ValueError("training_state_bytes: the optimizer holds no parameters.")
     weight_keys = set(getattr(optimizer, "weight_state_keys", ()))
     weights = opt_state = 0
-    for p in params:
-        for key, value in optimizer.state.get(p, {}).items():
-            if torch.is_tensor(value):
-                if key in weight_keys:
-                    weights += _nbytes(value)
-                else:
-                    opt_state += _nbytes(value)
+    states = [optimizer.state] + ([optimizer.inner.state] if hasattr(optimizer, "inner") else [])  # wrappers
+    for state in states:
+        for p in params:
+            for key, value in state.get(p, {}).items():
+                if torch.is_tensor(value):
+                    if key in weight_keys:
+                        weights += _nbytes(value)
+                    else:
+                        opt_state += _nbytes(value)
     decoded = sum(_nbytes(p) for p in params) if weight_keys else 0
     if not weight_keys:
         weights = sum(_nbytes(p) for p in params)
