@@ -141,7 +141,8 @@ def _sweep(args) -> int:
 
 
 # The demo's parts, in order: (title, "module:function(out_dir, progress=...)"). Substrates append theirs.
-DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo")]
+DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo"),
+         ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo")]
 
 
 def _add_demo_command(sub) -> None:
@@ -154,10 +155,17 @@ def _add_demo_command(sub) -> None:
 def _demo(args) -> int:
     import importlib
 
+    from pathlib import Path
+
+    from .io import atomic_write_text
+
+    reports = []
     for title, target in DEMOS:
         module, func = target.split(":")
         print(f"== {title}")
-        getattr(importlib.import_module(module), func)(args.out, progress=not args.no_progress)
+        result = getattr(importlib.import_module(module), func)(args.out, progress=not args.no_progress)
+        reports.append(result.get("report", ""))
+        atomic_write_text(Path(args.out) / "report.md", "\n".join(reports))  # grows part by part
     print(f"report and figures in {args.out}/ (report.md)")
     return 0
 

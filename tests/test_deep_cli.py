@@ -103,6 +103,16 @@ def test_deep_demo_small(tmp_path):
     assert "Untuned Madam" in (tmp_path / "report.md").read_text()
 
 
+def test_lns_demo_small(tmp_path):
+    from synapse_madam.deep.demo import LNS_DEMO_POINTS, run_lns_demo
+
+    res = run_lns_demo(tmp_path, epochs=1, progress=False, print_fn=lambda *a: None)
+    assert [label for label, _ in res["results"]] == [p[0] for p in LNS_DEMO_POINTS]
+    bytes_per_param = {label: s["state_bytes_per_param"] for label, s in res["results"]}
+    assert bytes_per_param["LNSMadam 8 bits"] == pytest.approx(3.0, abs=0.05)  # int8 codes + bf16 moment
+    assert "| LNSMadam 5 bits |" in res["report"]
+
+
 @pytest.mark.slow
 def test_full_demo_command(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
