@@ -205,22 +205,6 @@ def test_lns_madam_rejects_bad_arguments():
         LNSMadam(p, lr=0)
 
 
-def test_lns_madam_trains_digits_at_8_bits():
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(digits.target)
-    gen = torch.Generator().manual_seed(0)
-    perm = torch.randperm(len(y), generator=gen)
-    train, test = perm[:1400], perm[1400:]
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    opt = LNSMadam(model.parameters(), bits=8)
-    for _ in range(15):
-        for idx in train[torch.randperm(len(train), generator=gen)].split(32):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-    accuracy = (model(x[test]).argmax(1) == y[test]).float().mean().item()
+def test_lns_madam_trains_digits_at_8_bits(train_digits_mlp):
+    accuracy, _ = train_digits_mlp(lambda model: LNSMadam(model.parameters(), bits=8))
     assert accuracy > 0.9, accuracy

@@ -310,28 +310,14 @@ def test_torch_compile_of_step_has_no_graph_breaks_and_matches_eager(foreach):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
 
 
-def test_trains_a_real_mlp_on_digits_with_the_default_lr():
-    from sklearn.datasets import load_digits
+def test_trains_a_real_mlp_on_digits_with_the_default_lr(train_digits_mlp):
+    def madam(model):
+        reinit_zero_tensors(model)
+        return Madam(model.parameters())  # default lr = 0.01, no tuning
 
-    digits = load_digits()
-    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(digits.target)
-    gen = torch.Generator().manual_seed(0)
-    perm = torch.randperm(len(y), generator=gen)
-    train, test = perm[:1400], perm[1400:]
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    reinit_zero_tensors(model)
-    opt = Madam(model.parameters())  # default lr = 0.01, no tuning
-    for epoch in range(15):
-        for idx in train[torch.randperm(len(train), generator=gen)].split(32):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-    accuracy = (model(x[test]).argmax(1) == y[test]).float().mean().item()
+    accuracy, model = train_digits_mlp(madam)
     assert accuracy > 0.9, accuracy
-    for p in model.parameters():  # signs of the initial weights are all kept
-        assert torch.isfinite(p).all()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

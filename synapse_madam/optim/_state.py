@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import torch
 from torch.optim import Optimizer
+
+
+def evaluate_closure(closure):
+    """The loss returned by ``closure`` (run with gradients enabled), or None without one."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
 
 
 def load_state_dict_keeping_dtypes(optimizer: Optimizer, state_dict: dict, keys: tuple[str, ...]) -> None:

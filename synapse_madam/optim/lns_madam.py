@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 
 from .. import rule
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
-from ._state import load_state_dict_keeping_dtypes
+from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
 __all__ = ["LNSMadam", "SECOND_MOMENT_DTYPES"]
@@ -127,10 +127,7 @@ class LNSMadam(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """One LNS-Madam step: integer add on the codes, then decode the forward weights."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             fmt = self.format_of(group)
             for p in group["params"]:

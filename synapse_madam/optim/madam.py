@@ -9,7 +9,7 @@ from torch.optim import Optimizer
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
-from ._state import load_state_dict_keeping_dtypes
+from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam_functional import madam_for_loop, madam_foreach, madam_fused
 
 __all__ = ["Madam", "ZeroParameterWarning"]
@@ -139,10 +139,7 @@ class Madam(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """Perform one Madam step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = evaluate_closure(closure)
         for group in self.param_groups:
             params, grads, exp_avg_sqs, steps, w_maxs = [], [], [], [], []
             self._init_group(group, params, grads, exp_avg_sqs, steps, w_maxs)
