@@ -51,22 +51,30 @@ CLASS_NAME = {"E": "excitatory (w > 0)", "I": "inhibitory (|w|, w < 0)"}
 
 
 def plot_log_histogram(ax, x, fits=None, reference=None, *, sign_class: str = "E", unit: str = "a.u.",
-                       bins: int | None = None):
+                       bins: int | None = None, clip: float = 0.0):
     """Histogram of magnitudes on a log x-axis, as a density of ln x, with fitted densities.
 
     A density f(x) is drawn as x f(x), the density of ln x, so a log-normal is a Gaussian bump.
     ``fits``: a :class:`~synapse_madam.biology.FitComparison` (every candidate, with its ΔAIC) or
     a :class:`~synapse_madam.biology.LogNormalFit` (the log-normal only). ``reference``: a
     :class:`~synapse_madam.biology.LogNormalReference`, drawn in its own unit when ``unit``
-    matches, otherwise moved to the data's median (shape comparison, sigma only).
+    matches, otherwise moved to the data's median (shape comparison, sigma only). ``clip`` > 0
+    draws only the magnitudes between the ``clip`` and ``1 - clip`` quantiles (a few extreme
+    weights would otherwise squeeze the bulk); the density stays that of all the data, the fits
+    use all of it, and the legend says how many were left out.
     """
     x = np.asarray(x, dtype=float)
-    lx = np.log(x)
+    lx_all = np.log(x)
+    if not 0 <= clip < 0.5:
+        raise ValueError(f"plot_log_histogram: clip={clip!r}; must be in [0, 0.5), e.g. 0.001.")
+    lo, hi = np.quantile(lx_all, [clip, 1 - clip]) if clip else (lx_all.min(), lx_all.max())
+    lx = lx_all[(lx_all >= lo) & (lx_all <= hi)]
     bins = bins or int(np.clip(2 * len(x) ** (1 / 3), 15, 80))
     edges = np.exp(np.linspace(lx.min(), lx.max(), bins + 1))
-    heights, _, _ = ax.hist(x, bins=edges, weights=np.full(x.size, 1.0 / (x.size * np.diff(np.log(edges))[0])),
+    left_out = f"; {x.size - lx.size:,} outside" if lx.size < x.size else ""
+    heights, _, _ = ax.hist(np.exp(lx), bins=edges, weights=np.full(lx.size, 1.0 / (x.size * np.diff(np.log(edges))[0])),
             color=CLASS_COLOUR.get(sign_class, "0.5"), alpha=0.35, edgecolor="white", linewidth=0.4,
-            label=f"data (n = {x.size:,})")
+            label=f"data (n = {x.size:,}{left_out})")
     pad = 0.15 * (lx.max() - lx.min())
     grid = np.exp(np.linspace(lx.min() - pad, lx.max() + pad, 400))
     if fits is not None and not hasattr(fits, "fits"):  # a LogNormalFit
@@ -81,7 +89,7 @@ def plot_log_histogram(ax, x, fits=None, reference=None, *, sign_class: str = "E
                     label=f"{label} (ΔAIC {d:.0f})")
     if reference is not None:
         same = unit == reference.unit
-        mu = reference.mu if same else float(np.median(lx))
+        mu = reference.mu if same else float(np.median(lx_all))
         rgrid = grid if not same else np.exp(np.linspace(min(lx.min(), mu - 3.5 * reference.sigma),
                                                          max(lx.max(), mu + 3.5 * reference.sigma), 400))
         where = "" if same else ", aligned"
@@ -234,15 +242,15 @@ def spiking_weight_figure(weights: dict, *, unit="a.u.", bounds=None, reference=
             ax_lin.set_title(f"{group} [{cls}]" + (f": {n_zero} at exactly 0" if n_zero else ""), loc="left")
             if x.size >= 4 and np.unique(x).size > 1:
                 fit = biology.fit_lognormal(x, n_boot=0)
-                plot_log_histogram(ax_log, x, fit, ref, sign_class=cls, unit=u)
+                plot_log_histogram(ax_log, x, fit, ref, sign_class=cls, unit=u, clip=0.001)
                 ks = biology.lognormal_gof(x, n_mc=0).ks
                 ax_log.set_title(f"σ(ln|w|) = {fit.sigma:.2f} ({fit.sigma / ref.sigma:.2f} × {ref.citation.short}); "
                                  f"KS D to fit {ks:.3f}", loc="left")
             else:
                 ax_log.text(0.5, 0.5, "fewer than 4 distinct weights", ha="center", transform=ax_log.transAxes)
-        if title:
-            fig.suptitle(title, x=0.01, ha="left", fontsize=10)
         fig.tight_layout()
+        if title:
+            fig.suptitle(title, x=0.01, y=1.0, ha="left", va="bottom", fontsize=10)
     return fig
 
 
