@@ -26,6 +26,5 @@ def test_spiking_weight_figure_rows_bounds_and_reference(tmp_path):
     assert x[np.argmax(y)] == pytest.approx(np.exp(song.mu), rel=0.05), "in mV the reference is drawn in place"
     assert any(ln.get_label().startswith("log-normal fit") for ln in log_ie.get_lines())
     assert plots.save_figure(fig, tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
-    assert not hasattr(plots, "weight_histograms"), "the name is left to the deep-net figures"
     with pytest.raises(ValueError, match="no nonzero"):
         plots.spiking_weight_figure({"EE": np.zeros(5)})
