@@ -2,8 +2,10 @@
 
 Network (a) for DURATION s from equal initial weights (w_max/2), and network (b) (Brunel E/I)
 with plastic E->E only (Madam-STDP, then additive STDP) and with plastic E->E and I->E
-Madam-STDP, for BRUNEL_DURATION s each, all on cpp_standalone. Writes
-runs/dist_*/ and docs/spiking_distributions.md + docs/spiking_distributions.png:
+Madam-STDP, for BRUNEL_DURATION s each, all on cpp_standalone. The statistics are those of each
+run's summary.json, computed by synapse_madam.biology (see synapse_madam.spiking.analysis); for
+the full report of one run use `synapse-madam stats runs/dist_NAME`. Writes runs/dist_*/ and
+docs/spiking_distributions.md + docs/spiking_distributions.png:
 
     nice -n 10 .venv/bin/python benchmarks/spiking_distributions.py --duration 500 --brunel-duration 60
 """
@@ -17,7 +19,6 @@ import time
 from pathlib import Path
 
 from synapse_madam import experiments, io, plots
-from synapse_madam.spiking import analysis
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
         "madam + noise 0.1/sqrt(s)": ("models/spiking_song_madam.toml", ["rule.noise_std=0.1"]),
     }
     t0 = time.perf_counter()
-    rows, weights = [], {}
+    rows, weights, units, bounds = [], {}, {}, {}
     for label, (path, extra) in runs.items():
         sets = ["target=cpp_standalone", f"duration_s={args.duration}", "network_params.w_init=0.005"] + extra
         spec = experiments.apply_overrides(experiments.load_spec(path), sets)
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
         s = experiments.run(spec, run_dir, source=path)
         with np.load(run_dir / "weights.npz") as z:
             weights[f"(a) {label}"] = z["EE"]
+        units[f"(a) {label}"], bounds[f"(a) {label}"] = s["weight_unit"], s["weight_bounds"].get("EE")
         rows.append((label, f"synapse-madam run {path} " + " ".join(f"--set {x}" for x in sets), s, "EE"))
         print(label, s["wall_s"], flush=True)
     brunel_runs = {  # label -> (spec, extra --set, run folder, weight groups shown)
@@ -61,27 +63,41 @@ def main(argv=None) -> int:
         brunel[label] = s
         with np.load(Path("runs") / folder / "weights.npz") as z:
             for key in keys:
-                weights[f"{label.split(', ')[1]}: {key}"] = z[key]
+                name = f"{label.split(', ')[1]}: {key}"
+                weights[name], units[name], bounds[name] = z[key], s["weight_unit"], s["weight_bounds"].get(key)
         for n, key in enumerate(keys):
             cmd = f"synapse-madam run {path} " + " ".join(f"--set {x}" for x in sets) if n == 0 else "(same run)"
             rows.append((f"{label}: {key}", cmd, s, key))
         print(label, s["wall_s"], flush=True)
     wall = time.perf_counter() - t0
     out = Path(args.out)
-    plots.weight_histograms(weights, out / "spiking_distributions.png", reference_sigma=analysis.SONG_2005_SIGMA,
-                            title=f"(a) {args.duration:g} s from w = w_max/2; (b) {args.brunel_duration:g} s")
+    fig = plots.spiking_weight_figure(weights, unit=units, bounds=bounds,
+                                      title=f"(a) {args.duration:g} s from w = w_max/2; (b) {args.brunel_duration:g} s")
+    plots.save_figure(fig, out / "spiking_distributions.png")
+    ref = rows[0][2]["reference"]
     lines = ["# Where the weights settle: long runs per rule", "", f"Command: `{command}` (total wall time {wall:.0f} s, "
              "2 shared CPU cores). Each row was run through the CLI path; the per-run command is given.", "",
-             "| run | sigma(ln w) | sigma / 0.9355 | KS D | near 0 | near w_max | bimodal | sign kept | rate (Hz) | stable | command |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"Statistics from `synapse_madam.biology`, as in each run's summary.json: sigma of ln|w| (MLE), "
+             f"sigma / sigma of {ref['citation']} ({ref['sigma']}), KS D = Kolmogorov-Smirnov distance of the "
+             "data to its fitted log-normal, the fractions within 1% of the range from 0 and from the rule's bound "
+             "(exact zeros included), Hartigan's dip test p on |w| and on ln|w| (bimodal: p < 0.025 on either), the "
+             "fraction of synapses that kept their sign (not 0), the rate and stability of the run. Network (a)'s "
+             "weights are conductances in units of the leak conductance; network (b)'s are PSP jumps in mV, so "
+             "their median is also compared with Song 2005's in mV (median / Song).", "",
+             "| run | sigma(ln w) | sigma / Song 2005 | KS D | at 0 | at bound | dip p (w / ln w) | bimodal | "
+             "median / Song | sign kept | rate (Hz) | stable | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    nan = float("nan")
     for label, cmd, s, key in rows:
         ws = s["weights"][key]
-        ln, bi = ws.get("lognormal", {}), ws.get("bimodality", {})
+        d = next(iter(ws["classes"].values()), {})  # each spiking group has one sign
         rate = s.get("rate_hz", s.get("exc", {}).get("rate_hz"))
         stable = s.get("exc", {}).get("stable", "n/a")
-        lines.append(f"| {label} | {ln.get('sigma', float('nan')):.3g} | {ln.get('sigma_over_song2005', float('nan')):.3g} | "
-                     f"{ln.get('ks_d', float('nan')):.3g} | {bi.get('frac_near_zero', float('nan')):.3g} | "
-                     f"{bi.get('frac_near_max', float('nan')):.3g} | {bi.get('bimodal')} | {ws['sign']['frac_sign_kept']:.3f} | "
+        med = d.get("median_ratio")
+        lines.append(f"| {label} | {d.get('sigma', nan):.3g} | {d.get('sigma_ratio', nan):.3g} | {d.get('ks', nan):.3g} | "
+                     f"{d.get('frac_at_lower', nan):.3g} | {d.get('frac_at_upper', nan):.3g} | "
+                     f"{d.get('dip_p', nan):.3g} / {d.get('dip_log_p') or nan:.3g} | {d.get('bimodal')} | "
+                     f"{'n/a' if med is None else f'{med:.3g}'} | {ws['sign']['frac_sign_kept']:.3f} | "
                      f"{rate:.1f} | {stable} | `{cmd}` |")
     lines += [""] + [f"{label}: excitatory rate per window (Hz) {', '.join(f'{r:.1f}' for r in b['exc']['window_rates_hz'])}; "
                      f"CV(ISI) {b['exc']['cv_isi']:.2f}." for label, b in brunel.items()]

@@ -33,7 +33,9 @@ def _add_stats_command(sub) -> None:
     p.add_argument("path", metavar="FILE_OR_RUN", help="run folder (runs/NAME with weights.npz) or a .npz/.npy/.csv file")
     p.add_argument("--reference", default="song2005", help="log-normal reference dataset (default song2005)")
     p.add_argument("--out", default=None, help="output folder (default: the run folder, or next to the file)")
-    p.add_argument("--unit", default="a.u.", help="unit of the weights; location comparisons need the reference's (mV)")
+    p.add_argument("--unit", default=None,
+                   help="unit of the weights; location comparisons need the reference's (mV). Default: the "
+                        "run's weight_unit from its summary.json, else a.u.")
     p.add_argument("--zeros", choices=("drop", "error"), default="drop",
                    help="exact zeros: drop and count them (default) or stop with an error")
     p.add_argument("--group", action="append", default=None, help="analyse only this weight group (repeatable)")
@@ -47,18 +49,21 @@ def _add_stats_command(sub) -> None:
 def _stats(args) -> int:
     from pathlib import Path
 
-    from .biology import analyze, load_weights, reference_distribution
+    from .biology import analyze, load_weights, reference_distribution, run_weight_info
     from .io import atomic_write_json, atomic_write_text
 
     reference = reference_distribution(args.reference)  # unknown name -> error listing the allowed ones
     groups, folder = load_weights(args.path)
+    run_unit, bounds = run_weight_info(folder) if Path(args.path).is_dir() else (None, {})
+    unit = args.unit or run_unit or "a.u."
     if args.group:
         missing = [g for g in args.group if g not in groups]
         if missing:
             raise ValueError(f"no weight group(s) {missing} in {args.path}; it has {sorted(groups)}.")
         groups = {g: groups[g] for g in args.group}
-    report = analyze(groups, reference, unit=args.unit, zeros=args.zeros, source=str(args.path),
-                     n_boot=args.n_boot, n_sim=args.n_sim, seed=args.seed)
+    report = analyze(groups, reference, unit=unit, zeros=args.zeros, source=str(args.path),
+                     n_boot=args.n_boot, n_sim=args.n_sim, bounds={g: b for g, b in bounds.items() if g in groups},
+                     seed=args.seed)
     print(report.to_text())
     out = Path(args.out) if args.out else folder
     written = [atomic_write_json(out / "stats.json", report.to_dict()), atomic_write_text(out / "stats.md", report.to_markdown())]
@@ -66,7 +71,7 @@ def _stats(args) -> int:
         from . import plots
 
         for g in report.groups:
-            fig = plots.figure_weight_statistics(g, reference, unit=args.unit)
+            fig = plots.figure_weight_statistics(g, reference, unit=unit)
             written.append(plots.save_figure(fig, out / f"stats_{plots.safe_filename(g.name)}.png"))
         written.append(plots.save_figure(plots.figure_sigma_summary(report), out / "stats_sigma.png"))
     print("\nwrote " + ", ".join(str(p) for p in written))

@@ -59,24 +59,37 @@ CLASS_NAME = {"E": "excitatory (w > 0)", "I": "inhibitory (|w|, w < 0)"}
 
 
 def plot_log_histogram(ax, x, fits=None, reference=None, *, sign_class: str = "E", unit: str = "a.u.",
-                       bins: int | None = None):
+                       bins: int | None = None, clip: float = 0.0):
     """Histogram of magnitudes on a log x-axis, as a density of ln x, with fitted densities.
 
     A density f(x) is drawn as x f(x), the density of ln x, so a log-normal is a Gaussian bump.
-    ``fits``: a :class:`~synapse_madam.biology.FitComparison`. ``reference``: a
+    ``fits``: a :class:`~synapse_madam.biology.FitComparison` (every candidate, with its ΔAIC) or
+    a :class:`~synapse_madam.biology.LogNormalFit` (the log-normal only). ``reference``: a
     :class:`~synapse_madam.biology.LogNormalReference`, drawn in its own unit when ``unit``
-    matches, otherwise moved to the data's median (shape comparison, sigma only).
+    matches, otherwise moved to the data's median (shape comparison, sigma only). ``clip`` > 0
+    draws only the magnitudes between the ``clip`` and ``1 - clip`` quantiles (a few extreme
+    weights would otherwise squeeze the bulk); the density stays that of all the data, the fits
+    use all of it, and the legend says how many were left out.
     """
     x = np.asarray(x, dtype=float)
-    lx = np.log(x)
+    lx_all = np.log(x)
+    if not 0 <= clip < 0.5:
+        raise ValueError(f"plot_log_histogram: clip={clip!r}; must be in [0, 0.5), e.g. 0.001.")
+    lo, hi = np.quantile(lx_all, [clip, 1 - clip]) if clip else (lx_all.min(), lx_all.max())
+    lx = lx_all[(lx_all >= lo) & (lx_all <= hi)]
     bins = bins or int(np.clip(2 * len(x) ** (1 / 3), 15, 80))
     edges = np.exp(np.linspace(lx.min(), lx.max(), bins + 1))
-    heights, _, _ = ax.hist(x, bins=edges, weights=np.full(x.size, 1.0 / (x.size * np.diff(np.log(edges))[0])),
+    left_out = f"; {x.size - lx.size:,} outside" if lx.size < x.size else ""
+    heights, _, _ = ax.hist(np.exp(lx), bins=edges, weights=np.full(lx.size, 1.0 / (x.size * np.diff(np.log(edges))[0])),
             color=CLASS_COLOUR.get(sign_class, "0.5"), alpha=0.35, edgecolor="white", linewidth=0.4,
-            label=f"data (n = {x.size:,})")
+            label=f"data (n = {x.size:,}{left_out})")
     pad = 0.15 * (lx.max() - lx.min())
     grid = np.exp(np.linspace(lx.min() - pad, lx.max() + pad, 400))
-    if fits is not None:
+    if fits is not None and not hasattr(fits, "fits"):  # a LogNormalFit
+        label, colour, ls = FIT_STYLE["lognormal"]
+        ax.plot(grid, stats.norm.pdf(np.log(grid), fits.mu, fits.sigma), color=colour, ls=ls, lw=1.4,
+                label=f"{label} fit (σ {fits.sigma:.2f})")
+    elif fits is not None:
         for f in sorted(fits.fits, key=lambda f: list(FIT_STYLE).index(f.name)):
             label, colour, ls = FIT_STYLE[f.name]
             d = fits.delta_aic[f.name]
@@ -84,7 +97,7 @@ def plot_log_histogram(ax, x, fits=None, reference=None, *, sign_class: str = "E
                     label=f"{label} (ΔAIC {d:.0f})")
     if reference is not None:
         same = unit == reference.unit
-        mu = reference.mu if same else float(np.median(lx))
+        mu = reference.mu if same else float(np.median(lx_all))
         rgrid = grid if not same else np.exp(np.linspace(min(lx.min(), mu - 3.5 * reference.sigma),
                                                          max(lx.max(), mu + 3.5 * reference.sigma), 400))
         where = "" if same else ", aligned"
@@ -182,35 +195,71 @@ def figure_sigma_summary(report, *, title: str | None = None):
 # ============================================================================ spiking networks
 
 
-def weight_histograms(weights: dict, path, reference_sigma: float | None = None, title: str = ""):
-    """One row per weight group: histogram of |w| (linear) and of ln|w| with the fitted normal
-    (a log-normal |w| is a normal ln|w|); ``reference_sigma`` (e.g. Song et al. 2005's 0.9355)
-    is drawn as a normal of that width at the same mean for comparison."""
-    rows = [(k, np.asarray(v, dtype=float).ravel()) for k, v in weights.items()]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 2.4 * len(rows)), squeeze=False)
-    for (label, w), (ax_lin, ax_log) in zip(rows, axes):
-        a = np.abs(w)
-        ax_lin.hist(a, bins=50, color="tab:blue")
-        ax_lin.set_xlabel("|w|")
-        ax_lin.set_ylabel(label)
-        nz = np.log(a[a > 0])
-        if nz.size:
-            ax_log.hist(nz, bins=50, density=True, color="tab:gray")
-            mu, sd = nz.mean(), nz.std()
-            x = np.linspace(nz.min(), nz.max(), 200)
-            if sd > 0:
-                ax_log.plot(x, np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "r",
-                            label=f"log-normal fit, σ={sd:.2f}")
-            if reference_sigma:
-                r = reference_sigma
-                ax_log.plot(x, np.exp(-0.5 * ((x - mu) / r) ** 2) / (r * np.sqrt(2 * np.pi)), "k--",
-                            label=f"cortex σ={r:.3g}")
-            ax_log.legend(fontsize=7)
-        ax_log.set_xlabel("ln|w|")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return save_figure(fig, path)
+def _per_group(value, group: str, default=None):
+    """``value`` if it is not a dict, else ``value.get(group, default)``."""
+    return value.get(group, default) if isinstance(value, dict) else (default if value is None else value)
+
+
+def plot_bounded_histogram(ax, w, *, upper: float | None = None, sign_class: str = "E", unit: str = "a.u.",
+                           bins: int = 50):
+    """Histogram of |w| on a linear axis from 0 to the rule's bound, exact zeros included.
+
+    Shows what a log axis cannot: the pile-up of hard-bounded additive STDP at 0 and at g_max
+    (Song, Miller & Abbott 2000); the bound is drawn as a dashed line.
+    """
+    a = np.abs(np.asarray(w, dtype=float).ravel())
+    top = float(upper) if upper else float(a.max()) if a.size else 1.0
+    ax.hist(a, bins=np.linspace(0, max(top, float(a.max()) if a.size else top), bins + 1),
+            color=CLASS_COLOUR.get(sign_class, "0.5"), alpha=0.6, edgecolor="white", linewidth=0.3)
+    if upper:
+        ax.axvline(upper, color="black", lw=0.8, ls=(0, (4, 2)))
+        ax.text(upper, ax.get_ylim()[1] * 0.97, "bound ", ha="right", va="top", fontsize=7)
+    ax.set_xlabel(f"|w| ({unit})")
+    ax.set_ylabel("synapses")
+    return ax
+
+
+def spiking_weight_figure(weights: dict, *, unit="a.u.", bounds=None, reference="song2005", title: str = ""):
+    """Final weights of spiking runs: one row per weight group and sign class.
+
+    Left: |w| on a linear axis up to the rule's bound (:func:`plot_bounded_histogram`). Right: the
+    log-axis histogram with the fitted log-normal and the reference (default Song et al. 2005),
+    drawn by :func:`plot_log_histogram`; the title gives σ of ln|w|, σ / σ_ref and the KS distance
+    to the fitted log-normal (all from :mod:`synapse_madam.biology`). ``unit`` and ``bounds`` are
+    one value or a dict by group (e.g. network (a) weights in g_leak, network (b) in mV).
+    """
+    from . import biology
+
+    ref = biology.reference_distribution(reference)
+    rows = []
+    for group, w in weights.items():
+        w = np.asarray(w, dtype=float).ravel()
+        classes = biology.split_by_sign(w, zeros="drop")[0] if np.any(w != 0) else {}
+        for cls, x in classes.items():  # exact zeros belong to the class of a one-signed group
+            sel = (w > 0) if cls == "E" else (w < 0)
+            rows.append((group, cls, w[sel | (w == 0)] if len(classes) == 1 else w[sel], x))
+    if not rows:
+        raise ValueError("spiking_weight_figure: no nonzero weights to plot.")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(rows), 2, figsize=(8.5, 2.5 * len(rows)), squeeze=False,
+                                 gridspec_kw={"width_ratios": [1, 1.5]})
+        for (group, cls, w, x), (ax_lin, ax_log) in zip(rows, axes):
+            u = _per_group(unit, group, "a.u.")
+            n_zero = int(np.sum(w == 0))
+            plot_bounded_histogram(ax_lin, w, upper=_per_group(bounds, group), sign_class=cls, unit=u)
+            ax_lin.set_title(f"{group} [{cls}]" + (f": {n_zero} at exactly 0" if n_zero else ""), loc="left")
+            if x.size >= 4 and np.unique(x).size > 1:
+                fit = biology.fit_lognormal(x, n_boot=0)
+                plot_log_histogram(ax_log, x, fit, ref, sign_class=cls, unit=u, clip=0.001)
+                ks = biology.lognormal_gof(x, n_mc=0).ks
+                ax_log.set_title(f"σ(ln|w|) = {fit.sigma:.2f} ({fit.sigma / ref.sigma:.2f} × {ref.citation.short}); "
+                                 f"KS D to fit {ks:.3f}", loc="left")
+            else:
+                ax_log.text(0.5, 0.5, "fewer than 4 distinct weights", ha="center", transform=ax_log.transAxes)
+        fig.tight_layout()
+        if title:
+            fig.suptitle(title, x=0.01, y=1.0, ha="left", va="bottom", fontsize=10)
+    return fig
 
 
 def spike_raster(i, t, path, n_show: int = 200, title: str = ""):

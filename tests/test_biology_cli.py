@@ -63,3 +63,23 @@ def test_stats_user_errors(run_dir, capsys, args, msg):
 def test_stats_missing_path(tmp_path, capsys):
     assert main(["stats", str(tmp_path / "nothing")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_stats_takes_unit_and_bounds_from_the_run_summary(run_dir, capsys):
+    """A run's summary.json may say the weights' unit and the rules' bounds (spiking runs do)."""
+    from synapse_madam.biology import run_weight_info
+    from synapse_madam.io import atomic_write_json
+
+    assert run_weight_info(run_dir) == (None, {})
+    atomic_write_json(run_dir / "summary.json", {"weight_unit": "mV", "weight_bounds": {"EE": 0.03, "bad": -1}})
+    assert run_weight_info(run_dir) == ("mV", {"EE": 0.03})
+    assert main(["stats", str(run_dir), "--no-figures"] + FAST) == 0
+    assert "weights in mV" in capsys.readouterr().out
+    rep = json.loads((run_dir / "stats.json").read_text())
+    assert rep["unit"] == "mV" and rep["settings"]["bounds"] == {"EE": 0.03}
+    groups = {g["group"]: g for g in rep["groups"]}
+    ee = groups["EE"]["classes"][0]["bimodality"]
+    assert ee["bounds"] == [0.0, 0.03] and ee["fraction_at_upper"] == 0.0  # nothing near 0.03; 0.015 was max|w|
+    assert groups["fc1.weight"]["classes"][0]["reference"]["ks_raw"] is not None  # in the reference's unit
+    assert main(["stats", str(run_dir), "--no-figures", "--unit", "a.u."] + FAST) == 0  # the flag wins
+    assert json.loads((run_dir / "stats.json").read_text())["unit"] == "a.u."

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from synapse_madam.biology import (compare_fits, fit_gamma, fit_lognormal, fit_lognormal_mixture, fit_normal)
+from synapse_madam.biology import (compare_fits, fit_gamma, fit_lognormal, fit_lognormal_mixture, fit_normal,
+                                   lognormal_gof)
 from synapse_madam.biology.fitting import ks_ad_statistics
 
 
@@ -113,3 +114,13 @@ def test_mixture_never_worse_than_the_single_lognormal_it_nests(seed):
     rng = np.random.default_rng(seed)
     x = rng.lognormal(0, 1, 30000)  # above max_init_size: starts on a subsample, refined on all
     assert fit_lognormal_mixture(x, max_init_size=5000).loglik >= fit_lognormal(x, n_boot=0).loglik - 1e-6
+
+
+def test_lognormal_gof_is_the_lognormal_entry_of_compare_fits():
+    rng = np.random.default_rng(11)
+    x = rng.lognormal(0.3, 0.8, 400)
+    gof = lognormal_gof(x, n_mc=100, seed=3)
+    entry = compare_fits(x, n_boot=0, n_mc=100, seed=3)["lognormal"]
+    assert (gof.ks, gof.ad, gof.ks_p, gof.ad_p, gof.loglik) == (entry.ks, entry.ad, entry.ks_p, entry.ad_p, entry.loglik)
+    cheap = lognormal_gof(x, n_mc=0)
+    assert cheap.ks == gof.ks and cheap.ks_p is None

@@ -1,33 +1,50 @@
-"""Weight and spike-train statistics of the spiking substrate (no Brian2 needed)."""
+"""Statistics of spiking runs: the weight digest (computed by synapse_madam.biology), sign
+preservation and spike-train statistics (no Brian2 needed)."""
 
 import numpy as np
 import pytest
 
+from synapse_madam import biology
 from synapse_madam.spiking import analysis as A
 
 
-def test_lognormal_fit_recovers_sigma_and_ks_separates():
+def test_weight_digest_is_the_biology_layer_with_song2005():
     rng = np.random.default_rng(0)
-    w = rng.lognormal(mean=-0.702, sigma=0.9355, size=5000)
-    fit = A.lognormal_fit(-w)  # signs are ignored: |w| is fitted
-    assert fit["sigma"] == pytest.approx(0.9355, rel=0.05)
-    assert fit["mu"] == pytest.approx(-0.702, abs=0.05)
-    assert fit["sigma_over_song2005"] == pytest.approx(1.0, rel=0.05)
-    assert fit["ks_d"] < 0.03
-    uniform = A.lognormal_fit(rng.uniform(0.01, 1.0, 5000))
-    assert uniform["ks_d"] > 3 * fit["ks_d"]
+    w = -rng.lognormal(mean=-0.702, sigma=0.9355, size=5000)  # inhibitory: class I, |w| fitted
+    d = A.weight_digest(w, unit="mV")
+    assert d["n_negative"] == 5000 and set(d["classes"]) == {"I"}
+    c = d["classes"]["I"]
+    ref = biology.reference_distribution("song2005")
+    cmp_ = biology.compare(w, "song2005", unit="mV", n_boot=0).classes[0]
+    assert c["sigma"] == cmp_.sigma and c["sigma_ratio"] == pytest.approx(cmp_.sigma / ref.sigma)
+    assert c["sigma_ratio"] == pytest.approx(1.0, rel=0.05) and c["ks_raw"] < 0.03
+    assert c["ks"] == biology.lognormal_gof(-w, n_mc=0).ks < 0.03
+    assert not c["bimodal"]
+    assert A.weight_digest(w)["classes"]["I"]["ks_raw"] is None, "location needs the reference's unit"
+    uniform = A.weight_digest(rng.uniform(0.01, 1.0, 5000))["classes"]["E"]
+    assert uniform["ks"] > 3 * c["ks"]
+    assert A.reference_info() == {"name": "song2005", "mu": ref.mu, "sigma": ref.sigma, "unit": "mV",
+                                  "measure": ref.measure, "citation": ref.citation.short}
 
 
-def test_bimodality_flags_additive_like_but_not_lognormal():
+def test_weight_digest_bimodality_counts_zeros_at_the_bound():
     rng = np.random.default_rng(1)
     w_max = 0.01
-    piled = np.concatenate([rng.uniform(0, 0.03 * w_max, 500), rng.uniform(0.97 * w_max, w_max, 400),
+    piled = np.concatenate([np.zeros(300), rng.uniform(0, 0.005 * w_max, 200), np.full(400, w_max),
                             rng.uniform(0, w_max, 100)])
-    assert A.bimodality(piled, w_max)["bimodal"]
+    d = A.weight_digest(piled, w_max=w_max)
+    assert d["n_zero"] == 300 and d["w_max"] == w_max
+    e = d["classes"]["E"]
+    assert e["n"] == 700 and e["bimodal"]
+    assert e["frac_at_lower"] == pytest.approx(0.5, abs=0.01) and e["frac_at_upper"] >= 0.4
     logn = np.clip(rng.lognormal(np.log(0.3 * w_max), 0.5, 1000), 0, w_max)
-    assert not A.bimodality(logn, w_max)["bimodal"]
-    with pytest.raises(ValueError, match="w_max"):
-        A.bimodality(piled, 0)
+    assert not A.weight_digest(logn, w_max=w_max)["classes"]["E"]["bimodal"]
+
+
+def test_weight_digest_without_enough_weights_has_no_classes():
+    assert A.weight_digest(np.zeros(10))["classes"] == {}
+    d = A.weight_digest(np.r_[np.zeros(5), [0.1, 0.1, 0.1, 0.1]])
+    assert d["classes"] == {} and d["n_zero"] == 5
 
 
 def test_sign_preservation_counts_flips_and_zeros():

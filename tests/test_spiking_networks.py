@@ -116,3 +116,36 @@ def test_inhibitory_inputs_fixed_or_plastic_are_summarised(inh_rule):
     if inh_rule:
         assert np.all(data["weights"]["IE"] <= 0)
         assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
+
+
+@pytest.mark.parametrize("spec_file, sets, unit, groups", [
+    ("spiking_song_madam.toml", ["network_params.n_inputs=100", "network_params.n_inhibitory=20",
+                                 "inh_rule.name=additive", "rule.lr=0.05"], "g_leak", {"EE", "IE"}),
+    ("spiking_brunel_madam.toml", ["network_params.n_exc=200"], "mV", {"EE", "IE"}),
+])
+def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets, unit, groups):
+    """A user's path: `synapse-madam run SPEC --set ...` then `synapse-madam stats runs/NAME`."""
+    out = tmp_path / "runs" / "short"
+    args = ["run", str(MODELS / spec_file), "--set", 'target="numpy"', "--set", "duration_s=0.4",
+            "--set", "chunk_s=0.4", "--out", str(out)]
+    assert cli.main(args + [x for s in sets for x in ("--set", s)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weight_unit"] == unit and summary["reference"]["sigma"] == 0.9355
+    assert set(summary["weights"]) == groups
+    capsys.readouterr()
+    assert cli.main(["stats", str(out), "--n-boot", "50", "--n-sim", "40"]) == 0
+    text = capsys.readouterr().out
+    assert f"weights in {unit}" in text
+    rep = json.loads((out / "stats.json").read_text())
+    assert rep["unit"] == unit and rep["settings"]["bounds"] == summary["weight_bounds"]
+    for g in rep["groups"]:
+        digest = summary["weights"][g["group"]]
+        assert [c["class"] for c in g["classes"]] == list(digest["classes"]), "one sign per spiking group"
+        for c in g["classes"]:
+            d = digest["classes"][c["class"]]
+            assert c["lognormal"]["sigma"] == pytest.approx(d["sigma"], rel=1e-12)
+            assert c["reference"]["sigma_ratio"] == pytest.approx(d["sigma_ratio"], rel=1e-12)
+            assert (c["reference"]["ks_raw"] is None) == (unit != "mV")
+            assert c["bimodality"]["fraction_at_upper"] == pytest.approx(d["frac_at_upper"])
+        assert (out / f"stats_{g['group']}.png").stat().st_size > 0
+    assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0

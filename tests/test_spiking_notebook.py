@@ -19,5 +19,6 @@ def test_spiking_notebook_executes_small(tmp_path, monkeypatch):
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "sign kept" in text and "σ(ln w)" in text
+    assert "sign kept" in text and "Synapse statistics of" in text and "madam" in text
+    assert "weights in mV" in text, "network (b)'s weights are compared with Song et al. 2005 in their unit"
     assert "'frac_sign_kept': 1.0" in text

@@ -15,10 +15,10 @@ LNS formats), ``extract`` (weights from torch, Brian2, arrays, CSV, weights.npz)
 
 from .bimodality import Bimodality, DipResult, assess_bimodality, dip_statistic, dip_test, fraction_near_bounds
 from .compare import Comparison, compare, ks_distance_normals, split_by_sign
-from .extract import (load_weights, weights_from_array, weights_from_brian2, weights_from_csv, weights_from_npz,
-                      weights_from_torch)
+from .extract import (load_weights, run_weight_info, weights_from_array, weights_from_brian2, weights_from_csv,
+                      weights_from_npz, weights_from_torch)
 from .fitting import (DistributionFit, FitComparison, LogNormalFit, compare_fits, fit_gamma, fit_lognormal,
-                      fit_lognormal_mixture, fit_normal)
+                      fit_lognormal_mixture, fit_normal, lognormal_gof)
 from .precision import levels_from_range_cv, levels_from_sizes, lns_format_for, lns_precision
 from .references import (Citation, Dataset, LogNormalReference, Statistic, available_references, load_references,
                          reference_distribution)
@@ -27,10 +27,10 @@ from .summary import StatsReport, analyze
 __all__ = [
     "Bimodality", "DipResult", "assess_bimodality", "dip_statistic", "dip_test", "fraction_near_bounds",
     "Comparison", "compare", "ks_distance_normals", "split_by_sign",
-    "load_weights", "weights_from_array", "weights_from_brian2", "weights_from_csv", "weights_from_npz",
+    "load_weights", "run_weight_info", "weights_from_array", "weights_from_brian2", "weights_from_csv", "weights_from_npz",
     "weights_from_torch",
     "DistributionFit", "FitComparison", "LogNormalFit", "compare_fits", "fit_gamma", "fit_lognormal",
-    "fit_lognormal_mixture", "fit_normal",
+    "fit_lognormal_mixture", "fit_normal", "lognormal_gof",
     "levels_from_range_cv", "levels_from_sizes", "lns_format_for", "lns_precision",
     "Citation", "Dataset", "LogNormalReference", "Statistic", "available_references", "load_references",
     "reference_distribution",

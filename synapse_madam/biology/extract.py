@@ -7,6 +7,8 @@ of a run's ``weights.npz`` (one array per named weight group, e.g. "fc1.weight",
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,10 @@ import numpy as np
 from ._checks import as_finite_1d
 
 __all__ = ["weights_from_torch", "weights_from_brian2", "weights_from_array", "weights_from_csv",
-           "weights_from_npz", "load_weights", "WEIGHTS_FILE"]
+           "weights_from_npz", "load_weights", "run_weight_info", "WEIGHTS_FILE", "SUMMARY_FILE"]
 
 WEIGHTS_FILE = "weights.npz"
+SUMMARY_FILE = "summary.json"
 
 
 def weights_from_torch(module, *, include_1d: bool = False) -> dict[str, np.ndarray]:
@@ -156,3 +159,28 @@ def load_weights(path) -> tuple[dict[str, np.ndarray], Path]:
     if suffix in (".csv", ".txt"):
         return weights_from_csv(path), path.parent
     raise ValueError(f"{path}: unknown file type {suffix!r}; use a run folder, .npz, .npy or .csv.")
+
+
+def run_weight_info(folder) -> tuple[str | None, dict[str, float]]:
+    """What a run says about its weights: ``(unit, bounds)`` from its ``summary.json``, if any.
+
+    Run folders may record two optional top-level keys in summary.json: ``"weight_unit"`` (e.g.
+    "mV" for delta-synapse PSP jumps in a Brian2 network, which are EPSP amplitudes comparable
+    with Song et al. 2005 in mV) and ``"weight_bounds"`` ({group: upper bound of |w|}, e.g. g_max
+    of a hard-bounded STDP rule). Missing file or keys give ``(None, {})``.
+    """
+    f = Path(folder) / SUMMARY_FILE
+    if not f.is_file():
+        return None, {}
+    try:
+        summary = json.loads(f.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{f}: not readable JSON ({exc}).") from None
+    if not isinstance(summary, dict):
+        return None, {}
+    unit = summary.get("weight_unit")
+    unit = str(unit) if isinstance(unit, str) and unit else None
+    raw = summary.get("weight_bounds") or {}
+    bounds = {str(k): float(v) for k, v in raw.items()
+              if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0}
+    return unit, bounds

@@ -138,7 +138,8 @@ class StatsReport:
                 f"[{r.confirmed}]; {r.citation}",
                 f"Levels: Bartol 2015 ln(R)/(2 CV), CV = {self.settings['pair_cv']} [M], R = q99.5/q0.5 of |w|. "
                 f"Bimodal: dip test p < {self.settings['alpha']}/2 on |w| or ln|w|. "
-                f"At bounds: |w| within {self.settings['rtol']:.0%} of the range from 0 or max|w|. "
+                f"At bounds: |w| within {self.settings['rtol']:.0%} of the range from 0 or the upper bound "
+                f"({_bounds_text(self.settings.get('bounds'))}). "
                 f"KS shape: fit vs reference at equal medians (sigma only); KS raw: as they are "
                 f"(only when the weights are in {r.unit})."]
 
@@ -160,10 +161,16 @@ class StatsReport:
         return "\n".join(md + ([""] + zeros if zeros else [])) + "\n"
 
 
+def _bounds_text(bounds) -> str:
+    if not bounds:
+        return "max|w|"
+    return ", ".join(f"{k}: {v:.4g}" for k, v in bounds.items()) + "; other groups max|w|"
+
+
 def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: str = "a.u.",
             zeros: str = "error", source: str = "weights", ci_level: float = 0.95, n_boot: int = 1000,
             n_mc: int = 500, n_sim: int = 500, alpha: float = 0.05, rtol: float = 0.01,
-            pair_cv: float | None = None, seed: int | None = 0) -> StatsReport:
+            pair_cv: float | None = None, bounds: dict | None = None, seed: int | None = 0) -> StatsReport:
     """Fits, reference comparison, bimodality and precision for every group and sign class.
 
     ``groups``: a dict name -> signed weights (any shapes), or a single array. Sign classes with
@@ -172,6 +179,8 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
     group; in a group with one sign only, e.g. excitatory STDP weights in [0, g_max], they still
     count as weights at the lower bound for the bimodality measures).
     ``pair_cv``: CV for the level count (default: Bartol 2015's, from the reference data).
+    ``bounds``: group name -> the upper bound of |w| of a hard-bounded rule (e.g. g_max of additive
+    STDP, Song et al. 2000), for the fraction at the bounds; groups not named use max|w|.
     """
     ref = reference_distribution(reference)
     if not isinstance(groups, dict):
@@ -181,6 +190,10 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha!r}; must be in (0, 1).")
     cv = bartol_pair_cv() if pair_cv is None else pair_cv
+    bounds = {str(k): float(v) for k, v in (bounds or {}).items() if v is not None}
+    for k, v in bounds.items():
+        if not v > 0:
+            raise ValueError(f"bounds[{k!r}] = {v!r}; an upper bound of |w| must be > 0.")
     out = []
     for name, w in groups.items():
         flat = as_finite_1d(w, f"weight group {name!r}")
@@ -195,7 +208,8 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
             # weights at exactly 0 sit at the lower bound: in an unsigned group they belong to its
             # one class and count for the bounds and the linear-scale dip (ln|w| ignores them)
             with_zeros = np.concatenate([x, np.zeros(n_zero)]) if n_zero and len(classes) == 1 else x
-            bim = assess_bimodality(with_zeros, rtol=rtol, alpha=alpha, n_sim=n_sim, seed=seed)
+            bim = assess_bimodality(with_zeros, upper=bounds.get(str(name)), rtol=rtol, alpha=alpha, n_sim=n_sim,
+                                    seed=seed)
             prec = levels_from_sizes(x, cv, quantiles=RANGE_QUANTILES)
             stats_.append(ClassStats(cls, x.size, fits, cmp_, bim, prec, alpha))
             mags[cls] = x
@@ -203,5 +217,5 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
             raise ValueError(f"weight group {name!r}: no sign class has >= 4 weights with >= 2 distinct values.")
         out.append(GroupStats(str(name), tuple(np.shape(w)), n_zero, tuple(stats_), mags))
     settings = {"ci_level": ci_level, "n_boot": n_boot, "n_mc": n_mc, "n_sim": n_sim, "alpha": alpha,
-                "rtol": rtol, "pair_cv": cv, "zeros": zeros, "seed": seed}
+                "rtol": rtol, "pair_cv": cv, "zeros": zeros, "bounds": bounds, "seed": seed}
     return StatsReport(source, ref, unit, tuple(out), settings)

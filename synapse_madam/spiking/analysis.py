@@ -1,73 +1,27 @@
-"""Weight-distribution and spike-train statistics for the spiking substrate (numpy + scipy.stats).
+"""Statistics of spiking runs: activity (rates, CV of ISIs, stability), sign preservation, and a
+per-group digest of the final weights computed by the shared statistics layer.
 
-Interim module: the shared statistics layer (synapse_madam.biology) is being built on another
-branch; when it lands, the distribution fits here should be switched to it. Kept to what the
-spiking runner, benchmark and notebook need.
-
-Reference numbers: Song, Sjoestroem, Reigl, Nelson & Chklovskii (2005, PLoS Biol 3:e68), rat
-visual cortex L5 EPSPs: ln(EPSP/mV) has mu = -0.702, sigma = 0.9355 (log-normal). sigma is
-scale-free (sigma of ln(c w) = sigma of ln w), so it can be compared with weights in any unit
-whenever the EPSP amplitude is proportional to the weight (delta synapses; small conductances).
+The distribution statistics themselves (log-normal fit, KS / Anderson–Darling, sigma against a
+measured reference such as Song et al. 2005, bimodality) live in :mod:`synapse_madam.biology`;
+:func:`weight_digest` only calls them with settings cheap enough for millions of synapses (normal-
+theory CIs, test statistics without bootstrap p-values) and flattens the result for summary.json.
+``synapse-madam stats runs/NAME`` gives the full report (bootstrap CIs and p-values, all
+candidate fits, levels/bits) on the same weights.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SONG_2005_MU = -0.702
-SONG_2005_SIGMA = 0.9355
+from .. import biology
 
-
-def lognormal_fit(w) -> dict:
-    """Fit a log-normal to |w| (nonzero entries): mu, sigma = mean, std of ln|w| (the maximum-
-    likelihood fit), the Kolmogorov-Smirnov distance D and p-value against that fit
-    (scipy.stats.kstest; the p-value is optimistic because the parameters are fitted), and
-    sigma / 0.9355 (Song et al. 2005)."""
-    from scipy import stats
-
-    a = np.abs(np.asarray(w, dtype=float).ravel())
-    a = a[a > 0]
-    if a.size < 3:
-        raise ValueError(f"lognormal_fit needs at least 3 nonzero weights, got {a.size}.")
-    logs = np.log(a)
-    mu, sigma = float(np.mean(logs)), float(np.std(logs))
-    if sigma == 0:
-        return {"n": int(a.size), "mu": mu, "sigma": 0.0, "ks_d": float("nan"), "ks_p": float("nan"),
-                "sigma_over_song2005": 0.0}
-    ks = stats.kstest(logs, "norm", args=(mu, sigma))
-    return {"n": int(a.size), "mu": mu, "sigma": sigma, "ks_d": float(ks.statistic), "ks_p": float(ks.pvalue),
-            "sigma_over_song2005": sigma / SONG_2005_SIGMA}
-
-
-def bimodality(w, w_max: float, edge: float = 0.05) -> dict:
-    """How much of |w| sits at the bounds of a hard-bounded rule: fractions within ``edge`` *
-    w_max of 0 and of w_max, and Sarle's bimodality coefficient
-    b = (skew^2 + 1) / (excess kurtosis + 3 (n-1)^2 / ((n-2)(n-3))) (b > 5/9 suggests bimodal;
-    a uniform distribution gives 5/9). Additive STDP (Song et al. 2000) piles weights at both
-    bounds."""
-    from scipy import stats
-
-    a = np.abs(np.asarray(w, dtype=float).ravel())
-    if a.size < 4:
-        raise ValueError(f"bimodality needs at least 4 weights, got {a.size}.")
-    if not w_max > 0:
-        raise ValueError(f"w_max must be > 0, got {w_max!r}.")
-    n = a.size
-    skew = float(stats.skew(a))
-    kurt = float(stats.kurtosis(a))  # excess
-    coeff = (skew**2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
-    return {
-        "frac_near_zero": float(np.mean(a <= edge * w_max)),
-        "frac_near_max": float(np.mean(a >= (1 - edge) * w_max)),
-        "bimodality_coefficient": float(coeff),
-        "bimodal": bool(coeff > 5 / 9 and np.mean(a <= edge * w_max) > 0.1 and np.mean(a >= (1 - edge) * w_max) > 0.1),
-    }
+REFERENCE = "song2005"
 
 
 def sign_preservation(w_initial, w_final) -> dict:
     """Fraction of synapses whose final weight has the same nonzero sign as the initial one, and
     the fraction that ended at exactly 0 (a hard lower bound at 0 silences them; Madam-STDP's
-    multiplicative step cannot)."""
+    multiplicative step w <- w exp(eta sign(w) g) cannot reach 0 or cross it)."""
     w0 = np.asarray(w_initial, dtype=float).ravel()
     w1 = np.asarray(w_final, dtype=float).ravel()
     if w0.shape != w1.shape:
@@ -77,17 +31,71 @@ def sign_preservation(w_initial, w_final) -> dict:
             "frac_zero": float(np.mean(w1 == 0)) if w0.size else float("nan")}
 
 
-def weight_summary(w, w_max: float | None = None) -> dict:
-    """Everything reported per weight group: size, mean, sign counts, the log-normal fit, and the
-    bimodality measures when the rule has a bound."""
-    w = np.asarray(w, dtype=float).ravel()
-    out = {"n": int(w.size), "mean": float(np.mean(w)) if w.size else float("nan"),
-           "n_positive": int(np.sum(w > 0)), "n_negative": int(np.sum(w < 0)), "n_zero": int(np.sum(w == 0))}
-    if np.sum(w != 0) >= 3:
-        out["lognormal"] = lognormal_fit(w)
-    if w_max is not None and w.size >= 4:
-        out["bimodality"] = bimodality(w, w_max)
+def _num(v):
+    """Plain floats (or a list of them, or None) for JSON."""
+    if v is None:
+        return None
+    if isinstance(v, (tuple, list)):
+        return [float(x) for x in v]
+    return float(v)
+
+
+def _class_digest(x: np.ndarray, n_zero_here: int, cmp_row, w_max: float | None, n_sim: int, seed) -> dict:
+    """One sign class: log-normal fit and GOF, reference comparison, bimodality (biology layer)."""
+    gof = biology.lognormal_gof(x, n_mc=0)
+    c = cmp_row
+    out = {"n": int(x.size), "mu": _num(c.mu), "sigma": _num(c.sigma), "sigma_ci": _num(c.sigma_ci),
+           "sigma_ratio": _num(c.sigma_ratio), "sigma_ratio_ci": _num(c.sigma_ratio_ci), "ks": _num(gof.ks),
+           "ad": _num(gof.ad), "ks_shape": _num(c.ks_shape), "ks_raw": _num(c.ks_raw), "median_ratio": _num(c.median_ratio)}
+    # exact zeros sit at the lower bound of a one-signed group: they count for the bounds and the
+    # linear-scale dip, as in biology.analyze
+    m = np.concatenate([x, np.zeros(n_zero_here)]) if n_zero_here else x
+    if m.size >= 4 and np.unique(m).size > 1:
+        b = biology.assess_bimodality(m, upper=w_max, n_sim=n_sim, seed=seed)
+        out.update({"bimodal": b.bimodal, "frac_at_lower": b.near_bounds.at_lower,
+                    "frac_at_upper": b.near_bounds.at_upper, "dip_p": b.dip_linear.p_value,
+                    "dip_log_p": b.dip_log.p_value if b.dip_log else None})
     return out
+
+
+def weight_digest(w, *, unit: str = "a.u.", w_max: float | None = None, reference: str = REFERENCE,
+                  n_sim: int = 500, seed: int | None = 0) -> dict:
+    """Counts and, per sign class (E: w > 0, I: |w| of w < 0), the distribution statistics.
+
+    Per class, from :mod:`synapse_madam.biology`: ``mu``, ``sigma`` of ln|w| (MLE) with a
+    normal-theory CI, ``sigma_ratio`` = sigma / sigma_ref (unit-free; 1 = the spread of cortex for
+    Song et al. 2005), ``ks`` / ``ad`` = Kolmogorov–Smirnov D and Anderson–Darling A^2 of the
+    data against its own log-normal fit, ``ks_shape`` = KS distance to the reference shape,
+    ``ks_raw`` / ``median_ratio`` (only when ``unit`` is the reference's, e.g. "mV"), and the
+    bimodality measures: fractions within 1% of 0 / ``w_max`` (default max|w|) and Hartigan's dip
+    test on |w| and ln|w| (``bimodal`` = either rejects unimodality at 0.05/2). Exact zeros are
+    dropped from the fits and counted (``n_zero``). Classes with fewer than 4 weights or a single
+    distinct value get no statistics.
+    """
+    w = np.asarray(w, dtype=float).ravel()
+    out = {"n": int(w.size), "unit": unit, "w_max": w_max, "mean": float(np.mean(w)) if w.size else float("nan"),
+           "n_positive": int(np.sum(w > 0)), "n_negative": int(np.sum(w < 0)), "n_zero": int(np.sum(w == 0)),
+           "classes": {}}
+    nonzero = w[w != 0]
+    if nonzero.size == 0:
+        return out
+    classes, n_zero = biology.split_by_sign(w, zeros="drop")
+    ok = {k: x for k, x in classes.items() if x.size >= 4 and np.unique(x).size > 1}
+    if not ok:
+        return out
+    cmp_ = biology.compare(w, reference, unit=unit, zeros="drop", n_boot=0)
+    for row in cmp_.classes:
+        if row.sign_class in ok:
+            zeros_here = n_zero if len(classes) == 1 else 0
+            out["classes"][row.sign_class] = _class_digest(ok[row.sign_class], zeros_here, row, w_max, n_sim, seed)
+    return out
+
+
+def reference_info(reference: str = REFERENCE) -> dict:
+    """Name, mu, sigma, unit and citation of a log-normal reference, for summary.json."""
+    r = biology.reference_distribution(reference)
+    return {"name": r.name, "mu": r.mu, "sigma": r.sigma, "unit": r.unit, "measure": r.measure,
+            "citation": r.citation.short}
 
 
 def spike_statistics(i, t, n_neurons: int, t_start: float, t_stop: float, n_windows: int = 5,

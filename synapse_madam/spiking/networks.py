@@ -17,6 +17,7 @@ groups and call ``.network.run(...)`` themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -38,6 +39,8 @@ class SongNetwork:
     inh_inputs: object = None
     inh_synapses: object = None
     params: dict = field(default_factory=dict)
+    #: w is a conductance in units of the leak conductance (ge += w; dv/dt has ge (E_e - v)).
+    weight_unit: ClassVar[str] = "g_leak"
 
     def plastic_groups(self) -> dict:
         """Plastic Synapses by group name: 'EE' (inputs -> neuron) and 'IE' if inhibition is plastic."""
@@ -132,6 +135,8 @@ class BrunelNetwork:
     exc_spikes: object
     inh_spikes: object
     params: dict = field(default_factory=dict)
+    #: w is the jump of v in mV (delta synapses): the PSP amplitude, comparable with EPSPs in mV.
+    weight_unit: ClassVar[str] = "mV"
 
     def plastic_groups(self) -> dict:
         """Plastic Synapses by group name ('EE', and 'IE' if plastic)."""

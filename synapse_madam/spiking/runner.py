@@ -215,13 +215,17 @@ def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float) 
            "wall_s": wall_s, "wall_per_bio_s": wall_s / duration, "build_s": build_s,
            "compile_s": compile_s, "params": net.params}
     weights = net.weights()
+    unit = net.weight_unit
+    bounds = {key: _w_max_of(net, key) for key in weights}
+    # read by `synapse-madam stats runs/NAME` (biology.run_weight_info)
+    out["weight_unit"] = unit
+    out["weight_bounds"] = {k: v for k, v in bounds.items() if v is not None}
+    out["reference"] = analysis.reference_info()
     out["weights"] = {}
     for key, w in weights.items():
-        w_max = _w_max_of(net, key)
-        summary = analysis.weight_summary(w, w_max)
+        summary = analysis.weight_digest(w, unit=unit, w_max=bounds[key])
         expected = np.full(w.shape, -1.0 if key.startswith("I") else 1.0)
         summary["sign"] = analysis.sign_preservation(expected, w)
-        summary["w_max"] = w_max
         out["weights"][key] = summary
     if hasattr(net, "neuron"):
         out["rate_hz"] = float(net.spikes.num_spikes / duration)
@@ -270,8 +274,10 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     summary, data = simulate(spec, run_dir, resume=resume)
     weights = data["weights"]
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
-    plots.weight_histograms(weights, run_dir / "weights.png", reference_sigma=analysis.SONG_2005_SIGMA,
-                            title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
+    fig = plots.spiking_weight_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
+                                      reference=summary["reference"]["name"],
+                                      title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
+    plots.save_figure(fig, run_dir / "weights.png")
     if "trace_t" in data:
         plots.weight_traces(data["trace_t"], data["trace_w"], run_dir / "weight_traces.png", title="two synapses")
     else:
