@@ -147,7 +147,8 @@ def _sweep(args) -> int:
 
 # The demo's parts, in order: (title, "module:function(out_dir, progress=...)"). Substrates append theirs.
 DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo"),
-         ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo")]
+         ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo"),
+         ("spiking synapses (Brian2): additive STDP vs Madam-STDP", "synapse_madam.spiking.demo:run_spiking_demo")]
 
 
 def _add_demo_command(sub) -> None:

@@ -1,0 +1,52 @@
+"""The spiking part of ``synapse-madam demo``: additive STDP vs Madam-STDP in Brian2.
+
+The classic set-up of Song, Miller & Abbott (2000) — 1000 Poisson inputs onto one conductance-based
+LIF neuron (models/spiking_song_*.toml) — is simulated for a short stretch of biological time
+with each rule. The table reports the input synapses' weight statistics from the statistics
+layer: the spread sigma of ln w, its ratio to cortex (Song et al. 2005), the fractions piled at 0
+and at the bound (additive STDP's bimodality) and sign preservation. Folders go to
+``out_dir/spiking/RULE/`` (weights.npz, summary.json, weights.png).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+__all__ = ["SPIKING_DEMO_RULES", "run_spiking_demo"]
+
+SPIKING_DEMO_RULES = {"additive STDP": "spiking_song_additive.toml", "Madam-STDP": "spiking_song_madam.toml"}
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 20.0, target: str = "cython",
+                     progress: bool = True, print_fn=print) -> dict:
+    """Simulate each rule for ``duration_s`` of biological time; return {"results", "report"}."""
+    from .. import experiments
+
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    lines = ["| rule | σ(ln w) | σ / σ cortex | near 0 | near w_max | signs kept | output rate (Hz) | wall (s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    results = {}
+    for label, spec_file in SPIKING_DEMO_RULES.items():
+        spec = experiments.load_spec(MODELS / spec_file)
+        spec.update(duration_s=duration_s, chunk_s=duration_s, target=target)
+        summary = experiments.run(spec, out_dir / "spiking" / spec["name"], source=spec_file)
+        digest = summary["weights"]["EE"]
+        e = digest["classes"].get("E", {})
+        results[label] = summary
+        row = (f"| {label} | {e.get('sigma', float('nan')):.2f} | {e.get('sigma_ratio', float('nan')):.2f} "
+               f"| {e.get('frac_at_lower', float('nan')):.1%} | {e.get('frac_at_upper', float('nan')):.1%} "
+               f"| {digest['sign']['frac_sign_kept']:.3f} | {summary.get('rate_hz', float('nan')):.1f} "
+               f"| {summary['wall_s']:.1f} |")
+        lines.append(row)
+        print_fn(f"  {label:14s} sigma(ln w) {e.get('sigma', float('nan')):.2f}   near 0 {e.get('frac_at_lower', float('nan')):.1%}"
+                 f"   near w_max {e.get('frac_at_upper', float('nan')):.1%}   ({summary['wall_s']:.1f} s simulated in Brian2)")
+    report = "\n".join([
+        "# Spiking synapses in Brian2: additive STDP vs Madam-STDP", "",
+        f"1000 Poisson inputs (15 Hz) onto one conductance-based LIF neuron (Song, Miller & Abbott 2000), "
+        f"{duration_s:g} s of biological time per rule, Brian2 target {target}; wall time "
+        f"{time.perf_counter() - t0:.0f} s including code generation. σ cortex = 0.9355 (Song et al. 2005). "
+        "Longer runs and the recurrent network: docs/spiking.md.", "", *lines, ""])
+    return {"results": results, "report": report}
