@@ -112,7 +112,7 @@ def _run(args) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun only rank 0 reports
     shown = {k: summary[k] for k in ("final_test_acc", "final_test_loss", "diverged", "epochs_completed",
-                                     "train_time_s", "wall_s") if k in summary}
+                                     "train_time_s", "state_bytes_per_param", "wall_s") if k in summary}
     print(json.dumps(shown))
     print(f"results in {out}/")
     return 0
