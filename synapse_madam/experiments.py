@@ -16,6 +16,7 @@ from pathlib import Path
 # substrate name -> module that provides validate() and run()
 SUBSTRATES = {
     "spiking": "synapse_madam.spiking.runner",
+    "rate": "synapse_madam.rate.runner",
 }
 
 

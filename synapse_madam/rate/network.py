@@ -3,8 +3,8 @@
 The model is the E/I rate RNN of Song, Yang & Wang (2016, PLoS Comput Biol 12:e1004792),
 Euler-discretised with step dt and time constant tau (alpha = dt / tau)::
 
-    tau dx/dt = -x + W_rec r + W_in u + sqrt(2 tau) sigma_rec xi(t)
-    x_{t+1}   = (1 - alpha) x_t + alpha (W_rec r_t + W_in u_t) + sqrt(2 alpha) sigma_rec N(0, 1)
+    tau dx/dt = -x + W_rec r + W_in u + b + sqrt(2 tau) sigma_rec xi(t)
+    x_{t+1}   = (1 - alpha) x_t + alpha (W_rec r_t + W_in u_t + b) + sqrt(2 alpha) sigma_rec N(0, 1)
     r_t       = f(x_t),      z_t = W_out r_t      (readout logits)
 
 Dale's law: each presynaptic neuron is excitatory (the first ``round(frac_exc * n)``, 80 % by
@@ -88,7 +88,11 @@ class EIRateRNN(nn.Module):
         p_connect: connection probability of recurrent synapses (default 1: all-to-all).
         autapses: keep self-connections (default False).
         input_scale, readout_scale: mean magnitude of input weights (default 1) and readout
-            weights (default 1 / n_exc).
+            weights (default 4 / n_exc, initial logits of a few units).
+        background: mean of a tonic, positive, trainable background drive b added to every
+            neuron's input (default 0.5; 0 disables it). It stands for excitatory input from
+            outside the network, keeps it away from the silent fixed point x = 0 when the task
+            inputs are off (delay and decision epochs), and is kept >= 0 like an afferent synapse.
         seed: seed of the initial weights.
 
     Balanced scaling: inhibitory magnitudes are multiplied by n_exc / n_inh, so that the
@@ -100,7 +104,8 @@ class EIRateRNN(nn.Module):
                  tau_ms: float = 100.0, dt_ms: float = 20.0, activation: str = "relu", sigma_rec: float = 0.05,
                  init: str = "gamma", gamma_shape: float = 2.0, lognormal_sigma: float = 1.0,
                  spectral_radius: float = 1.5, p_connect: float = 1.0, autapses: bool = False,
-                 input_scale: float = 1.0, readout_scale: float | None = None, seed: int = 0):
+                 input_scale: float = 1.0, readout_scale: float | None = None, background: float = 0.5,
+                 seed: int = 0):
         super().__init__()
         for name, v in (("n_input", n_input), ("n_output", n_output), ("n_rec", n_rec)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -114,6 +119,7 @@ class EIRateRNN(nn.Module):
         _check("gamma_shape", gamma_shape, lambda x: x > 0, "> 0")
         _check("lognormal_sigma", lognormal_sigma, lambda x: x > 0, "> 0")
         _check("input_scale", input_scale, lambda x: x > 0, "> 0")
+        _check("background", background, lambda x: x >= 0, ">= 0 (0: no background drive)")
         if activation not in ACTIVATIONS:
             raise ValueError(f"EIRateRNN: activation={activation!r}; allowed values: {', '.join(ACTIVATIONS)}.")
         if init not in INITS:
@@ -142,7 +148,7 @@ class EIRateRNN(nn.Module):
         radius = torch.linalg.eigvals(w).abs().max().item()
         w *= spectral_radius / radius if radius > 0 else 1.0
         w_in = mags((n_rec, n_input)) * input_scale
-        readout_scale = 1.0 / n_exc if readout_scale is None else readout_scale
+        readout_scale = 4.0 / n_exc if readout_scale is None else readout_scale
         _check("readout_scale", readout_scale, lambda x: x > 0, "> 0")
         out_conn = torch.zeros(n_output, n_rec)
         out_conn[:, :n_exc] = 1.0                                  # readout from E neurons only
@@ -151,6 +157,8 @@ class EIRateRNN(nn.Module):
         self.w_rec = nn.Parameter(w)
         self.w_in = nn.Parameter(w_in)
         self.w_out = nn.Parameter(w_out)
+        # tonic excitatory background drive per neuron (positive, trainable; 0 disables it)
+        self.b_rec = nn.Parameter(mags((n_rec,)) * background) if background > 0 else None
         # structure (which synapses exist) and the prescribed sign of each; never used as a sign mask
         self.register_buffer("conn_rec", conn)
         self.register_buffer("conn_out", out_conn)
@@ -186,6 +194,8 @@ class EIRateRNN(nn.Module):
         w_rec = self.w_rec * self.conn_rec
         w_out = self.w_out * self.conn_out
         drive = u @ self.w_in.T                                      # (T, B, N), all steps at once
+        if self.b_rec is not None:
+            drive = drive + self.b_rec
         x = torch.zeros(batch, self.n_rec, dtype=u.dtype, device=u.device) if x0 is None else x0
         a = self.alpha
         rates = []
@@ -201,7 +211,10 @@ class EIRateRNN(nn.Module):
 
     # ------------------------------------------------------------------ Dale's law
     def _signed(self):
-        return ((self.w_rec, self.sign_rec), (self.w_in, self.sign_in), (self.w_out, self.sign_out))
+        out = [(self.w_rec, self.sign_rec), (self.w_in, self.sign_in), (self.w_out, self.sign_out)]
+        if self.b_rec is not None:
+            out.append((self.b_rec, torch.ones_like(self.b_rec)))
+        return tuple(out)
 
     def sign_violations(self) -> int:
         """Number of existing synapses whose weight has the wrong sign (Dale's law broken)."""

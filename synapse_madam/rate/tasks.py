@@ -180,28 +180,41 @@ class PerceptualDM(Task):
     """Two-choice perceptual decision making: integrate noisy evidence, report its sign.
 
     Stimulus channels 1, 2 show (1 + c)/2 and (1 - c)/2 plus noise during the stimulus epoch,
-    c in +-``coherences``; the correct choice is 0 for c > 0, 1 for c < 0."""
+    c in +-``coherences``; the correct choice is 0 for c > 0, 1 for c < 0. With
+    ``stimulus_in_decision`` (default) the stimulus stays on through the delay and decision
+    epochs; with false, the choice must be held in memory through them (harder: see docs)."""
 
     name = "perceptual_dm"
     n_input = 3
-    EPOCHS = {"fixation": (100, 100), "stimulus": (200, 800), "delay": (0, 300), "decision": (300, 300)}
+    EPOCHS = {"fixation": (100, 100), "stimulus": (200, 800), "delay": (0, 200), "decision": (300, 300)}
     evidence_label = "coherence"
     SIGMA_IN = 0.05
     COHERENCES = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32)
 
-    def __init__(self, coherences=COHERENCES, **kw):
+    def __init__(self, coherences=COHERENCES, stimulus_in_decision: bool = True, **kw):
         super().__init__(**kw)
         self.coherences = tuple(float(c) for c in coherences)
         if not self.coherences or any(c <= 0 for c in self.coherences):
             raise ValueError(f"task {self.name!r}: coherences must be > 0 (signs are drawn), got {coherences!r}.")
+        if not isinstance(stimulus_in_decision, bool):
+            raise ValueError(f"task {self.name!r}: stimulus_in_decision must be true or false, got {stimulus_in_decision!r}.")
+        self.stimulus_in_decision = stimulus_in_decision
 
     def params(self):
-        return {**super().params(), "coherences": list(self.coherences)}
+        return {**super().params(), "coherences": list(self.coherences),
+                "stimulus_in_decision": self.stimulus_in_decision}
+
+    def _stimulus_on(self, in_epoch):
+        """Stimulus epoch, extended through the delay and decision epochs when
+        ``stimulus_in_decision`` (evidence stays visible until the response ends, as in
+        fixed-duration tasks where the go cue is the fixation offset; Yang et al. 2019's default)."""
+        on = in_epoch["stimulus"]
+        return on | in_epoch["delay"] | in_epoch["decision"] if self.stimulus_in_decision else on
 
     def _stimulus(self, inputs, in_epoch, rng, batch, conditions):
         signed = np.concatenate([-np.asarray(self.coherences), np.asarray(self.coherences)])
         c = _pick(conditions, "coherence", signed, rng, batch)
-        on = in_epoch["stimulus"]
+        on = self._stimulus_on(in_epoch)
         inputs[..., 1] += on * (1 + c[None]) / 2
         inputs[..., 2] += on * (1 - c[None]) / 2
         choice = (c < 0).astype(int)
@@ -213,7 +226,7 @@ class PerceptualDM(Task):
         return {"coherence": signed}
 
 
-class ContextDM(Task):
+class ContextDM(PerceptualDM):
     """Context-dependent integration (Mante et al. 2013): motion (channels 1, 2) and colour
     (channels 3, 4) evidence are both present; the context cue (channel 5: motion, channel 6:
     colour), on for the whole trial, says which to report. Choice 0 when the relevant
@@ -228,20 +241,14 @@ class ContextDM(Task):
     COHERENCES = (0.02, 0.04, 0.08, 0.16, 0.32)
 
     def __init__(self, coherences=COHERENCES, **kw):
-        super().__init__(**kw)
-        self.coherences = tuple(float(c) for c in coherences)
-        if not self.coherences or any(c <= 0 for c in self.coherences):
-            raise ValueError(f"task {self.name!r}: coherences must be > 0 (signs are drawn), got {coherences!r}.")
-
-    def params(self):
-        return {**super().params(), "coherences": list(self.coherences)}
+        super().__init__(coherences, **kw)
 
     def _stimulus(self, inputs, in_epoch, rng, batch, conditions):
         signed = np.concatenate([-np.asarray(self.coherences), np.asarray(self.coherences)])
         cm = _pick(conditions, "motion", signed, rng, batch)
         cc = _pick(conditions, "colour", signed, rng, batch)
         ctx = _pick(conditions, "context", [0, 1], rng, batch).astype(int)
-        on = in_epoch["stimulus"]
+        on = self._stimulus_on(in_epoch)
         inputs[..., 1] += on * (1 + cm[None]) / 2
         inputs[..., 2] += on * (1 - cm[None]) / 2
         inputs[..., 3] += on * (1 + cc[None]) / 2
@@ -268,7 +275,8 @@ class ParametricWM(Task):
 
     Frequency f (Hz) is shown on a positively tuned channel 1, (f - f_min)/(f_max - f_min), and
     a negatively tuned channel 2, (f_max - f)/(f_max - f_min), during the f1 and f2 epochs.
-    f1 is drawn from ``f1_hz`` and f2 = f1 +- one of ``delta_hz``."""
+    f1 is drawn from ``f1_hz`` and f2 = f1 +- one of ``delta_hz``. f1 must be held through the
+    delay; with ``stimulus_in_decision`` (default) f2 stays on through the decision epoch."""
 
     name = "parametric_wm"
     n_input = 3
@@ -279,14 +287,18 @@ class ParametricWM(Task):
     DELTA = (2.0, 4.0, 8.0)
     F_MIN, F_MAX = 4.0, 42.0
 
-    def __init__(self, f1_hz=F1, delta_hz=DELTA, **kw):
+    def __init__(self, f1_hz=F1, delta_hz=DELTA, stimulus_in_decision: bool = True, **kw):
         super().__init__(**kw)
         self.f1_hz, self.delta_hz = tuple(float(f) for f in f1_hz), tuple(float(d) for d in delta_hz)
         if not self.f1_hz or not self.delta_hz or any(d <= 0 for d in self.delta_hz):
             raise ValueError(f"task {self.name!r}: f1_hz and delta_hz must be non-empty, delta_hz > 0.")
+        if not isinstance(stimulus_in_decision, bool):
+            raise ValueError(f"task {self.name!r}: stimulus_in_decision must be true or false, got {stimulus_in_decision!r}.")
+        self.stimulus_in_decision = stimulus_in_decision
 
     def params(self):
-        return {**super().params(), "f1_hz": list(self.f1_hz), "delta_hz": list(self.delta_hz)}
+        return {**super().params(), "f1_hz": list(self.f1_hz), "delta_hz": list(self.delta_hz),
+                "stimulus_in_decision": self.stimulus_in_decision}
 
     def _code(self, f):
         span = self.F_MAX - self.F_MIN
@@ -299,10 +311,11 @@ class ParametricWM(Task):
         else:
             delta = rng.choice(np.asarray(self.delta_hz), batch) * rng.choice([-1.0, 1.0], batch)
         f2 = f1 - delta
-        for epoch, f in (("f1", f1), ("f2", f2)):
+        f2_on = in_epoch["f2"] | in_epoch["decision"] if self.stimulus_in_decision else in_epoch["f2"]
+        for on, f in ((in_epoch["f1"], f1), (f2_on, f2)):
             pos, neg = self._code(f)
-            inputs[..., 1] += in_epoch[epoch] * pos[None]
-            inputs[..., 2] += in_epoch[epoch] * neg[None]
+            inputs[..., 1] += on * pos[None]
+            inputs[..., 2] += on * neg[None]
         choice = (f1 < f2).astype(int)
         deltas = np.sort(np.concatenate([-np.asarray(self.delta_hz), np.asarray(self.delta_hz)]))
         condition = np.searchsorted(np.asarray(self.f1_hz), f1) * len(deltas) + np.searchsorted(deltas, delta)
