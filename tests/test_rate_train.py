@@ -147,5 +147,8 @@ def test_runner_validate_and_cli(tmp_path):
     w = np.load(out / "weights.npz")
     assert sorted(w.files) == sorted(["EE", "EI", "IE", "II", "in", "out"])
     assert (w["IE"] < 0).all() and (w["EE"] > 0).all()
+    from synapse_madam.rate.runner import load_model
+    model = load_model(out)
+    assert np.array_equal(model.weight_groups()["EE"], w["EE"])
     assert main(["run", str(models / "rate_perceptual_dm.toml"), "--set", "task=\"nope\""]) == 2
     assert main(["stats", str(out), "--no-figures", "--n-boot", "50", "--n-sim", "20"]) == 0

@@ -170,7 +170,7 @@ def _spec_toml(spec: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_model(run_dir) -> torch.nn.Module:  # pragma: no cover - convenience
+def load_model(run_dir) -> torch.nn.Module:
     """Rebuild the trained network of a finished run (model.pt + spec.toml)."""
     from ..experiments import load_spec
 
