@@ -43,6 +43,8 @@ LEARNERS = {  # name -> (rule, kwargs)
 }
 TASKS = ("perceptual_dm", "context_dm", "parametric_wm")
 GROUPS = ("EE", "EI", "IE", "II")
+LEARNED = 0.6  # a run whose final accuracy stays below this has not learned the task (chance 0.5,
+               # 0 = never leaves fixation); its steps/time to 90 % are reported as "-"
 
 
 def run_one(task_name, learner_name, seed, steps, args):
@@ -96,9 +98,12 @@ def table(results, song_sigma):
                 s = _mean([r["stats"][g].get("sigma") for r in rs])
                 sig.append(f"{s:.2f} ({s / song_sigma:.2f})" if s is not None else "-")
             ks = _mean([r["stats"]["EE"].get("ks_shape") for r in rs])
+            learned = [r for r in rs if (r["accuracy"] or 0) >= LEARNED]
+            n_learned = f" ({len(learned)}/{len(rs)} learned)" if len(learned) < len(rs) else ""
             fmt = lambda v, f="{:.0f}": "-" if v is None else f.format(v)  # noqa: E731
-            lines.append(f"| {task} | {learner} | {len(rs)} | {acc_txt} | {fmt(_mean([r['steps_to_90'] for r in rs]))} | "
-                         f"{fmt(_mean([r['wall_to_90'] for r in rs]), '{:.1f}')} | {wall:.1f} | {ratio} | "
+            lines.append(f"| {task} | {learner} | {len(rs)} | {acc_txt} | "
+                         f"{fmt(_mean([r['steps_to_90'] for r in learned]))}{n_learned} | "
+                         f"{fmt(_mean([r['wall_to_90'] for r in learned]), '{:.1f}')} | {wall:.1f} | {ratio} | "
                          f"{fmt(_mean([r['crossed_total'] for r in rs]))} | {fmt(_mean([r['n_silent'] for r in rs]))} | "
                          f"{fmt(_mean([r['sign_violations'] for r in rs]))} | " + " | ".join(sig)
                          + f" | {fmt(ks, '{:.3f}')} |")
@@ -159,7 +164,11 @@ def main(argv=None):
     p.add_argument("--np-tasks", default="perceptual_dm", help="tasks for the node-perturbation rule")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared CPU)")
     p.add_argument("--out", default=str(ROOT / "docs"))
+    p.add_argument("--rebuild", metavar="JSON", help="only rewrite the markdown table from a rate_tasks.json")
     args = p.parse_args(argv)
+    if args.rebuild:
+        print(rebuild(args.rebuild))
+        return 0
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,8 +188,19 @@ def main(argv=None):
                       f"wall {r['wall_s']:.1f} s, crossed {r['crossed_total']}, silent {r['n_silent']}, "
                       f"violations {r['sign_violations']}", flush=True)
     total = time.perf_counter() - t_start
-    song = reference_distribution("song2005").sigma
     cmd = "nice -n 10 python benchmarks/rate_tasks.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    io.atomic_write_json(out / "rate_tasks.json", {"args": vars(args), "wall_s": total, "command": cmd.strip(),
+                                                   "results": [{k: v for k, v in r.items() if k != "weights"} for r in results]})
+    md = write_markdown(results, args, total, cmd, out)
+    figures(results, out)
+    print(md)
+    return 0
+
+
+def write_markdown(results, args, total, cmd, out) -> str:
+    """docs/rate_tasks.md: the command, the wall time, the set-up and the table."""
+    song = reference_distribution("song2005").sigma
+    np_steps = args.np_steps or 2 * args.steps
     md = [f"# Rate networks on cognitive tasks: Madam vs additive optimizers with projection vs node perturbation",
           "", f"Command: `{cmd.strip()}`  ", f"Total wall time: {total / 60:.1f} min on {platform.processor() or platform.machine()} "
           f"(CPU, torch threads {args.threads}, shared machine), torch {torch.__version__}.  ",
@@ -195,11 +215,15 @@ def main(argv=None):
           "Figures: `rate_accuracy.png` (accuracy vs step), `rate_sigma_EE.png` (σ of E→E vs step), "
           "`rate_psychometric.png`, `rate_weights_<task>.png` (ln|w| histograms per E/I group, seed 1).", ""]
     io.atomic_write_text(out / "rate_tasks.md", "\n".join(md))
-    io.atomic_write_json(out / "rate_tasks.json", {"args": vars(args), "wall_s": total,
-                                                   "results": [{k: v for k, v in r.items() if k != "weights"} for r in results]})
-    figures(results, out)
-    print("\n".join(md))
-    return 0
+    return "\n".join(md)
+
+
+def rebuild(json_path) -> str:
+    """Rewrite rate_tasks.md from a finished run's rate_tasks.json (no training)."""
+    data = json.loads(Path(json_path).read_text())
+    args = argparse.Namespace(**data["args"])
+    cmd = data.get("command") or "nice -n 10 python benchmarks/rate_tasks.py (arguments: see rate_tasks.json)"
+    return write_markdown(data["results"], args, data["wall_s"], cmd, Path(json_path).parent)
 
 
 if __name__ == "__main__":
