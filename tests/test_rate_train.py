@@ -132,10 +132,13 @@ def test_runner_validate_and_cli(tmp_path):
     s = experiments.load_spec(models / "rate_perceptual_dm.toml")
     for bad, msg in ((["task=\"go\""], "allowed values"), (["network.n_units=3"], "unknown \\[network\\]"),
                      (["learning.optimizer=\"rmsprop2\""], "unknown optimizer"),
-                     (["learning.rule=\"node_perturbation\"", "learning.optimizer=\"adam\""], "unknown \\[learning\\]"),
+                     (["learning.rule=\"node_perturbation\"", "learning.optimizer=\"adam\""], "always takes Madam"),
+                     (["learning.rule=\"node_perturbation\"", "learning.projection=\"zero\""], "unknown \\[learning\\]"),
                      (["network.activation=\"gelu\""], "activation")):
         with pytest.raises(ValueError, match=msg):
             experiments.validate(experiments.apply_overrides(s, bad), "spec")
+    np_spec = experiments.validate(experiments.apply_overrides(s, ["learning.rule=\"node_perturbation\""]), "spec")
+    assert np_spec["learning"] == {"rule": "node_perturbation", "lr": 0.01}
     out = tmp_path / "run"
     args = ["run", str(models / "rate_perceptual_dm.toml"), "--out", str(out), "--set", "steps=3",
             "--set", "eval_every=3", "--set", "eval_trials=24", "--set", "final_eval_trials=24",

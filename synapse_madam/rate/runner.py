@@ -82,6 +82,11 @@ def validate(spec: dict, source: str) -> dict:
         raise ValueError(f"{source}: learning.rule is {learning['rule']!r}; allowed values: {', '.join(LEARNING_KEYS)}.")
     if learning["rule"] == "bptt":
         learning.setdefault("optimizer", "madam")
+    elif "optimizer" in learning:  # the local rule's step is Madam's: accept only that name
+        if str(learning["optimizer"]).lower() != "madam":
+            raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
+                             "'node_perturbation' always takes Madam's step; remove the key or set it to 'madam'.")
+        del learning["optimizer"]
     bad = set(learning) - LEARNING_KEYS[learning["rule"]]
     if bad:
         raise ValueError(f"{source}: unknown [learning] key(s) {', '.join(sorted(bad))} for rule "
