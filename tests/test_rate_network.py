@@ -124,3 +124,17 @@ def test_absent_synapses_get_no_gradient():
     net(torch.rand(5, 4, 3)).sum().backward()
     assert torch.all(net.w_rec.grad[net.conn_rec == 0] == 0)
     assert torch.all(net.w_out.grad[:, net.n_exc:] == 0)
+
+
+def test_group_statistics_counts_zeros_violations_and_pile_at_max():
+    from synapse_madam.rate.analysis import group_statistics
+
+    rng = np.random.default_rng(0)
+    w = -np.exp(rng.normal(-1, 0.9, 2000))
+    w[:10] = 0.0
+    w[10:15] = 0.5                       # wrong sign for an inhibitory group
+    w[15:215] = -np.abs(w).max() * 1.0   # 200 weights at the largest magnitude
+    s = group_statistics("IE", w, n_boot=20)
+    assert s["n"] == 2000 and s["n_zero"] == 10 and s["sign_violations"] == 5
+    assert s["frac_at_max"] == pytest.approx(201 / 1990)  # + the original largest
+    assert s["sigma"] > 0 and s["best_fit"] in ("lognormal", "lognormal_mixture", "gamma", "normal")
