@@ -155,3 +155,17 @@ def test_runner_validate_and_cli(tmp_path):
     assert np.array_equal(model.weight_groups()["EE"], w["EE"])
     assert main(["run", str(models / "rate_perceptual_dm.toml"), "--set", "task=\"nope\""]) == 2
     assert main(["stats", str(out), "--no-figures", "--n-boot", "50", "--n-sim", "20"]) == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("rule_name", ["bptt", "node_perturbation"])
+def test_trains_on_gpu(rule_name):
+    task = make_task("perceptual_dm", **SMALL_TASK)
+    net = EIRateRNN(task.n_input, task.n_output, 30, seed=0)
+    signs = {k: np.sign(v) for k, v in net.weight_groups().items()}
+    learner = make_learner(net, rule_name, **({"optimizer": "madam"} if rule_name == "bptt" else {}))
+    res = train(net, task, learner, steps=3, batch_size=8, eval_every=3, eval_trials=24, final_eval_trials=24,
+                progress=False, device="cuda")
+    assert net.w_rec.is_cuda and not res["diverged"] and res["sign_violations"] == 0
+    for k, v in net.weight_groups().items():
+        assert np.array_equal(np.sign(v), signs[k])
