@@ -25,6 +25,7 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
     lr = 0.01                     # default per optimizer (madam 0.01, adam 1e-3, sgd 0.05)
     projection = "auto"           # bptt: auto (none for Madam, zero otherwise) | none | zero | floor
     grad_clip = 1.0               # bptt, optional
+    p_scale = 3.0                 # Madam's magnitude bound, x RMS of each initial tensor (Madam only)
                                   # node_perturbation: sigma, sigma_out, baseline, baseline_decay
 
 Outputs: spec.toml, metrics.jsonl (one line per evaluation: accuracy, loss, sign violations,
@@ -50,8 +51,8 @@ TOP_KEYS = {"substrate", "name", "description", "task", "seed", "steps", "batch_
             "final_eval_trials", "device", "threads", "network", "task_params", "learning"}
 DEFAULTS = {"seed": 1, "steps": 2000, "batch_size": 64, "eval_every": 100, "eval_trials": 500,
             "final_eval_trials": 2000, "device": "cpu", "threads": 1}
-LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip"},
-                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay"}}
+LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"},
+                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay", "p_scale"}}
 
 
 def _network_keys() -> set[str]:
@@ -85,6 +86,8 @@ def validate(spec: dict, source: str) -> dict:
         raise ValueError(f"{source}: learning.rule is {learning['rule']!r}; allowed values: {', '.join(LEARNING_KEYS)}.")
     if learning["rule"] == "bptt":
         learning.setdefault("optimizer", "madam")
+        if "p_scale" in learning and "madam" not in str(learning["optimizer"]).lower():
+            raise ValueError(f"{source}: learning.p_scale applies to Madam only, not to {learning['optimizer']!r}.")
     elif "optimizer" in learning:  # the local rule's step is Madam's: accept only that name
         if str(learning["optimizer"]).lower() != "madam":
             raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
