@@ -132,7 +132,7 @@ def write_report(out: Path, args, command: str, rows, brunel, weights, wall_tota
     out.mkdir(parents=True, exist_ok=True)
     units = {k: ("mV" if k.startswith("brunel") else "g_leak") for k in weights}  # network (b): PSP jumps in mV
     bounds = {k: 0.01 for k in weights if not k.startswith("brunel")}
-    fig = plots.spiking_weight_figure(weights, unit=units, bounds=bounds, title=f"final weights after {args.duration:g} s "
+    fig = plots.weight_distribution_figure(weights, unit=units, bounds=bounds, title=f"final weights after {args.duration:g} s "
                                       f"(network a) / {args.brunel_duration:g} s (b)")
     plots.save_figure(fig, out / "spiking_weights.png")
     ref = reference_info()

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         print(label, s["wall_s"], flush=True)
     wall = time.perf_counter() - t0
     out = Path(args.out)
-    fig = plots.spiking_weight_figure(weights, unit=units, bounds=bounds,
+    fig = plots.weight_distribution_figure(weights, unit=units, bounds=bounds,
                                       title=f"(a) {args.duration:g} s from w = w_max/2; (b) {args.brunel_duration:g} s")
     plots.save_figure(fig, out / "spiking_distributions.png")
     ref = rows[0][2]["reference"]

@@ -17,6 +17,7 @@ from pathlib import Path
 SUBSTRATES = {
     "deep": "synapse_madam.deep.runner",
     "spiking": "synapse_madam.spiking.runner",
+    "rate": "synapse_madam.rate.runner",
 }
 
 

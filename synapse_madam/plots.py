@@ -1,6 +1,7 @@
 """Matplotlib figures shared by the CLI, notebooks and reports (Agg backend, no display needed).
 
-Sections: common helpers; synapse statistics; spiking networks; deep nets.
+Sections: common helpers; synapse statistics; spiking networks; deep nets; low precision;
+rate networks.
 """
 
 from __future__ import annotations
@@ -219,7 +220,7 @@ def plot_bounded_histogram(ax, w, *, upper: float | None = None, sign_class: str
     return ax
 
 
-def spiking_weight_figure(weights: dict, *, unit="a.u.", bounds=None, reference="song2005", title: str = ""):
+def weight_distribution_figure(weights: dict, *, unit="a.u.", bounds=None, reference="song2005", title: str = ""):
     """Final weights of spiking runs: one row per weight group and sign class.
 
     Left: |w| on a linear axis up to the rule's bound (:func:`plot_bounded_histogram`). Right: the
@@ -239,7 +240,7 @@ def spiking_weight_figure(weights: dict, *, unit="a.u.", bounds=None, reference=
             sel = (w > 0) if cls == "E" else (w < 0)
             rows.append((group, cls, w[sel | (w == 0)] if len(classes) == 1 else w[sel], x))
     if not rows:
-        raise ValueError("spiking_weight_figure: no nonzero weights to plot.")
+        raise ValueError("weight_distribution_figure: no nonzero weights to plot.")
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(rows), 2, figsize=(8.5, 2.5 * len(rows)), squeeze=False,
                                  gridspec_kw={"width_ratios": [1, 1.5]})
@@ -448,3 +449,99 @@ def accuracy_vs_bits(rows: list[dict]):
         ax.legend(frameon=False, fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+# ============================================================================ rate networks
+RATE_GROUPS = ("EE", "EI", "IE", "II", "in", "out")
+
+
+def plot_psychometric(ax, psychometric: dict, *, label: str | None = None, color=None):
+    """P(choice 0) against the signed evidence. ``psychometric``: {"x", "p_choice0"} or, for the
+    context task, {context: {"x", "p_choice0"}} (one line per context)."""
+    if "x" in psychometric:
+        ax.plot(psychometric["x"], psychometric["p_choice0"], "o-", ms=3, label=label, color=color)
+    else:
+        names = {"0": "motion context", "1": "colour context"}
+        for (key, curve), ls in zip(psychometric.items(), ("-", "--", ":")):
+            ax.plot(curve["x"], curve["p_choice0"], "o" + ls, ms=3, color=color,
+                    label=f"{label + ', ' if label else ''}{names.get(key, key)}")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("P(choice 1)")
+
+
+def rate_psychometric(psychometric: dict, path, *, xlabel: str = "evidence", title: str = ""):
+    """Psychometric curve of one trained network (see :func:`plot_psychometric`)."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        plot_psychometric(ax, psychometric)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        if "x" not in psychometric:
+            ax.legend()
+    return save_figure(fig, path)
+
+
+def rate_learning_curve(history: list[dict], path, *, title: str = ""):
+    """Accuracy and evaluation loss against training step, and sigma(ln|w|) per weight group."""
+    rows = [r for r in history if "accuracy" in r]
+    steps = [r["step"] for r in rows]
+    with plt.rc_context(STYLE):
+        fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(11, 3))
+        a1.plot(steps, [r["accuracy"] for r in rows], "k.-")
+        a1.set_ylabel("accuracy")
+        a2.plot(steps, [r["eval_loss"] for r in rows], "k.-")
+        a2.set_ylabel("eval loss")
+        for g in RATE_GROUPS:
+            if rows and g in rows[0].get("weights", {}):
+                a3.plot(steps, [r["weights"][g]["log_sd"] for r in rows], label=g)
+        a3.set_ylabel("σ(ln|w|)")
+        a3.legend(ncol=2)
+        for ax in (a1, a2, a3):
+            ax.set_xlabel("step")
+        fig.suptitle(title)
+        fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def rate_benchmark_curves(curves: dict, path, *, key: str = "accuracy", ylabel: str = "accuracy"):
+    """One panel per task: ``key`` against step (or wall time) per learner, mean over seeds with
+    the seeds as thin lines. ``curves``: {task: {learner: [(x, y), ...] per seed]}}."""
+    tasks = list(curves)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            for (learner, seeds), colour in zip(curves[task].items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+                for i, (x, y) in enumerate(seeds):
+                    ax.plot(x, y, color=colour, lw=1, alpha=0.8, label=learner if i == 0 else None)
+            ax.set_title(task)
+            ax.set_xlabel("training step")
+            ax.set_ylabel(ylabel)
+            ax.legend()
+        fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def rate_weight_hists(weights_by_learner: dict, path, *, reference_sigma: float | None = None,
+                      groups=("EE", "EI", "IE", "II")):
+    """Histograms of ln|w| (nonzero synapses) per E/I group (columns) and learner (colours),
+    with the count of exact zeros in the legend and a normal of the reference sigma (cortex)
+    at the mean of the first learner for comparison."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 2.8), squeeze=False)
+        for ax, g in zip(axes[0], groups):
+            first = None
+            for learner, w in weights_by_learner.items():
+                w = np.asarray(w[g], dtype=float)
+                nz = np.log(np.abs(w[w != 0]))
+                if first is None:
+                    first = nz
+                ax.hist(nz, bins=40, density=True, histtype="step", lw=1.2,
+                        label=f"{learner} (σ={nz.std():.2f}, zeros={int(np.sum(w == 0))})")
+            if reference_sigma and first is not None and first.size:
+                x = np.linspace(first.min(), first.max(), 200)
+                ax.plot(x, stats.norm.pdf(x, first.mean(), reference_sigma), "k--", lw=1, label=f"cortex σ={reference_sigma:.2f}")
+            ax.set_title(g)
+            ax.set_xlabel("ln|w|")
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+    return save_figure(fig, path)

@@ -274,7 +274,7 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     summary, data = simulate(spec, run_dir, resume=resume)
     weights = data["weights"]
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
-    fig = plots.spiking_weight_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
+    fig = plots.weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
                                       reference=summary["reference"]["name"],
                                       title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
     plots.save_figure(fig, run_dir / "weights.png")

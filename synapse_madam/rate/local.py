@@ -1,0 +1,133 @@
+"""A backprop-free learning rule: node perturbation driving Madam's normalised log-space step.
+
+Three factors per synapse j -> i, all available at the synapse or broadcast to it:
+
+1. presynaptic activity r_j(t-1) (or the input u_j(t-1), for afferent synapses);
+2. a postsynaptic perturbation xi_i(t): noise injected into neuron i's state x_i (the network's
+   own variability, Fiete & Seung 2006, PRL 97:048104; Miconi 2017, eLife 6:e20899);
+3. a reward prediction error delta = R - R_bar at the end of the trial, R = -(trial loss).
+
+The eligibility trace e_ij = sum_t xi_i(t) r_j(t-1) accumulates during the trial; the update
+direction is g_ij = -mean_trials(delta * e_ij), an unbiased estimate of sigma^2 dLoss/dW_ij for
+small perturbations sigma (node perturbation; Williams 1992's REINFORCE for Gaussian units). It
+replaces the gradient in Madam: the second moment, normalisation, multiplicative step and
+magnitude bound are :func:`synapse_madam.rule.madam_update` itself, so every weight still moves
+by a factor e^{+-lr} per step and no sign can flip (Dale's law holds with no projection). The
+scale sigma^2 cancels in Madam's normalisation.
+
+Readout synapses learn the same way from a perturbation of the output units.
+
+Baselines R_bar: ``"antithetic"`` (default) runs each trial twice, with +xi and -xi (same
+stimulus and input noise), and uses the mean reward of the pair, so delta = +-(R+ - R-)/2 — a
+variance-reduced estimate (antithetic sampling); ``"running"`` uses an exponential running
+average of the reward per trial condition (Miconi 2017), a single run per trial.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import rule
+from .tasks import trial_loss
+
+__all__ = ["NodePerturbation", "eligibility"]
+
+BASELINES = ("antithetic", "running")
+
+
+def eligibility(pre: torch.Tensor, perturbation: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """sum_{t,b} delta_b xi_i(t, b) pre_j(t, b): the reward-modulated eligibility, shape (post, pre).
+
+    ``pre`` (T, B, n_pre), ``perturbation`` (T, B, n_post), ``delta`` (B,)."""
+    return torch.einsum("tbi,tbj,b->ij", perturbation, pre, delta)
+
+
+class NodePerturbation:
+    """Three-factor node-perturbation learner with Madam's step (see module docstring).
+
+    Args:
+        model: an :class:`~synapse_madam.rate.EIRateRNN`.
+        lr: Madam's eta (default 0.01, the published value).
+        sigma: std of the perturbation added to every neuron's state per step (default 0.1; it
+            replaces the network's own noise during learning).
+        sigma_out: std of the perturbation of the readout logits (default 0.1).
+        baseline: "antithetic" (default) or "running" (see module docstring).
+        baseline_decay: decay of the running baseline (default 0.9).
+        beta, g_bound, p_scale: Madam's constants (defaults from :mod:`synapse_madam.rule`).
+    """
+
+    kind = "node_perturbation"
+
+    def __init__(self, model, lr: float = rule.DEFAULT_LR, *, sigma: float = 0.1, sigma_out: float = 0.1,
+                 baseline: str = "antithetic", baseline_decay: float = 0.9, beta: float = rule.DEFAULT_BETA,
+                 g_bound: float = rule.DEFAULT_G_BOUND, p_scale: float = rule.DEFAULT_P_SCALE):
+        rule.validate_hyperparameters(lr, beta, g_bound, p_scale)
+        if baseline not in BASELINES:
+            raise ValueError(f"NodePerturbation: baseline={baseline!r}; allowed values: {', '.join(BASELINES)}.")
+        for name, v in (("sigma", sigma), ("sigma_out", sigma_out)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ValueError(f"NodePerturbation: {name} must be a number > 0, got {v!r}.")
+        if not 0 <= baseline_decay < 1:
+            raise ValueError(f"NodePerturbation: baseline_decay must be in [0, 1), got {baseline_decay!r}.")
+        self.model, self.lr, self.beta, self.g_bound = model, float(lr), beta, g_bound
+        self.sigma, self.sigma_out = float(sigma), float(sigma_out)
+        self.baseline, self.baseline_decay = baseline, float(baseline_decay)
+        self.params = {"w_rec": model.w_rec, "w_in": model.w_in, "w_out": model.w_out}
+        self.state = {k: rule.init_state(p.detach(), p_scale) for k, p in self.params.items()}
+        self.r_bar: dict[int, float] = {}
+
+    @torch.no_grad()
+    def step(self, trials, generator: torch.Generator) -> dict:
+        model = self.model
+        if self.baseline == "antithetic":
+            trials = trials.repeat(2)
+        steps, batch = trials.inputs.shape[:2]
+        half = batch // 2 if self.baseline == "antithetic" else batch
+
+        def draw(n, std):
+            xi = torch.randn(steps, half, n, generator=generator) * std
+            return (torch.cat([xi, -xi], 1) if self.baseline == "antithetic" else xi).to(trials.inputs.device)
+
+        xi_rec, xi_out = draw(model.n_rec, self.sigma), draw(model.n_output, self.sigma_out)
+        logits, rates = model(trials.inputs, noise=xi_rec, return_rates=True)
+        logits = logits + xi_out
+        reward = -trial_loss(logits, trials)
+        delta = self._rpe(reward, trials.condition)
+        r0 = model.f(torch.zeros(1, batch, model.n_rec, device=rates.device, dtype=rates.dtype))
+        r_pre = torch.cat([r0, rates[:-1]])                     # r(t-1) drives x(t), perturbed by xi(t)
+        u_pre = trials.inputs                                   # u(t-1) enters x(t) at the same step
+        drive = {"w_rec": (r_pre, xi_rec), "w_in": (u_pre, xi_rec), "w_out": (rates, xi_out)}
+        for key, p in self.params.items():
+            pre, xi = drive[key]
+            g = -eligibility(pre, xi, delta) / batch             # descent direction on the loss
+            w_new, self.state[key] = rule.madam_update(p.detach(), g, self.state[key], self.lr, self.beta,
+                                                       self.g_bound)
+            p.copy_(w_new)
+        return {"loss": float(-reward.mean()), "crossed": 0}
+
+    def _rpe(self, reward: torch.Tensor, condition: np.ndarray) -> torch.Tensor:
+        if self.baseline == "antithetic":
+            half = reward.shape[0] // 2
+            d = (reward[:half] - reward[half:]) / 2
+            return torch.cat([d, -d])
+        delta = torch.empty_like(reward)
+        for c in np.unique(condition):
+            idx = torch.as_tensor(np.flatnonzero(condition == c), device=reward.device)
+            r = reward[idx]
+            key = int(c)
+            base = self.r_bar.get(key, float(r.mean()))
+            delta[idx] = r - base
+            self.r_bar[key] = self.baseline_decay * base + (1 - self.baseline_decay) * float(r.mean())
+        return delta
+
+    def state_dict(self) -> dict:
+        return {"state": {k: s._asdict() for k, s in self.state.items()}, "r_bar": dict(self.r_bar)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = {k: rule.MadamState(**s) for k, s in state["state"].items()}
+        self.r_bar = {int(k): float(v) for k, v in state["r_bar"].items()}
+
+    def describe(self) -> dict:
+        return {"rule": "node_perturbation", "optimizer": "madam", "lr": self.lr, "sigma": self.sigma,
+                "sigma_out": self.sigma_out, "baseline": self.baseline, "projection": "none"}
