@@ -103,7 +103,7 @@ def report(rows, args, wall) -> str:
     command = "python benchmarks/lns_bits.py" + "".join(f" --{k} {v}" for k, v in
                                                        (("tasks", args.tasks), ("bits", args.bits), ("seeds", args.seeds)))
     command += "".join(f" --set {s}" for s in args.set)
-    lines = [f"# Accuracy vs bits per weight (LNSMadam, uniform fixed point, FP32)", "",
+    lines = ["# Accuracy vs bits per weight (LNSMadam, uniform fixed point, FP32)", "",
              f"Command: `{command}`  ", f"Wall time: {wall / 60:.1f} min; device: {rows[0]['device'] if rows else '?'}; "
              f"seeds: {args.seeds}; mean test accuracy over seeds (%).", ""]
     for task in dict.fromkeys(r["task"] for r in rows):

@@ -13,7 +13,6 @@ as in the published code), to show what the optimised paths buy.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -201,7 +201,7 @@ def write_markdown(results, args, total, cmd, out) -> str:
     """docs/rate_tasks.md: the command, the wall time, the set-up and the table."""
     song = reference_distribution("song2005").sigma
     np_steps = args.np_steps or 2 * args.steps
-    md = [f"# Rate networks on cognitive tasks: Madam vs additive optimizers with projection vs node perturbation",
+    md = ["# Rate networks on cognitive tasks: Madam vs additive optimizers with projection vs node perturbation",
           "", f"Command: `{cmd.strip()}`  ", f"Total wall time: {total / 60:.1f} min on {platform.processor() or platform.machine()} "
           f"(CPU, torch threads {args.threads}, shared machine), torch {torch.__version__}.  ",
           f"Network: {args.n_rec} neurons (80 % E), relu, tau 100 ms, dt 20 ms, gamma(2) initial magnitudes, "

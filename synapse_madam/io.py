@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
+__all__ = ["spec_to_toml", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
            "atomic_torch_save", "append_jsonl", "read_jsonl"]
 
 
@@ -89,3 +90,29 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def spec_to_toml(spec: dict) -> str:
+    """A resolved experiment spec (scalars, lists of scalars and one level of tables) as TOML text
+    (what every run writes as spec.toml; tomllib reads it back to the same dict)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        if isinstance(v, (float, np.floating)):
+            v = float(v)
+            return repr(v) if math.isfinite(v) else ("nan" if v != v else ("inf" if v > 0 else "-inf"))
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if v is None:
+            raise TypeError("TOML has no null; leave the key out instead.")
+        raise TypeError(f"cannot write {type(v).__name__} to TOML.")
+
+    lines = [f"{k} = {value(v)}" for k, v in spec.items() if not isinstance(v, dict)]
+    for k, v in spec.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {value(vv)}" for kk, vv in v.items()]
+    return "\n".join(lines) + "\n"

@@ -1,10 +1,8 @@
 """notebooks/synapse_statistics.ipynb runs top to bottom at a small size."""
 
-import os
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "synapse_statistics.ipynb"

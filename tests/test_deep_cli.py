@@ -120,7 +120,6 @@ def test_full_demo_command(tmp_path):
 
 
 def test_ctrl_c_then_resume_reproduces_the_uninterrupted_run(tmp_path):
-    import os
     import signal
     import subprocess
     import sys

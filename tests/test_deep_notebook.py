@@ -1,6 +1,5 @@
 """notebooks/deep_nets.ipynb runs from top to bottom at a small size."""
 
-import os
 from pathlib import Path
 
 import nbformat

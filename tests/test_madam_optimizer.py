@@ -4,7 +4,6 @@ import copy
 import io
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

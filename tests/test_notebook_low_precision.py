@@ -1,6 +1,5 @@
 """notebooks/low_precision.ipynb runs end to end at a small size."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -26,9 +26,8 @@ import math
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
 
-from ..io import atomic_save_npz, atomic_write_json, atomic_write_text
+from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, spec_to_toml
 from .data import DATASETS
 from .nets import NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
@@ -139,28 +138,3 @@ def _figures(run_dir: Path, weights: dict, summary: dict) -> None:
     title = f"{summary['name']}: {summary['optimizer']} lr={summary['lr']:g}"
     plots.save_figure(plots.training_curves({title: records}), run_dir / "curves.png")
     plots.save_figure(plots.log_weight_histograms({summary["optimizer"]: weights}), run_dir / "weights.png")
-
-
-def spec_to_toml(spec: dict) -> str:
-    """Write a resolved spec (scalars, lists of scalars and one level of tables) as TOML."""
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, np.integer)):
-            return str(int(v))
-        if isinstance(v, (float, np.floating)):
-            v = float(v)
-            return repr(v) if math.isfinite(v) else ("nan" if v != v else ("inf" if v > 0 else "-inf"))
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if v is None:
-            raise TypeError("TOML has no null; leave the key out instead.")
-        raise TypeError(f"cannot write {type(v).__name__} to TOML.")
-
-    lines = [f"{k} = {value(v)}" for k, v in spec.items() if not isinstance(v, dict)]
-    for k, v in spec.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{k}]"] + [f"{kk} = {value(vv)}" for kk, vv in v.items()]
-    return "\n".join(lines) + "\n"

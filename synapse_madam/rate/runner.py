@@ -131,7 +131,7 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
         return json.loads((run_dir / "summary.json").read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    io.atomic_write_text(run_dir / "spec.toml", _spec_toml(spec))
+    io.atomic_write_text(run_dir / "spec.toml", io.spec_to_toml(spec))
     if spec["threads"] and spec["device"] == "cpu":
         torch.set_num_threads(spec["threads"])
     task, model, learner = build(spec)
@@ -158,24 +158,6 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     if ckpt.exists():
         ckpt.unlink()
     return summary
-
-
-def _spec_toml(spec: dict) -> str:
-    """A resolved spec as TOML (scalars, lists of scalars, one level of tables)."""
-    def fmt(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, (list, tuple)):
-            return "[" + ", ".join(fmt(x) for x in v) + "]"
-        return repr(v)
-
-    lines = [f"{k} = {fmt(v)}" for k, v in spec.items() if not isinstance(v, dict)]
-    for k, v in spec.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{k}]"] + [f"{kk} = {fmt(vv)}" for kk, vv in v.items()]
-    return "\n".join(lines) + "\n"
 
 
 def load_model(run_dir) -> torch.nn.Module:

@@ -270,7 +270,7 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume and (run_dir / "metrics.jsonl").exists():
         (run_dir / "metrics.jsonl").unlink()
-    io.atomic_write_text(run_dir / "spec.toml", _to_toml(spec))
+    io.atomic_write_text(run_dir / "spec.toml", io.spec_to_toml(spec))
     summary, data = simulate(spec, run_dir, resume=resume)
     weights = data["weights"]
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
@@ -289,19 +289,3 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     # cpp_standalone's raw result arrays (tens of MB) duplicate weights.npz; the generated code stays
     shutil.rmtree(run_dir / "standalone" / "results", ignore_errors=True)
     return summary
-
-
-def _to_toml(spec: dict) -> str:
-    """Write a resolved spec (scalars and one level of tables) as TOML."""
-    def fmt(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return repr(v)
-
-    lines = [f"{k} = {fmt(v)}" for k, v in spec.items() if not isinstance(v, dict)]
-    for k, v in spec.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{k}]"] + [f"{kk} = {fmt(vv)}" for kk, vv in v.items()]
-    return "\n".join(lines) + "\n"
