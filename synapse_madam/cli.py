@@ -148,6 +148,7 @@ def _sweep(args) -> int:
 # The demo's parts, in order: (title, "module:function(out_dir, progress=...)"). Substrates append theirs.
 DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo"),
          ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo"),
+         ("rate networks: Dale's law by construction (Madam) vs projection (Adam)", "synapse_madam.rate.demo:run_rate_demo"),
          ("spiking synapses (Brian2): additive STDP vs Madam-STDP", "synapse_madam.spiking.demo:run_spiking_demo")]
 
 
