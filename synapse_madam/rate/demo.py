@@ -31,7 +31,8 @@ def run_rate_demo(out_dir: str | Path = "runs/demo", *, steps: int = 400, progre
     results = {}
     for label, learning in RATE_DEMO_LEARNERS.items():
         spec = experiments.load_spec(SPEC)
-        spec.update(steps=steps, eval_every=max(steps // 4, 1), eval_trials=200, final_eval_trials=500)
+        spec.update(steps=steps, eval_every=max(steps // 4, 1), eval_trials=200, final_eval_trials=500,
+                    progress=progress)
         spec["learning"] = {**spec.get("learning", {}), **learning}
         spec["name"] = f"rate_demo_{learning['optimizer']}"
         s = experiments.run(spec, out_dir / "rate" / spec["name"], source=str(SPEC))

@@ -48,9 +48,9 @@ from .network import EIRateRNN
 from .tasks import TASKS, make_task
 
 TOP_KEYS = {"substrate", "name", "description", "task", "seed", "steps", "batch_size", "eval_every", "eval_trials",
-            "final_eval_trials", "device", "threads", "network", "task_params", "learning"}
+            "final_eval_trials", "device", "threads", "progress", "network", "task_params", "learning"}
 DEFAULTS = {"seed": 1, "steps": 2000, "batch_size": 64, "eval_every": 100, "eval_trials": 500,
-            "final_eval_trials": 2000, "device": "cpu", "threads": 1}
+            "final_eval_trials": 2000, "device": "cpu", "threads": 1, "progress": True}
 LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"},
                  "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay", "p_scale"}}
 
@@ -67,6 +67,8 @@ def validate(spec: dict, source: str) -> dict:
         raise ValueError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(TOP_KEYS))}.")
     if spec.get("task") not in TASKS:
         raise ValueError(f"{source}: key 'task' is {spec.get('task')!r}; allowed values: {', '.join(TASKS)}.")
+    if not isinstance(spec["progress"], bool):
+        raise ValueError(f"{source}: key 'progress' must be true or false, got {spec['progress']!r}.")
     for key in ("seed", "steps", "batch_size", "eval_every", "eval_trials", "final_eval_trials", "threads"):
         v, low = spec[key], 0 if key in ("seed", "steps", "threads") else 1
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -139,7 +141,8 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
         io.atomic_save_npz(run_dir / "weights_init.npz", **model.weight_groups())
     result = train(model, task, learner, steps=spec["steps"], batch_size=spec["batch_size"], seed=spec["seed"],
                    run_dir=run_dir, eval_every=spec["eval_every"], eval_trials=spec["eval_trials"],
-                   final_eval_trials=spec["final_eval_trials"], resume=resume, device=spec["device"])
+                   final_eval_trials=spec["final_eval_trials"], resume=resume, device=spec["device"],
+                   progress=bool(spec["progress"]))
     weights = model.weight_groups()
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
     io.atomic_torch_save(run_dir / "model.pt", {"state_dict": model.state_dict(), "config": model.config()})

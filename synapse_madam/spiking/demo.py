@@ -19,7 +19,7 @@ SPIKING_DEMO_RULES = {"additive STDP": "spiking_song_additive.toml", "Madam-STDP
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 20.0, target: str = "cython",
+def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 100.0, target: str = "cython",
                      progress: bool = True, print_fn=print) -> dict:
     """Simulate each rule for ``duration_s`` of biological time; return {"results", "report"}."""
     from .. import experiments
@@ -31,7 +31,7 @@ def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 2
     results = {}
     for label, spec_file in SPIKING_DEMO_RULES.items():
         spec = experiments.load_spec(MODELS / spec_file)
-        spec.update(duration_s=duration_s, chunk_s=duration_s, target=target)
+        spec.update(duration_s=duration_s, chunk_s=min(duration_s, 20.0), target=target)
         summary = experiments.run(spec, out_dir / "spiking" / spec["name"], source=spec_file)
         digest = summary["weights"]["EE"]
         e = digest["classes"].get("E", {})
