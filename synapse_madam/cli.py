@@ -85,13 +85,20 @@ def _add_run_command(sub) -> None:
                    help="override a spec key (repeatable), e.g. --set lr=0.1 --set net_options.depth=8")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/NAME)")
+    _add_bits_option(p)
     p.set_defaults(func=_run)
+
+
+def _add_bits_option(p) -> None:
+    p.add_argument("--bits", type=int, default=None, metavar="N",
+                   help="bits per weight for lns_madam / *_uniform optimizers (= --set optimizer_options.bits=N)")
 
 
 def _load(args):
     from . import experiments
 
-    spec = experiments.apply_overrides(experiments.load_spec(args.spec), args.set)
+    overrides = list(args.set) + ([f"optimizer_options.bits={args.bits}"] if getattr(args, "bits", None) else [])
+    spec = experiments.apply_overrides(experiments.load_spec(args.spec), overrides)
     return experiments, experiments.validate(spec, args.spec)
 
 
@@ -127,6 +134,7 @@ def _add_sweep_command(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
     p.add_argument("--out", default=None, metavar="DIR", help="sweep folder (default runs/sweep_NAME)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_bits_option(p)
     p.set_defaults(func=_sweep)
 
 

@@ -208,3 +208,19 @@ def test_lns_madam_rejects_bad_arguments():
 def test_lns_madam_trains_digits_at_8_bits(train_digits_mlp):
     accuracy, _ = train_digits_mlp(lambda model: LNSMadam(model.parameters(), bits=8))
     assert accuracy > 0.9, accuracy
+
+
+def test_cli_trains_at_a_chosen_bit_width_and_reports_memory(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from synapse_madam.cli import main
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "fashion_mlp_lns.toml"
+    out = tmp_path / "lns5"
+    args = ["run", str(spec), "--bits", "5", "--set", 'dataset="digits"', "--set", "epochs=1",
+            "--set", "progress=false", "--out", str(out)]
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert shown["state_bytes_per_param"] == pytest.approx(3.0, abs=0.05)  # int8 codes + bf16 moment
+    assert "bits = 5" in (out / "spec.toml").read_text()
