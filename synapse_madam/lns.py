@@ -51,8 +51,7 @@ class LNSFormat:
     gamma: float | None = None
 
     def __post_init__(self):
-        if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or not 2 <= self.bits <= MAX_BITS:
-            raise ValueError(f"LNSFormat: bits must be an integer in [2, {MAX_BITS}] (1 sign bit + exponent bits), got {self.bits!r}.")
+        check_bits(self.bits, "LNSFormat")
         if self.base is not None and self.gamma is not None:
             raise ValueError("LNSFormat: give base or gamma, not both (base = 2**(1/gamma)).")
         if self.gamma is not None:
@@ -199,6 +198,12 @@ def hash_uniform(seed, counter, shape, device=None):
         x = (x * 0x846CA68B) & mask
         x = x ^ (x >> 16)
     return (x.to(torch.float64) / 2.0**32).to(torch.float32).reshape(shape)
+
+
+def check_bits(bits, who: str) -> None:
+    """ValueError unless ``bits`` is an integer in [2, MAX_BITS] (1 sign bit + at least 1 more)."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= MAX_BITS:
+        raise ValueError(f"{who}: bits must be an integer in [2, {MAX_BITS}] (1 sign bit + magnitude bits), got {bits!r}.")
 
 
 def check_rounding(rounding: str) -> None:

@@ -14,7 +14,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..lns import MAX_BITS, check_rounding, hash_uniform, round_to_integer
+from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
 from ._state import load_state_dict_keeping_dtypes
 
 __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
@@ -22,8 +22,7 @@ __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
 
 def uniform_grid_step(bits: int, scale):
     """Grid spacing delta = scale / (2**(bits-1) - 1)."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= MAX_BITS:
-        raise ValueError(f"uniform fixed point: bits must be an integer in [2, {MAX_BITS}], got {bits!r}.")
+    check_bits(bits, "uniform fixed point")
     return scale / (2 ** (bits - 1) - 1)
 
 
