@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from synapse_madam import experiments, rule
+from synapse_madam import rule
+from synapse_madam import substrates
 from synapse_madam.cli import main
 from synapse_madam.io import read_jsonl
 from synapse_madam.rate import EIRateRNN
@@ -127,17 +128,17 @@ def test_runner_validate_and_cli(tmp_path):
     from pathlib import Path
     models = Path(__file__).resolve().parents[1] / "models"
     for name in ("rate_perceptual_dm", "rate_context_dm", "rate_parametric_wm"):
-        s = experiments.load_spec(models / f"{name}.toml")
-        assert experiments.validate(s, name)["substrate"] == "rate"
-    s = experiments.load_spec(models / "rate_perceptual_dm.toml")
+        s = substrates.load_spec(models / f"{name}.toml")
+        assert substrates.validate(s, name)["substrate"] == "rate"
+    s = substrates.load_spec(models / "rate_perceptual_dm.toml")
     for bad, msg in ((["task=\"go\""], "allowed values"), (["network.n_units=3"], "unknown \\[network\\]"),
                      (["learning.optimizer=\"rmsprop2\""], "unknown optimizer"),
                      (["learning.rule=\"node_perturbation\"", "learning.optimizer=\"adam\""], "always takes Madam"),
                      (["learning.rule=\"node_perturbation\"", "learning.projection=\"zero\""], "unknown \\[learning\\]"),
                      (["network.activation=\"gelu\""], "activation")):
         with pytest.raises(ValueError, match=msg):
-            experiments.validate(experiments.apply_overrides(s, bad), "spec")
-    np_spec = experiments.validate(experiments.apply_overrides(s, ["learning.rule=\"node_perturbation\""]), "spec")
+            substrates.validate(substrates.apply_overrides(s, bad), "spec")
+    np_spec = substrates.validate(substrates.apply_overrides(s, ["learning.rule=\"node_perturbation\""]), "spec")
     assert np_spec["learning"] == {"rule": "node_perturbation", "lr": 0.01}
     out = tmp_path / "run"
     args = ["run", str(models / "rate_perceptual_dm.toml"), "--out", str(out), "--set", "steps=3",

@@ -5,7 +5,7 @@ from .init import reinit_zero_tensors
 from .lns_madam import LNSMadam
 from .madam import Madam, ZeroParameterWarning
 from .memory import training_state_bytes
-from .registry import OPTIMIZERS, make_optimizer
+from .registry import OPTIMIZERS, OptimizerInfo, check_options, make_optimizer, optimizer_info
 
 __all__ = ["Madam", "LNSMadam", "UniformQuantized", "ZeroParameterWarning", "reinit_zero_tensors", "training_state_bytes",
-           "OPTIMIZERS", "make_optimizer"]
+           "OPTIMIZERS", "OptimizerInfo", "make_optimizer", "optimizer_info", "check_options"]
