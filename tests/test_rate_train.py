@@ -170,3 +170,20 @@ def test_trains_on_gpu(rule_name):
     assert net.w_rec.is_cuda and not res["diverged"] and res["sign_violations"] == 0
     for k, v in net.weight_groups().items():
         assert np.array_equal(np.sign(v), signs[k])
+
+
+@pytest.mark.parametrize("opt", ["madam", "adam"])
+def test_runner_records_a_huge_lr_as_diverged_and_failed(tmp_path, opt):
+    """The issue's case: lr 100 ended at loss 2.9e21 and accuracy 0 with "diverged": false."""
+    from pathlib import Path
+    import json
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "rate_perceptual_dm.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--set", "steps=20", "--set", "eval_every=10",
+                 "--set", "eval_trials=24", "--set", "final_eval_trials=24", "--set", "batch_size=8",
+                 "--set", "network.n_rec=20", "--set", "learning.lr=100", "--set", f'learning.optimizer="{opt}"',
+                 "--set", "progress=false"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged"] is True and s["failed"] is True and s["divergence"]
+    assert read_jsonl(out / "metrics.jsonl")[-1]["diverged"] is True

@@ -34,8 +34,8 @@ def group_statistics(name: str, w, *, reference: str = "song2005", n_boot: int =
     out = digest_weights(w, initial=initial, bounds=bounds, expected_sign=sign)
     out["sign_violations"] = int(np.sum(w * sign < 0)) if sign is not None else None
     mags = np.abs(w[w != 0])
-    if mags.size < 4 or np.unique(mags).size < 2:
-        return out
+    if mags.size < 4 or np.unique(mags).size < 2 or not np.all(np.isfinite(w)):
+        return out  # too few values to fit, or a diverged run's non-finite weights (counted in n_nonfinite)
     cmp_ = compare(w, reference, zeros="drop", n_boot=n_boot, seed=seed)
     cls = max(cmp_.classes, key=lambda c: c.n)  # the group's own sign class (violators are few)
     fits = compare_fits(mags, n_boot=n_boot, n_mc=max(n_mc, 1), seed=seed)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..runs import WEIGHTS_INIT, RunFolder
@@ -184,7 +185,8 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     if result["final"] is not None:
         plots.rate_psychometric(result["final"]["psychometric"], folder.file("psychometric.png"),
                                 xlabel=task.evidence_label, title=title)
-    folder.save_figure(plots.weight_distribution_figure(weights, reference="song2005", title=title), "weights.png")
+    if all(np.isfinite(w).all() for w in weights.values()):  # a diverged run may end with NaN weights
+        folder.save_figure(plots.weight_distribution_figure(weights, reference="song2005", title=title), "weights.png")
     folder.remove_checkpoint()
     return summary
 
