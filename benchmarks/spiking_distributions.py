@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from synapse_madam import io, plots
-from synapse_madam import substrates
+from synapse_madam import io, plots, substrates
+from synapse_madam.biology.figures import weight_distribution_figure
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         print(label, s["wall_s"], flush=True)
     wall = time.perf_counter() - t0
     out = Path(args.out)
-    fig = plots.weight_distribution_figure(weights, unit=units, bounds=bounds,
+    fig = weight_distribution_figure(weights, unit=units, bounds=bounds,
                                       title=f"(a) {args.duration:g} s from w = w_max/2; (b) {args.brunel_duration:g} s")
     plots.save_figure(fig, out / "spiking_distributions.png")
     ref = rows[0][2]["reference"]

@@ -70,12 +70,13 @@ def _stats(args) -> int:
     written = [atomic_write_json(names["json"], report.to_dict()), atomic_write_text(names["md"], report.to_markdown())]
     if not args.no_figures:
         from . import plots
+        from .biology import figures
 
         out, stem = names["folder"], names["stem"]
         for g in report.groups:
-            fig = plots.figure_weight_statistics(g, reference, unit=unit)
+            fig = figures.figure_weight_statistics(g, reference, unit=unit)
             written.append(plots.save_figure(fig, out / f"{stem}_{plots.safe_filename(g.name)}.png"))
-        written.append(plots.save_figure(plots.figure_sigma_summary(report), out / f"{stem}_sigma.png"))
+        written.append(plots.save_figure(figures.figure_sigma_summary(report), out / f"{stem}_sigma.png"))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._arrays import is_torch
+from .hashnoise import hash_uniform  # noqa: F401  (re-exported: stochastic rounding noise)
 
 try:
     import torch
@@ -177,27 +178,6 @@ def round_to_integer(x, rounding: str = "nearest", uniform=None):
             raise ValueError("stochastic rounding needs `uniform` noise in [0, 1) of the same shape.")
         return torch.floor(x + uniform) if is_torch(x) else np.floor(x + uniform)
     return torch.round(x) if is_torch(x) else np.round(x)
-
-
-def hash_uniform(seed, counter, shape, device=None):
-    """Stateless U[0, 1) noise (torch): a 32-bit integer hash of (seed, counter, element index).
-
-    Used for stochastic rounding so that the noise is a function of the optimizer state alone:
-    a resumed run rounds exactly as the uninterrupted one, on any device. The mixing function is
-    the "lowbias32" integer hash (C. Wellons, 2018); quality is ample for rounding noise.
-    """
-    mask = 0xFFFFFFFF
-    n = math.prod(shape)
-    x = torch.arange(n, dtype=torch.int64, device=device)
-    x = (x + (torch.as_tensor(seed, device=device).to(torch.int64) * 0x9E3779B9)
-         + (torch.as_tensor(counter, device=device).to(torch.int64) * 0x85EBCA6B)) & mask
-    for _ in range(2):
-        x = x ^ (x >> 16)
-        x = (x * 0x7FEB352D) & mask
-        x = x ^ (x >> 15)
-        x = (x * 0x846CA68B) & mask
-        x = x ^ (x >> 16)
-    return (x.to(torch.float64) / 2.0**32).to(torch.float32).reshape(shape)
 
 
 def check_bits(bits, who: str) -> None:

@@ -13,6 +13,32 @@ gradient g at step t = 1, 2, ... as
 so log|w| moves by -eta * sign(w) * g_hat, at most eta * g_bound per step, and sign(w) never
 changes. Defaults are the published ones: eta = 0.01, beta = 0.999, g_bound = 10, p_scale = 3.
 
+Opt-in terms (all off by default, so the defaults are the published rule exactly). With
+x = ln|w| and mu = ln(set_point * RMS(W_1)) the per-tensor log-space set point:
+
+    x <- x - eta * sign(w) * g_hat * s(w)                          (Madam step; s = 1, or the soft bound)
+    x <- mu + (x - mu) * exp(-theta) + noise * sqrt((1 - exp(-2 theta)) / (2 theta)) * xi
+                                                                     (log-space homeostasis + fluctuation)
+    w <- sign(w) * exp(x), then the bound                          (hard: clip at w_max; soft/none: no clip)
+
+* **Log-space homeostasis** (restoring rate theta = ``restore`` per step): ln|w| relaxes towards mu.
+  It is multiplicative synaptic scaling (Turrigiano et al., Nature 1998: one factor for all of a
+  neuron's synapses is a common shift of ln w), and the proximal step of a log-normal prior on |w|.
+* **Multiplicative fluctuations** (amplitude ``noise`` per sqrt(step), xi ~ N(0, 1)): Langevin
+  dynamics in ln|w|, i.e. spine-size fluctuations proportional to size (Loewenstein, Kuras &
+  Rumpel, J Neurosci 2011; the Kesten process of Statman et al., PLoS Comput Biol 2014).
+* Together they are the exact discretisation of the Ornstein-Uhlenbeck process
+  dx = -theta (x - mu) dt + noise dW: with zero gradient ln|w| is stationary N(mu, noise^2 / (2 theta)),
+  so |w| is log-normal with sigma = noise / sqrt(2 theta) (``stationary_log_moments``).
+  theta = 0 leaves a pure random walk of ln|w| (x += noise * xi).
+* **Soft bound** (``bound="soft"``): a potentiating step (one that grows |w|) is scaled by
+  s(w) = max(0, 1 - |w| / w_max), the multiplicative weight dependence of van Rossum, Bi &
+  Turrigiano (J Neurosci 2000) and Guetig et al. (J Neurosci 2003, mu = 1) written in log space;
+  depressing steps are unscaled and nothing is clipped. ``bound="none"`` removes the bound.
+
+The noise xi is passed in, so every function stays pure; ``synapse_madam.hashnoise.hash_normal``
+makes it a function of (seed, step), which numpy and torch share and which resumes exactly.
+
 Every function accepts numpy arrays or torch tensors (never a mix) and returns the same kind,
 so the torch optimizer, the rate networks and the spiking models are all tested against this
 file. Nothing here mutates its inputs.
@@ -44,6 +70,11 @@ DEFAULT_LR = 0.01
 DEFAULT_BETA = 0.999
 DEFAULT_G_BOUND = 10.0
 DEFAULT_P_SCALE = 3.0
+DEFAULT_RESTORE = 0.0  # theta: off (published rule)
+DEFAULT_NOISE = 0.0  # fluctuation amplitude of ln|w| per sqrt(step): off
+DEFAULT_SET_POINT = 1.0  # mu = ln(set_point * RMS(W_1))
+DEFAULT_BOUND = "hard"  # the published clip at w_max
+BOUNDS = ("hard", "soft", "none")
 
 Array = Any  # numpy.ndarray or torch.Tensor
 
@@ -139,20 +170,96 @@ def bound_magnitude(w: Array, w_max) -> Array:
     return np.clip(w, -w_max, w_max)
 
 
+def initial_log_set_point(w: Array, set_point: float = DEFAULT_SET_POINT) -> Array:
+    """mu = ln(set_point * RMS(W)) of the whole tensor, in at least float32 (0-dim tensor or scalar).
+
+    Keyed on the RMS, like w_max, so initialisations of one RMS but different shapes (uniform,
+    constant magnitude, log-normal) share a set point. An all-zero W gives -inf (nothing moves).
+    """
+    if _is_torch(w):
+        acc = torch.promote_types(w.dtype, torch.float32)
+        rms = torch.sqrt(torch.mean(w.to(acc) ** 2)) if w.numel() else torch.zeros((), dtype=acc)
+        return torch.log(set_point * rms)
+    acc = np.promote_types(w.dtype, np.float32)
+    rms = np.sqrt(np.mean(w.astype(acc) ** 2)) if w.size else acc.type(0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(acc.type(set_point) * rms)
+
+
+def soft_bound_factor(w: Array, g_hat: Array, w_max) -> Array:
+    """s(w) = max(0, 1 - |w|/w_max) for steps that grow |w| (sign(w) * g_hat < 0), else 1."""
+    if _is_torch(w):
+        grows = torch.sign(w) * g_hat < 0
+        return torch.where(grows, torch.clamp(1.0 - torch.abs(w) / w_max, min=0.0), torch.ones_like(g_hat))
+    grows = np.sign(w) * g_hat < 0
+    return np.where(grows, np.maximum(1.0 - np.abs(w) / w_max, 0.0), 1.0)
+
+
+def ou_coefficients(restore: float, noise: float) -> tuple[float, float]:
+    """(decay, sd) of one exact OU step in ln|w|: decay = exp(-theta), sd = noise*sqrt((1-decay^2)/(2 theta)).
+
+    theta -> 0 gives (1, noise): a random walk. Scalars, so callers can precompute them.
+    """
+    if restore == 0.0:
+        return 1.0, float(noise)
+    decay = math.exp(-restore)
+    return decay, float(noise) * math.sqrt(-math.expm1(-2.0 * restore) / (2.0 * restore))
+
+
+def log_space_relaxation(w: Array, log_set_point, restore: float = DEFAULT_RESTORE,
+                         noise: float = DEFAULT_NOISE, xi: Array | None = None) -> Array:
+    """One exact Ornstein-Uhlenbeck step of x = ln|w| towards mu = ``log_set_point``; sign kept.
+
+        x <- mu + (x - mu) * exp(-theta) + noise * sqrt((1 - exp(-2 theta)) / (2 theta)) * xi
+
+    ``xi`` (standard normal, w's shape) is needed when noise > 0. Exact zeros stay 0.
+    """
+    decay, sd = ou_coefficients(restore, noise)
+    if decay == 1.0 and sd == 0.0:
+        return w
+    if sd and xi is None:
+        raise ValueError("log_space_relaxation: noise > 0 needs xi (standard normal noise of w's shape).")
+    if _is_torch(w):
+        acc = torch.promote_types(w.dtype, torch.float32)
+        x = torch.log(torch.abs(w.to(acc)))
+        x = log_set_point + (x - log_set_point) * decay if decay != 1.0 else x
+        if sd:
+            x = x + sd * xi.to(acc)
+        return (torch.sign(w) * torch.exp(x)).to(w.dtype)
+    acc = np.promote_types(w.dtype, np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.log(np.abs(w.astype(acc)))
+        x = log_set_point + (x - log_set_point) * decay if decay != 1.0 else x
+        if sd:
+            x = x + sd * xi
+        return (np.sign(w) * np.exp(x)).astype(w.dtype)
+
+
+def stationary_log_moments(log_set_point: float, restore: float, noise: float) -> tuple[float, float]:
+    """(mean, variance) of ln|w| in the stationary state of the OU terms with zero gradient:
+    (mu, noise^2 / (2 theta)). Needs theta > 0 (with theta = 0 there is no stationary state)."""
+    if not restore > 0:
+        raise ValueError("stationary_log_moments: restore (theta) must be > 0 for a stationary state.")
+    return float(log_set_point), float(noise) ** 2 / (2.0 * float(restore))
+
+
 class MadamState(NamedTuple):
-    """Per-tensor state of the rule: second moment v, step count t, magnitude bound w_max."""
+    """Per-tensor state of the rule: second moment v, step count t, magnitude bound w_max, and the
+    log-space set point mu = ln(set_point * RMS(W_1)) (used only when restore > 0)."""
 
     v: Array
     step: Any
     w_max: Any
+    log_set_point: Any = None
 
 
-def init_state(w: Array, p_scale: float = DEFAULT_P_SCALE) -> MadamState:
-    """State before the first step: v = 0, t = 0, w_max = p_scale * RMS(w)."""
+def init_state(w: Array, p_scale: float = DEFAULT_P_SCALE, set_point: float = DEFAULT_SET_POINT) -> MadamState:
+    """State before the first step: v = 0, t = 0, w_max = p_scale * RMS(w), mu = ln(set_point * RMS(w))."""
+    mu = initial_log_set_point(w, set_point)
     if _is_torch(w):
         step = torch.zeros((), dtype=torch.float32, device=w.device)
-        return MadamState(torch.zeros_like(w, dtype=state_dtype(w)), step, initial_w_max(w, p_scale))
-    return MadamState(np.zeros_like(w, dtype=state_dtype(w)), 0, initial_w_max(w, p_scale))
+        return MadamState(torch.zeros_like(w, dtype=state_dtype(w)), step, initial_w_max(w, p_scale), mu)
+    return MadamState(np.zeros_like(w, dtype=state_dtype(w)), 0, initial_w_max(w, p_scale), mu)
 
 
 def madam_update(
@@ -163,17 +270,35 @@ def madam_update(
     beta: float = DEFAULT_BETA,
     g_bound: float = DEFAULT_G_BOUND,
     eps: float = 0.0,
+    *,
+    restore: float = DEFAULT_RESTORE,
+    noise: float = DEFAULT_NOISE,
+    bound: str = DEFAULT_BOUND,
+    xi: Array | None = None,
 ) -> tuple[Array, MadamState]:
     """One full Madam step on one tensor: returns (new w, new state). Pure; see module doc.
 
+    With restore = noise = 0 and bound = "hard" this is the published rule, bit for bit. ``xi``
+    (standard normal, w's shape) is required when noise > 0; pass
+    ``hashnoise.hash_normal(seed, step, w.shape, like=w)`` with step the new step count to get the
+    noise the optimizers draw.
     g and g_hat are computed in v's dtype (see ``state_dtype``); the new w has w's dtype.
     """
     g = _cast(sanitize_gradient(g), state.v.dtype)
     step = state.step + 1
     v = second_moment(state.v, g, beta)
     g_hat = normalized_gradient(g, v, step, beta, g_bound, eps)
-    w_new = bound_magnitude(multiplicative_step(w, g_hat, lr), state.w_max)
-    return _cast(w_new, w.dtype), MadamState(v, step, state.w_max)
+    if bound == "soft":
+        g_hat = g_hat * soft_bound_factor(_cast(w, g_hat.dtype), g_hat, state.w_max)
+    w_new = multiplicative_step(w, g_hat, lr)
+    if restore or noise:
+        mu = state.log_set_point
+        if mu is None:
+            raise ValueError("madam_update: restore/noise need state.log_set_point; build the state with init_state.")
+        w_new = log_space_relaxation(_cast(w_new, g_hat.dtype), mu, restore, noise, xi)
+    if bound == "hard":
+        w_new = bound_magnitude(w_new, state.w_max)
+    return _cast(w_new, w.dtype), MadamState(v, step, state.w_max, state.log_set_point)
 
 
 def max_log_step(lr: float = DEFAULT_LR, g_bound: float = DEFAULT_G_BOUND) -> float:
@@ -181,7 +306,8 @@ def max_log_step(lr: float = DEFAULT_LR, g_bound: float = DEFAULT_G_BOUND) -> fl
     return lr * g_bound
 
 
-def validate_hyperparameters(lr, beta, g_bound, p_scale, eps=0.0) -> None:
+def validate_hyperparameters(lr, beta, g_bound, p_scale, eps=0.0, *, restore=DEFAULT_RESTORE,
+                             noise=DEFAULT_NOISE, set_point=DEFAULT_SET_POINT, bound=DEFAULT_BOUND) -> None:
     """Raise ValueError/TypeError naming the first invalid hyperparameter and its allowed range."""
     if _is_torch(lr):
         if lr.numel() != 1:
@@ -193,9 +319,17 @@ def validate_hyperparameters(lr, beta, g_bound, p_scale, eps=0.0) -> None:
         ("g_bound", g_bound, lambda x: math.isfinite(x) and x > 0, "a finite number > 0 (default 10)"),
         ("p_scale", p_scale, lambda x: x > 0, "> 0 (default 3; float('inf') disables the bound)"),
         ("eps", eps, lambda x: math.isfinite(x) and x >= 0, ">= 0 (default 0, as published)"),
+        ("restore", restore, lambda x: math.isfinite(x) and x >= 0,
+         ">= 0, the log-space restoring rate per step (default 0: off)"),
+        ("noise", noise, lambda x: math.isfinite(x) and x >= 0,
+         ">= 0, the ln|w| fluctuation per sqrt(step) (default 0: off)"),
+        ("set_point", set_point, lambda x: math.isfinite(x) and x > 0,
+         "a finite number > 0, the |w| set point as a multiple of the initial RMS (default 1)"),
     ]
     for name, value, ok, allowed in rules:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"Madam: {name} must be a real number, got {value!r} ({type(value).__name__}).")
         if not ok(float(value)):
             raise ValueError(f"Madam: invalid {name}={value!r}; {name} must be {allowed}.")
+    if bound not in BOUNDS:
+        raise ValueError(f"Madam: invalid bound={bound!r}; bound must be one of {BOUNDS} (default 'hard').")

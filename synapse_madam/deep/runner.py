@@ -192,8 +192,8 @@ SUBSTRATE = DeepSubstrate()
 
 
 def _figures(folder: RunFolder, weights: dict, summary: dict) -> None:
-    from .. import plots
+    from .figures import log_weight_histograms, training_curves
 
     title = f"{summary['name']}: {summary['optimizer']} lr={summary['lr']:g}"
-    folder.save_figure(plots.training_curves({title: folder.metrics()}), "curves.png")
-    folder.save_figure(plots.log_weight_histograms({summary["optimizer"]: weights}), "weights.png")
+    folder.save_figure(training_curves({title: folder.metrics()}), "curves.png")
+    folder.save_figure(log_weight_histograms({summary["optimizer"]: weights}), "weights.png")

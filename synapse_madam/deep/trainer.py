@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from torch.nn import functional as F
 
 from ..biology.digest import digest_weights, stationarity
 from ..optim import OPTIMIZERS, check_options, make_optimizer, optimizer_info, training_state_bytes
+from ..progress import progress_bar
 from ..runs import DIVERGENCE_FACTOR, RunFolder, outcome
 from ..runs import divergence as divergence_reason
 
@@ -454,20 +454,5 @@ def _summary(model, config, records, divergence, elapsed, device, world, use_amp
     }
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, **kw):
-        pass
-
-    def close(self):
-        pass
-
-
 def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total=total, desc=desc, enabled=enabled, leave=False)

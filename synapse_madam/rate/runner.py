@@ -146,8 +146,9 @@ def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False) -
 
 
 def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
-    from .. import plots
     from ..biology.digest import stationarity
+    from ..biology.figures import weight_distribution_figure
+    from .figures import rate_learning_curve, rate_psychometric
     from .analysis import weight_statistics
     from .train import train, weight_digests
 
@@ -181,12 +182,12 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
                "expected_signs": dict(EXPECTED_SIGN)}
     folder.write_summary(summary)
     title = f"{spec.get('name')}: {task.name}, {learner.describe()['rule']}/{learner.describe()['optimizer']}"
-    plots.rate_learning_curve(history, folder.file("learning_curve.png"), title=title)
+    folder.save_figure(rate_learning_curve(history, title=title), "learning_curve.png")
     if result["final"] is not None:
-        plots.rate_psychometric(result["final"]["psychometric"], folder.file("psychometric.png"),
-                                xlabel=task.evidence_label, title=title)
+        folder.save_figure(rate_psychometric(result["final"]["psychometric"], xlabel=task.evidence_label, title=title),
+                           "psychometric.png")
     if all(np.isfinite(w).all() for w in weights.values()):  # a diverged run may end with NaN weights
-        folder.save_figure(plots.weight_distribution_figure(weights, reference="song2005", title=title), "weights.png")
+        folder.save_figure(weight_distribution_figure(weights, reference="song2005", title=title), "weights.png")
     folder.remove_checkpoint()
     return summary
 

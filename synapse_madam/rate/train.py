@@ -32,6 +32,7 @@ import torch
 
 from ..biology.digest import digest_weights
 from ..optim import ZeroParameterWarning, make_optimizer, optimizer_info
+from ..progress import progress_bar
 from ..runs import RunFolder, divergence, outcome
 from .tasks import Task, evaluate, masked_loss
 
@@ -248,8 +249,4 @@ def _train(model, task: Task, learner, folder: RunFolder | None, resume: bool, *
 
 
 def _progress(it, enabled: bool, name: str, initial: int, total: int):
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=name, initial=initial, total=total, leave=False, dynamic_ncols=True)
+    return progress_bar(it, desc=name, initial=initial, total=total, enabled=enabled, leave=False)

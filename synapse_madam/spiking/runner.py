@@ -310,7 +310,8 @@ def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False) -
 
 
 def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
-    from .. import plots
+    from ..biology.figures import weight_distribution_figure
+    from .figures import spike_raster, weight_traces
 
     finished = folder.finished_summary()
     if finished is not None and finished.get("duration_s") == spec["duration_s"]:
@@ -318,14 +319,14 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     summary, data = simulate(spec, folder)
     weights = data["weights"]
     folder.save_weights(weights)
-    fig = plots.weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
-                                           reference=summary["reference"]["name"],
-                                           title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
+    fig = weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
+                                     reference=summary["reference"]["name"],
+                                     title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
     folder.save_figure(fig, "weights.png")
     if "trace_t" in data:
-        plots.weight_traces(data["trace_t"], data["trace_w"], folder.file("weight_traces.png"), title="two synapses")
+        folder.save_figure(weight_traces(data["trace_t"], data["trace_w"], title="two synapses"), "weight_traces.png")
     else:
-        plots.spike_raster(data["spike_i"], data["spike_t"], folder.file("raster.png"), title="excitatory neurons")
+        folder.save_figure(spike_raster(data["spike_i"], data["spike_t"], title="excitatory neurons"), "raster.png")
     folder.write_summary(summary)
     folder.remove_checkpoint(CHECKPOINT)
     # cpp_standalone's raw result arrays (tens of MB) duplicate weights.npz; the generated code stays
