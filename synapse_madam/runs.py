@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 from . import io
 
 __all__ = ["RunFolder", "RunFolderError", "spec_diff", "flatten_spec", "stats_output_names", "sha256_file",
-           "divergence", "outcome",
+           "divergence", "outcome", "headline_part", "join_headline",
            "DIVERGENCE_FACTOR", "reusable_summary", "read_json", "SPEC", "METRICS", "SUMMARY", "WEIGHTS", "WEIGHTS_INIT", "DATA_FILES", "CHECKPOINTS", "LOCK"]
 
 SPEC, METRICS, SUMMARY = "spec.toml", "metrics.jsonl", "summary.json"
@@ -459,6 +459,19 @@ def outcome(diverged: str | None, accuracy, chance: float, n_eval: int) -> dict:
                           if at_chance else None)
     return {"diverged": diverged is not None, "divergence": diverged, "failed": reason is not None,
             "failure": reason, "chance_acc": chance}
+
+
+def headline_part(label: str, value, fmt: str = ".4f", unit: str = "") -> str | None:
+    """"label value unit" for a CLI headline, or None when the value is missing."""
+    return None if value is None else f"{label} {value:{fmt}}{unit}"
+
+
+def join_headline(parts, summary: dict) -> str:
+    """One CLI line: the non-empty parts, then why the run failed (``failure``) if it did."""
+    parts = [p for p in parts if p]
+    if summary.get("failed"):
+        parts.append(f"FAILED: {summary.get('failure')}")
+    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------ stats outputs

@@ -24,6 +24,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from .runs import RunFolder
 
 __all__ = ["Substrate", "WeightGroup", "SUBSTRATES", "get", "load_spec", "apply_overrides", "validate", "run",
-           "substrate_module", "groups_from_folder", "open_folder"]
+           "substrate_module", "groups_from_folder", "open_folder", "ModuleSubstrate"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,37 @@ class Substrate(Protocol):
     def weight_groups(self, source: Any) -> dict[str, WeightGroup]: ...
 
 
-def _registry() -> dict[str, Substrate]:
-    from .deep.runner import SUBSTRATE as deep
-    from .rate.runner import SUBSTRATE as rate
-    from .spiking.runner import SUBSTRATE as spiking
+@dataclass(frozen=True)
+class ModuleSubstrate:
+    """A substrate whose protocol functions are a module's ``validate``, ``free_keys``, ``run_in``
+    (the protocol's ``run``), ``headline`` and ``weight_groups``."""
 
-    return {s.name: s for s in (deep, rate, spiking)}
+    name: str
+    module: ModuleType
+
+    def validate(self, spec: dict, source: str) -> dict:
+        return self.module.validate(spec, source)
+
+    def free_keys(self, spec: dict) -> set[str]:
+        return set(self.module.free_keys(spec))
+
+    def run(self, spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+        return self.module.run_in(spec, folder, callbacks=callbacks)
+
+    def headline(self, summary: dict) -> str:
+        return self.module.headline(summary)
+
+    def weight_groups(self, source: Any) -> dict[str, WeightGroup]:
+        return self.module.weight_groups(source)
+
+
+def _registry() -> dict[str, Substrate]:
+    from .deep import runner as deep
+    from .rate import runner as rate
+    from .spiking import runner as spiking
+
+    return {s.name: s for s in (ModuleSubstrate("deep", deep), ModuleSubstrate("rate", rate),
+                                ModuleSubstrate("spiking", spiking))}
 
 
 SUBSTRATES: dict[str, Substrate] = _registry()

@@ -75,7 +75,6 @@ def test_fresh_start_over_results_is_refused_and_overwrite_deletes_them(tmp_path
     with RunFolder.open(tmp_path, {"a": 1}) as f:
         f.append_metrics({"epoch": 1})
         f.save_checkpoint({"epoch": 1})
-        f.save_figure.__func__  # noqa: B018 (the API exists)
     (tmp_path / "curves.png").write_bytes(b"png")
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match=r"already holds results \(metrics.jsonl, checkpoint.pt\).*--overwrite"):
@@ -180,6 +179,31 @@ def test_cli_refuses_a_fresh_run_over_results_then_overwrite_and_resume(spec, tm
     assert json.loads(out.joinpath("summary.json").read_text())["optimizer"] == "adam"
     with pytest.raises(SystemExit):  # argparse: --resume and --overwrite exclude each other
         main(["run", str(spec), "--out", str(out), "--resume", "--overwrite"])
+
+
+def test_cli_second_run_into_a_locked_folder_is_one_line(spec, tmp_path, capsys):
+    from synapse_madam import substrates
+
+    ctx = mp.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    out = tmp_path / "run"
+    resolved = substrates.validate(substrates.load_spec(spec), str(spec))
+    p = ctx.Process(target=_hold_lock_with, args=(out, resolved, ready, release))
+    p.start()
+    try:
+        assert ready.wait(30)
+        assert main(["run", str(spec), "--out", str(out), "--resume"]) == 2
+        one_line_error(capsys, "in use by another run", str(out))
+        assert not (out / "metrics.jsonl").exists()  # the second run wrote nothing
+    finally:
+        release.set()
+        p.join(30)
+
+
+def _hold_lock_with(path, spec, ready, release):
+    with RunFolder.open(path, spec):
+        ready.set()
+        release.wait(30)
 
 
 def test_cli_prints_the_substrate_headline(spec, tmp_path, capsys):

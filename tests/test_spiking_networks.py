@@ -153,3 +153,29 @@ def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets,
             assert c["bimodality"]["fraction_at_upper"] == pytest.approx(d["frac_at_upper"])
         assert (out / f"stats_weights_{g['group']}.png").stat().st_size > 0
     assert summary["weights"]["IE"]["frac_wrong_sign"] == 0.0 and summary["weights"]["IE"]["sign_flips"] is not None
+
+
+@pytest.mark.parametrize("network", ["poisson_lif", "brunel"])
+def test_weights_are_signed_so_a_flipped_inhibitory_synapse_shows(network):
+    """weights() used to return -|w| for I groups, so a flip could never be seen."""
+    from synapse_madam.biology import digest_weights
+    from synapse_madam.spiking.runner import build
+
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    spec = {"substrate": "spiking", "network": network, "target": "numpy",
+            "rule": {"name": "madam", "w_max": 0.01} if network == "poisson_lif" else {"name": "madam"},
+            "inh_rule": {"name": "madam"},
+            "network_params": {"n_inputs": 20, "n_inhibitory": 5} if network == "poisson_lif" else {"n_exc": 80}}
+    net = build(validate(spec, "test"))
+    w0 = net.weights()["IE"]
+    assert np.all(w0 < 0)
+    assert net.weights()["IE"] is not w0 and not np.shares_memory(net.weights()["IE"], w0)  # copies
+    syn = net.inh_synapses if network == "poisson_lif" else net.synapses["IE"]
+    w = np.asarray(syn.w[:], dtype=float)
+    w[0] = -w[0]  # one inhibitory synapse turns excitatory
+    syn.w[:] = w
+    w1 = net.weights()["IE"]
+    assert w1[0] > 0
+    d = digest_weights(w1, initial=w0, expected_sign=-1)
+    assert d["sign_flips"] == 1 and d["frac_wrong_sign"] == pytest.approx(1 / w1.size)

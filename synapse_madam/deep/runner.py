@@ -29,12 +29,12 @@ from dataclasses import fields
 
 
 from ..io import spec_to_toml
-from ..runs import RunFolder
+from ..runs import RunFolder, headline_part, join_headline
 from .data import DATASETS
 from .nets import NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
 
-__all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build", "SUBSTRATE"]
+__all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build", "run_in", "headline", "weight_groups", "free_keys"]
 
 DEFAULTS = {
     "substrate": "deep", "name": "deep", "description": "",
@@ -122,7 +122,8 @@ def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False, c
     return substrates.run(spec, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
 
 
-def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
     import torch.distributed as dist
 
     from .trainer import init_distributed, train
@@ -148,22 +149,14 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
 
 
 def headline(summary: dict) -> str:
-    """One line for the CLI: accuracy, loss, divergence/failure, epochs and time."""
-    parts = []
-    if summary.get("final_test_acc") is not None:
-        parts.append(f"test accuracy {summary['final_test_acc']:.4f}")
-    if summary.get("final_test_loss") is not None:
-        parts.append(f"test loss {summary['final_test_loss']:.4f}")
-    if summary.get("final_test_bits_per_char") is not None:
-        parts.append(f"{summary['final_test_bits_per_char']:.3f} bits/char")
-    parts.append(f"epochs {summary.get('epochs_completed')}/{summary.get('epochs')}")
-    if summary.get("train_time_s") is not None:
-        parts.append(f"train time {summary['train_time_s']:.1f} s (wall)")
-    if summary.get("state_bytes_per_param") is not None:
-        parts.append(f"optimizer state {summary['state_bytes_per_param']:g} B/param")
-    if summary.get("failed"):
-        parts.append(f"FAILED: {summary.get('failure')}")
-    return "; ".join(parts)
+    """One line for the CLI: accuracy, loss, epochs, wall time, optimizer state; why it failed."""
+    s = summary
+    return join_headline([
+        headline_part("test accuracy", s.get("final_test_acc")), headline_part("test loss", s.get("final_test_loss")),
+        headline_part("bits/char", s.get("final_test_bits_per_char"), ".3f"),
+        f"epochs {s.get('epochs_completed')}/{s.get('epochs')}",
+        headline_part("train time", s.get("train_time_s"), ".1f", " s (wall)"),
+        headline_part("optimizer state", s.get("state_bytes_per_param"), "g", " B/param")], s)
 
 
 def weight_groups(source) -> dict:
@@ -176,19 +169,6 @@ def weight_groups(source) -> dict:
         return {n: WeightGroup(n, p.detach().float().cpu().numpy()) for n, p in source.named_parameters() if p.ndim > 1}
     return {k: g for k, g in groups_from_folder(source).items() if g.w.ndim > 1}
 
-
-class DeepSubstrate:
-    """The deep-net substrate (see :mod:`synapse_madam.substrates` for the protocol)."""
-
-    name = "deep"
-    validate = staticmethod(validate)
-    free_keys = staticmethod(free_keys)
-    run = staticmethod(_run)
-    headline = staticmethod(headline)
-    weight_groups = staticmethod(weight_groups)
-
-
-SUBSTRATE = DeepSubstrate()
 
 
 def _figures(folder: RunFolder, weights: dict, summary: dict) -> None:

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runs import WEIGHTS_INIT, RunFolder
+from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from .network import EIRateRNN
 from .tasks import TASKS, make_task
 from .train import EXPECTED_SIGN, GROUP_PARAM
@@ -98,6 +98,7 @@ def validate(spec: dict, source: str) -> dict:
             info = optimizer_info(learning["optimizer"])
         except ValueError as exc:
             raise ValueError(f"{source}: learning.optimizer: {exc}") from None
+        learning.setdefault("lr", info.default_lr)  # the resolved spec names the lr it ran with
         if "p_scale" in learning and "p_scale" not in info.options:
             raise ValueError(f"{source}: learning.p_scale is not an option of optimizer {info.name!r} "
                              f"(its options: {', '.join(info.options)}).")
@@ -106,6 +107,10 @@ def validate(spec: dict, source: str) -> dict:
             raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
                              "'node_perturbation' always takes Madam's step; remove the key or set it to 'madam'.")
         del learning["optimizer"]
+    if learning["rule"] == "node_perturbation":
+        from .. import rule as madam_rule
+
+        learning.setdefault("lr", madam_rule.DEFAULT_LR)
     bad = set(learning) - LEARNING_KEYS[learning["rule"]]
     if bad:
         raise ValueError(f"{source}: unknown [learning] key(s) {', '.join(sorted(bad))} for rule "
@@ -138,19 +143,13 @@ def free_keys(spec: dict) -> set[str]:
     return {"name", "description", "progress", "threads"}
 
 
-def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False) -> dict:
-    """Train a validated spec into the run folder ``run_dir`` (see module doc); returns the summary."""
-    from .. import substrates
-
-    return substrates.run(spec, run_dir, resume=resume, overwrite=overwrite)
-
-
-def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
     from ..biology.digest import stationarity
     from ..biology.figures import weight_distribution_figure
     from .figures import rate_learning_curve, rate_psychometric
     from .analysis import weight_statistics
-    from .train import train, weight_digests
+    from .train import train
 
     finished = folder.finished_summary()
     if finished is not None:
@@ -170,13 +169,11 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     folder.save_weights(weights)
     folder.save_torch({"state_dict": model.state_dict(), "config": model.config()})
     history = result.pop("history")
-    digests = weight_digests(model, learner, initial)
     w_max = learner.w_max() if hasattr(learner, "w_max") else {}
     bounds = {g: (0.0, w_max[p]) for g, p in GROUP_PARAM.items() if p in w_max}
     summary = {"name": spec.get("name"), **result, "network": model.config(), "task_params": task.params(),
-               "digest": digests,
                "sigma_stationarity": {g: stationarity([r["weights"][g]["sigma_ln"] for r in history if "weights" in r])
-                                      for g in digests},
+                                      for g in weights},
                "weights": weight_statistics(weights, model, initial=initial, bounds=bounds),
                "weight_unit": "a.u.", "weight_bounds": {g: b[1] for g, b in bounds.items()},
                "expected_signs": dict(EXPECTED_SIGN)}
@@ -193,20 +190,12 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
 
 
 def headline(summary: dict) -> str:
-    """One line for the CLI: task accuracy, divergence/failure, steps and wall time."""
-    parts = [f"task {summary.get('task')}"]
-    acc = summary.get("accuracy")
-    parts.append(f"accuracy {acc:.4f}" if acc is not None else "accuracy n/a")
-    final = summary.get("final") or {}
-    if final.get("loss") is not None:
-        parts.append(f"eval loss {final['loss']:.4f}")
-    parts.append(f"steps {summary.get('steps')}")
-    parts.append(f"sign violations {summary.get('sign_violations')}")
-    if summary.get("wall_s") is not None:
-        parts.append(f"train time {summary['wall_s']:.1f} s (wall)")
-    if summary.get("failed"):
-        parts.append(f"FAILED: {summary.get('failure')}")
-    return "; ".join(parts)
+    """One line for the CLI: task accuracy, eval loss, steps, sign violations, wall time; why it failed."""
+    s = summary
+    return join_headline([
+        f"task {s.get('task')}", headline_part("accuracy", s.get("accuracy")) or "accuracy n/a",
+        headline_part("eval loss", (s.get("final") or {}).get("loss")), f"steps {s.get('steps')}",
+        f"sign violations {s.get('sign_violations')}", headline_part("train time", s.get("wall_s"), ".1f", " s (wall)")], s)
 
 
 def weight_groups(source) -> dict:
@@ -218,19 +207,6 @@ def weight_groups(source) -> dict:
         return {k: WeightGroup(k, w, EXPECTED_SIGN.get(k)) for k, w in source.weight_groups().items()}
     return groups_from_folder(source)
 
-
-class RateSubstrate:
-    """The rate-network substrate (see :mod:`synapse_madam.substrates` for the protocol)."""
-
-    name = "rate"
-    validate = staticmethod(validate)
-    free_keys = staticmethod(free_keys)
-    run = staticmethod(_run)
-    headline = staticmethod(headline)
-    weight_groups = staticmethod(weight_groups)
-
-
-SUBSTRATE = RateSubstrate()
 
 
 def load_model(run_dir) -> torch.nn.Module:

@@ -54,9 +54,9 @@ class SongNetwork:
         stored magnitude. A sign-preserving (``signed``) rule stores inhibitory weights as negative
         numbers and its effect is gi += -w, so the signed weight is w itself and a flip shows as a
         positive entry; other rules store |w| with effect gi += w, so the signed weight is -w."""
-        out = {"EE": np.asarray(self.synapses.w[:], dtype=float)}
+        out = {"EE": np.array(self.synapses.w[:], dtype=float)}
         if self.params.get("inh_plastic"):
-            w = np.asarray(self.inh_synapses.w[:], dtype=float)
+            w = np.array(self.inh_synapses.w[:], dtype=float)
             out["IE"] = w if self.params.get("inh_signed") else -w
         return out
 
@@ -152,7 +152,7 @@ class BrunelNetwork:
         returned as they are and a flip shows; other rules store |w| (effect v += -w): -w."""
         out = {}
         for key in self.params["plastic"]:
-            w = np.asarray(self.synapses[key].w[:], dtype=float)
+            w = np.array(self.synapses[key].w[:], dtype=float)
             out[key] = w if (not key.startswith("I") or self.params.get("signed", {}).get(key)) else -w
         return out
 

@@ -29,12 +29,11 @@ from __future__ import annotations
 import inspect
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..biology.digest import stationarity
-from ..runs import WEIGHTS_INIT, RunFolder
+from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from . import analysis
 from .backend import TARGETS
 
@@ -302,14 +301,8 @@ def free_keys(spec: dict) -> set[str]:
     return {"name", "description", "duration_s"}
 
 
-def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False) -> dict:
-    """Run a validated spec into the run folder ``run_dir`` (see module doc); returns the summary."""
-    from .. import substrates
-
-    return substrates.run(spec, run_dir, resume=resume, overwrite=overwrite)
-
-
-def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
     from ..biology.figures import weight_distribution_figure
     from .figures import spike_raster, weight_traces
 
@@ -335,30 +328,15 @@ def _run(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
 
 
 def headline(summary: dict) -> str:
-    """One line for the CLI: firing rates, sign flips and sigma of ln|w| per plastic group, time."""
-    parts = [f"{summary.get('network')} {summary.get('duration_s'):g} s simulated"]
-    if summary.get("rate_hz") is not None:
-        parts.append(f"rate {summary['rate_hz']:.2f} Hz")
-    for pop in ("exc", "inh"):
-        if isinstance(summary.get(pop), dict):
-            parts.append(f"{pop} rate {summary[pop]['rate_hz']:.2f} Hz")
-    for key, d in (summary.get("weights") or {}).items():
-        sig = d.get("sigma_ln")
-        parts.append(f"{key}: sigma ln|w| {'n/a' if sig is None else f'{sig:.3f}'}, sign flips {d.get('sign_flips')}")
-    if summary.get("wall_s") is not None:
-        parts.append(f"wall time {summary['wall_s']:.1f} s")
-    return "; ".join(parts)
-
-
-class SpikingSubstrate:
-    """The Brian2 spiking substrate (see :mod:`synapse_madam.substrates` for the protocol)."""
-
-    name = "spiking"
-    validate = staticmethod(validate)
-    free_keys = staticmethod(free_keys)
-    run = staticmethod(_run)
-    headline = staticmethod(headline)
-    weight_groups = staticmethod(weight_groups)
-
-
-SUBSTRATE = SpikingSubstrate()
+    """One line for the CLI: biological time, firing rates, sigma of ln|w| and sign flips per
+    plastic group, wall time."""
+    s = summary
+    parts = [f"{s.get('network')}: {s.get('duration_s'):g} s of biological time",
+             headline_part("output rate", s.get("rate_hz"), ".2f", " Hz")]
+    parts += [headline_part(f"{pop} rate", s[pop].get("rate_hz"), ".2f", " Hz")
+              for pop in ("exc", "inh") if isinstance(s.get(pop), dict)]
+    for key, d in (s.get("weights") or {}).items():
+        parts.append(f"{key}: {headline_part('sigma ln|w|', d.get('sigma_ln'), '.3f') or 'sigma ln|w| n/a'}, "
+                     f"sign flips {d.get('sign_flips')}")
+    parts.append(headline_part("wall time", s.get("wall_s"), ".1f", " s"))
+    return join_headline(parts, s)
