@@ -105,3 +105,12 @@ def test_stats_takes_unit_and_bounds_from_the_run_summary(run_dir, capsys):
     assert groups["fc1.weight"]["classes"][0]["reference"]["ks_raw"] is not None  # in the reference's unit
     assert main(["stats", str(run_dir), "--no-figures", "--unit", "a.u."] + FAST) == 0  # the flag wins
     assert json.loads((run_dir / "stats_weights.json").read_text())["unit"] == "a.u."
+
+
+def test_stats_on_a_pure_lognormal_reports_no_fraction_at_an_unknown_bound(tmp_path, capsys):
+    """The issue's case: a log-normal sample was reported 73 % "at bounds" (measured against max|w|)."""
+    atomic_save_npz(tmp_path / "ln.npz", w=np.random.default_rng(2).lognormal(0, 2.5, 5000))
+    assert main(["stats", str(tmp_path / "ln.npz"), "--no-figures"] + FAST) == 0
+    assert "at 0 (no bound known)" in capsys.readouterr().out
+    b = json.loads((tmp_path / "stats_ln.json").read_text())["groups"][0]["classes"][0]["bimodality"]
+    assert b["fraction_at_upper"] is None and b["fraction_at_lower"] == 0.0
