@@ -8,6 +8,7 @@ import torch
 
 from .fixed_point import UniformQuantized
 from .lns_madam import LNSMadam
+from .log_adam import LogAdam
 from .madam import Madam
 
 __all__ = ["OPTIMIZERS", "make_optimizer"]
@@ -27,6 +28,14 @@ OPTIMIZERS: dict[str, tuple[Callable, str]] = {
         lambda params, lr, **kw: LNSMadam(params, lr=lr, **kw),
         "LNSMadam: B-bit log-number-system weights, integer-code steps (options: bits, rounding, ..., "
         "restore, noise, set_point, bound, seed)",
+    ),
+    "log_adam": (
+        lambda params, lr, **kw: LogAdam(params, lr=lr, **kw),
+        "control: Adam on theta with w = sign(w0)*exp(theta) (options: betas, eps, restore, noise, set_point, seed)",
+    ),
+    "log_sgd": (
+        lambda params, lr, **kw: LogAdam(params, lr=lr, **{"method": "sgd", **kw}),
+        "control: SGD on theta with w = sign(w0)*exp(theta) (options: momentum, restore, noise, set_point, seed)",
     ),
     "sgd_uniform": (
         lambda params, lr, bits=8, rounding="nearest", **kw: UniformQuantized(
