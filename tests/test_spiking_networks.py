@@ -176,3 +176,21 @@ def test_rule_terms_and_initial_laws_in_specs():
     b2.start_scope()
     with pytest.raises(ValueError, match="initial weight law"):
         build(validate({**base, "rule": rule, "network_params": {"w_init": "gamma"}}, "x"))
+
+
+def test_poisson_to_lif_replicas_are_independent_copies():
+    """n_neurons units in one network: unit k owns inputs k*n .. (k+1)*n - 1; units with equal
+    weights but independent inputs end differently, and each neuron fires."""
+    b2.seed(5)
+    n = 200
+    net = poisson_to_lif(make_rule("madam", w_max=0.05, restore=0.5, noise_std=0.05), n_inputs=n, n_neurons=3,
+                         rate=40 * b2.Hz, w=0.03, record_weights=3 * n)
+    assert len(net.neuron) == 3 and len(net.inputs) == 3 * n
+    np.testing.assert_array_equal(np.asarray(net.synapses.j[:]), np.arange(3 * n) // n)
+    net.network.run(0.5 * b2.second)
+    w = np.asarray(net.synapses.w[:]).reshape(3, n)
+    assert np.all(np.bincount(np.asarray(net.spikes.i[:]), minlength=3) > 0)
+    assert not np.allclose(w[0], w[1]) and np.all(w > 0)
+    assert net.weight_trace.w.shape[0] == 3 * n
+    with pytest.raises(ValueError, match="replicas"):
+        poisson_to_lif(make_rule("madam", w_max=0.02), n_inputs=10, n_neurons=2, n_inhibitory=5)
