@@ -22,6 +22,7 @@ import torch
 
 from .fixed_point import UniformQuantized
 from .lns_madam import LNSMadam
+from .log_adam import LogAdam
 from .madam import Madam
 
 __all__ = ["OPTIMIZERS", "OptimizerInfo", "make_optimizer", "optimizer_info", "check_options"]
@@ -69,14 +70,19 @@ class OptimizerInfo:
 
 
 OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
-    OptimizerInfo("madam", Madam, "Madam, multiplicative Adam (default lr 0.01)", True, 0.01,
-                  cpu_defaults={"foreach": True}),
+    OptimizerInfo("madam", Madam, "Madam, multiplicative Adam (default lr 0.01; options: p_scale, g_bound, beta, eps, "
+                  "restore, noise, set_point, bound=hard|soft|none, seed)", True, 0.01, cpu_defaults={"foreach": True}),
     OptimizerInfo("sgd", torch.optim.SGD, "plain SGD", False, 0.05),
     OptimizerInfo("sgd_momentum", torch.optim.SGD, "SGD with momentum 0.9", False, 0.01, {"momentum": 0.9}),
     OptimizerInfo("adam", torch.optim.Adam, "Adam", False, 1e-3),
     OptimizerInfo("adamw", torch.optim.AdamW, "AdamW (weight decay 0.01)", False, 1e-3),
-    OptimizerInfo("lns_madam", LNSMadam, "LNSMadam: B-bit log-number-system weights, integer-code steps "
-                  "(options: bits, rounding, ...)", True, 0.01),
+    OptimizerInfo("lns_madam", LNSMadam, "LNSMadam: B-bit log-number-system weights, integer-code steps (options: bits, "
+                  "rounding, ..., restore, noise, set_point, bound, seed)", True, 0.01),
+    # w = sign(w0) exp(theta): the sign is fixed by construction
+    OptimizerInfo("log_adam", LogAdam, "control: Adam on theta with w = sign(w0)*exp(theta) (options: betas, eps, "
+                  "restore, noise, set_point, seed)", True, 0.01),
+    OptimizerInfo("log_sgd", LogAdam, "control: SGD on theta with w = sign(w0)*exp(theta) (options: momentum, restore, "
+                  "noise, set_point, seed)", True, 0.01, {"method": "sgd"}),
     OptimizerInfo("sgd_uniform", torch.optim.SGD, "baseline: SGD on B-bit uniform fixed-point weights "
                   "(options: bits, rounding)", False, 0.05, wrapper=UniformQuantized),
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
