@@ -97,7 +97,7 @@ class Atlas:
     def to_markdown(self) -> str:
         r = self.reference
         head = ["run", "substrate", "learner", "group", "n", "σ ln|w|", "σ/σ_ref", "KS D (data vs own log-normal fit)",
-                "AD A²", "at bounds", "sign flips", "σ(t) change, last third", "stationary (<5 %)"]
+                "AD A²", "at bounds", "sign flips", "σ(t) change, last third (points logged)", "stationary (<5 %)"]
         lines = [f"# Atlas: ln|w| against {r.citation.short}", "",
                  f"Reference {r.name}: ln x ~ N({r.mu:.3f}, {r.sigma:.4f}²), x = {r.measure} in {r.unit} "
                  f"[{r.confirmed}]; {r.citation}", "",
@@ -105,14 +105,15 @@ class Atlas:
                  "the normal with its own mean and sd (0 = exactly log-normal). At bounds: within 0.1 % of a bound "
                  "the run declares (n/a: none declared). Sign flips: weights whose sign differs from the initial "
                  "weights' (n/a: the run kept no initial weights). σ(t) change: (max - min) / mean of the σ ln|w| "
-                 "values logged over the last third of the run (n/a: fewer than 3 logged).", "",
+                 "values logged over the last third of the run, with the number of values logged in the whole run "
+                 "(n/a: fewer than 3; few points make a weak test).", "",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows():
             lines.append("| " + " | ".join([
                 row["run"], row["substrate"] or "?", row["learner"] or "?", row["group"], str(row["n"]),
                 _f(row["sigma_ln"], 3), _f(row["sigma_ratio"], 2), _f(row["ks_D"], 4), _f(row["ad"], 1),
                 _pct(row["frac_at_bounds"]), "n/a" if row["sign_flips"] is None else str(row["sign_flips"]),
-                _pct(row["sigma_rel_change"]),
+                _pct(row["sigma_rel_change"]) + ("" if row["sigma_rel_change"] is None else f" ({row['sigma_points']} pts)"),
                 "n/a" if row["stationary"] is None else ("yes" if row["stationary"] else "no")]) + " |")
         lines += ["", "Runs: " + ", ".join(f"`{s}`" for s in self.sources), ""]
         return "\n".join(lines)
@@ -340,10 +341,21 @@ def run_atlas_demo(out_dir: str | Path = "runs/demo", *, progress: bool = True, 
                  f"   sign flips {'n/a' if row['sign_flips'] is None else row['sign_flips']}")
     table = atlas.to_markdown().split("\n")
     start = next(i for i, line in enumerate(table) if line.startswith("| run"))
+    flips: dict = {}
+    for row in atlas.rows():
+        if row["sign_flips"] is not None:
+            flips[row["learner"] or "?"] = flips.get(row["learner"] or "?", 0) + row["sign_flips"]
+    moving = [f"{r['run']} {r['group']}" for r in atlas.rows() if r["stationary"] is False]
     report = "\n".join([
         "# Atlas: every substrate against cortex", "",
         "The ln|w| of the runs above on one log axis, each centred at its median, against the log-normal of "
         f"{atlas.reference.citation.short} (left), and σ(t) over each run (right); the table has the numbers "
         "(`synapse-madam atlas RUN...` draws it for any runs). KS D and AD A²: ln|w| against the normal with "
-        "its own mean and sd.", "", "![atlas](atlas.png)", "", *table[start:], ""])
+        "its own mean and sd.", "", "![atlas](atlas.png)", "",
+        "Sign flips against the initial weights, per learner: "
+        + ", ".join(f"{k} {v}" for k, v in flips.items()) + ". "
+        + (f"σ(t) still moved more than 5 % over the last third in: {', '.join(moving)}. " if moving else "")
+        + "These are the demo's short runs: the evidence protocol (stationary σ, two initialisations, "
+        "≥ 3 seeds, the published rule as control) is applied on the pages linked from docs/bridge.md.", "",
+        *table[start:], ""])
     return {"atlas": atlas, "report": report}
