@@ -97,10 +97,11 @@ def test_figure_has_one_density_per_group_and_the_reference(runs):
     atlas = build_atlas(list(runs.values()), "song2005")
     fig = atlas_figure(atlas)
     assert isinstance(fig, Figure)
-    density_ax = fig.axes[0]
-    labels = [t.get_text() for t in density_ax.get_legend().get_texts()]
+    density_ax, sigma_ax = fig.axes
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert len(labels) == len(atlas.groups) + 1 and any("Song" in s for s in labels)
     assert density_ax.get_xscale() == "log"
+    assert len(sigma_ax.get_lines()) == 1 + sum(len(g.sigma_t) >= 2 for g in atlas.groups)  # + the line at 1
 
 
 def test_same_folder_names_get_unique_labels(runs, tmp_path):
