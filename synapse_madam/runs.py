@@ -364,6 +364,15 @@ class RunFolder:
         if self.writer:
             io.atomic_torch_save(self.path / name, obj)
 
+    def load_torch(self, name: str = MODEL) -> Any:
+        """torch.load of a file the run saved with :meth:`save_torch` (model.pt)."""
+        import torch
+
+        f = self.path / name
+        if not f.is_file():
+            raise FileNotFoundError(f"{str(f)!r} not found; the run writes it when it finishes.")
+        return torch.load(f, weights_only=False)
+
     def save_figure(self, fig, name: str) -> Path | None:
         """Save a matplotlib Figure as ``name`` (PNG) in the folder and close it."""
         if not self.writer:
