@@ -253,7 +253,8 @@ def atlas_figure(atlas, *, bins: int = 60, title: str | None = None):
     colour_of = {}
     for i, r in enumerate(runs):
         learner = next((g.learner for g in atlas.groups if g.run == r), None)
-        colour_of[r] = (colour(learner, None) if one_each and learner else None) or cycle[i % len(cycle)]
+        base = learner.split(" + ")[0] if learner else None  # "madam + restore + noise" has Madam's colour
+        colour_of[r] = (colour(base, None) if one_each and base else None) or cycle[i % len(cycle)]
     styles = ["-", "--", ":", "-.", (0, (6, 1.5)), (0, (3, 1, 1, 1, 1, 1))]
     style_of, seen = {}, {}
     for g in atlas.groups:
