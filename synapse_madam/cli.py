@@ -63,7 +63,7 @@ def _stats(args) -> int:
         groups = {g: groups[g] for g in args.group}
     report = analyze(groups, reference, unit=unit, zeros=args.zeros, source=str(args.path),
                      n_boot=args.n_boot, n_sim=args.n_sim, bounds={g: b for g, b in bounds.items() if g in groups},
-                     seed=args.seed)
+                     seed=args.seed, progress=True)
     print(report.to_text())
     out = Path(args.out) if args.out else folder
     written = [atomic_write_json(out / "stats.json", report.to_dict()), atomic_write_text(out / "stats.md", report.to_markdown())]
