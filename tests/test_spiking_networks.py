@@ -149,3 +149,48 @@ def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets,
             assert c["bimodality"]["fraction_at_upper"] == pytest.approx(d["frac_at_upper"])
         assert (out / f"stats_{g['group']}.png").stat().st_size > 0
     assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
+
+
+def test_rule_terms_and_initial_laws_in_specs():
+    """Spec keys for the bridge terms: bound is a string, the rest numbers; w_init "uniform" and
+    "constant" start network (a) at one RMS (sigma(ln w) 1 and 0)."""
+    from synapse_madam.spiking.runner import build
+
+    base = {"substrate": "spiking", "network": "poisson_lif"}
+    rule = {"name": "madam", "w_max": 0.01, "restore": 0.02, "noise_std": 0.05, "bound": "soft"}
+    spec = validate({**base, "rule": rule}, "x.toml")
+    assert spec["rule"]["bound"] == "soft"
+    with pytest.raises(ValueError, match="rule.bound must be a string"):
+        validate({**base, "rule": {**rule, "bound": 1}}, "x.toml")
+    with pytest.raises(ValueError, match="rule.restore must be a number"):
+        validate({**base, "rule": {**rule, "restore": "fast"}}, "x.toml")
+    rms = {}
+    for law in ("uniform", "constant"):
+        b2.start_scope()
+        net = build(validate({**base, "rule": rule, "network_params": {"n_inputs": 3000, "w_init": law}}, "x"))
+        w = np.asarray(net.synapses.w[:])
+        rms[law] = np.sqrt(np.mean(w**2))
+        assert np.std(np.log(w)) == pytest.approx(1.0 if law == "uniform" else 0.0, abs=0.05)
+        assert net.synapses.namespace["madam_mu"] == pytest.approx(np.log(rms[law]))
+    assert rms["uniform"] == pytest.approx(rms["constant"], rel=0.02)
+    b2.start_scope()
+    with pytest.raises(ValueError, match="initial weight law"):
+        build(validate({**base, "rule": rule, "network_params": {"w_init": "gamma"}}, "x"))
+
+
+def test_poisson_to_lif_replicas_are_independent_copies():
+    """n_neurons units in one network: unit k owns inputs k*n .. (k+1)*n - 1; units with equal
+    weights but independent inputs end differently, and each neuron fires."""
+    b2.seed(5)
+    n = 200
+    net = poisson_to_lif(make_rule("madam", w_max=0.05, restore=0.5, noise_std=0.05), n_inputs=n, n_neurons=3,
+                         rate=40 * b2.Hz, w=0.03, record_weights=3 * n)
+    assert len(net.neuron) == 3 and len(net.inputs) == 3 * n
+    np.testing.assert_array_equal(np.asarray(net.synapses.j[:]), np.arange(3 * n) // n)
+    net.network.run(0.5 * b2.second)
+    w = np.asarray(net.synapses.w[:]).reshape(3, n)
+    assert np.all(np.bincount(np.asarray(net.spikes.i[:]), minlength=3) > 0)
+    assert not np.allclose(w[0], w[1]) and np.all(w > 0)
+    assert net.weight_trace.w.shape[0] == 3 * n
+    with pytest.raises(ValueError, match="replicas"):
+        poisson_to_lif(make_rule("madam", w_max=0.02), n_inputs=10, n_neurons=2, n_inhibitory=5)
