@@ -22,10 +22,11 @@ SUBSTRATES = {
 
 
 def load_spec(path: str | Path) -> dict:
-    """Read a TOML spec; clear errors for a missing file, bad TOML or an unknown substrate."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"spec file {str(path)!r} not found (specs live in models/*.toml).")
+    """Read a TOML spec (a path, or the name of a packaged spec: "fashion_mlp"); clear errors for
+    a missing file, bad TOML or an unknown substrate."""
+    from .models import resolve
+
+    path = resolve(path)
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
