@@ -44,7 +44,7 @@ def run_deep_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = Non
         for lr in opt_lrs:
             spec = validate(dict(base, optimizer=opt, lr=float(lr), name=f"demo/{opt}_lr{lr:g}"), "demo")
             run_dir = out_dir / "deep" / f"{opt}_lr{lr:g}"
-            summary = run(spec, run_dir)
+            summary = run(spec, run_dir, resume=True)  # a rerun reuses what the same spec made
             rows.append(summary)
             runs[(opt, float(lr))] = run_dir
             print_fn(f"  {opt:6s} lr={lr:<7g} test accuracy {summary['final_test_acc']:.4f}"
@@ -100,7 +100,7 @@ def run_lns_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = None
         for lr in lrs:
             spec = validate(dict(base, optimizer=opt, lr=lr, optimizer_options=dict(options),
                                  name=f"demo/{tag}_lr{lr:g}"), "demo")
-            by_lr[lr] = run(spec, out_dir / "lns" / f"{tag}_lr{lr:g}")
+            by_lr[lr] = run(spec, out_dir / "lns" / f"{tag}_lr{lr:g}", resume=True)
         acc = {lr: (s["final_test_acc"] if s["final_test_acc"] is not None and not s["diverged"] else 0.0)
                for lr, s in by_lr.items()}
         best_lr = max(lrs, key=lambda lr: acc[lr])
