@@ -12,6 +12,7 @@ import pytest
 from synapse_madam.biology import analyze, fit_lognormal
 from synapse_madam.biology.bimodality import dip_test
 from synapse_madam.cli import main
+from synapse_madam.runs import stats_output_names
 
 NOTE = "bootstrap and dip test on a random subsample of 100000 of 200000 values"
 
@@ -30,11 +31,12 @@ def test_cli_stats_on_2e5_values_subsamples_and_says_so(big, capsys):
     out = capsys.readouterr()
     assert NOTE in out.out
     assert "\r" not in out.err, "no progress bar when stderr is not a terminal"
-    rep = json.loads((path.parent / "stats.json").read_text())
+    names = stats_output_names(path, None)
+    rep = json.loads(names["json"].read_text())
     cls = rep["groups"][0]["classes"][0]
     assert cls["n"] == 200_000
     assert cls["resampling"] == {"note": NOTE, "bootstrap_n": 100_000, "dip_n": 100_000, "dip_log_n": 100_000}
-    assert NOTE in (path.parent / "stats.md").read_text()
+    assert NOTE in names["md"].read_text()
     # the point estimates use every value
     assert cls["lognormal"]["mu"] == pytest.approx(np.log(w).mean(), abs=1e-12)
 
