@@ -12,6 +12,8 @@ A deep spec (all keys but ``substrate`` optional)::
     seed = 0
     schedule = "constant"         # constant | step | cosine
     train_subset = 0              # 0 = the whole training split, else a seeded subset
+    init = "default"              # default | constant_magnitude (same RMS, one magnitude per tensor)
+    digest = true                 # log the per-layer weight digest (sigma(t) of ln|w|) every epoch
     [net_options]                 # passed to the net (e.g. width, depth)
     [data_options]                # passed to the dataset loader (e.g. data_dir, block_size)
     [optimizer_options]           # passed to the optimizer (e.g. p_scale for Madam)
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, spec_to_toml
 from .data import DATASETS
-from .nets import NETS, net_options
+from .nets import INITS, NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
 
 __all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build"]
@@ -39,7 +41,7 @@ DEFAULTS = {
     "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": 0.01, "epochs": 10,
     "batch_size": 128, "seed": 0, "schedule": "constant", "device": "auto", "amp": "auto",
     "train_subset": 0, "test_subset": 0, "eval_batch_size": 1000, "progress": True,
-    "net_options": {}, "data_options": {}, "optimizer_options": {},
+    "net_options": {}, "data_options": {}, "optimizer_options": {}, "init": "default", "digest": True,
 }
 _TABLES = ("net_options", "data_options", "optimizer_options")
 
@@ -53,7 +55,7 @@ def validate(spec: dict, source: str = "spec") -> dict:
         raise ValueError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(DEFAULTS)}.")
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
     out.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()})
-    choices = {"dataset": DATASETS, "net": NETS, "schedule": SCHEDULES, "amp": AMP_MODES}
+    choices = {"dataset": DATASETS, "net": NETS, "schedule": SCHEDULES, "amp": AMP_MODES, "init": INITS}
     for key, allowed in choices.items():
         if out[key] not in allowed:
             raise ValueError(f"{source}: key {key!r} is {out[key]!r}; allowed values: {', '.join(allowed)}.")
@@ -98,7 +100,8 @@ def build(spec: dict):
 
     data = load_dataset(spec["dataset"], train_subset=spec["train_subset"] or None,
                         test_subset=spec["test_subset"] or None, **spec["data_options"])
-    model = build_net(spec["net"], data.input_shape, data.num_classes, seed=spec["seed"], **spec["net_options"])
+    model = build_net(spec["net"], data.input_shape, data.num_classes, seed=spec["seed"], init=spec["init"],
+                      **spec["net_options"])
     return data, model, _train_config(spec)
 
 

@@ -38,6 +38,7 @@ from torch.nn import functional as F
 
 from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
 from ..optim import OPTIMIZERS, make_optimizer, training_state_bytes
+from .weight_log import layer_digests, weight_tensors
 
 __all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
            "resolve_device", "log_weight_stats"]
@@ -77,6 +78,8 @@ class TrainConfig:
     ``batch_size`` is the global batch (split evenly across data-parallel ranks); ``amp`` is
     "auto" (bf16 autocast on CUDA, off on CPU), "bf16" or "off"; ``device`` is "auto" (CUDA when
     present), "cpu", "cuda" or "cuda:N". ``optimizer_options`` go to the optimizer's constructor.
+    ``digest``: each epoch record carries ``layers``, the per-layer weight digest
+    (:mod:`synapse_madam.deep.weight_log`), so sigma(t) of ln|w| is logged during the run.
     """
 
     optimizer: str = "madam"
@@ -90,6 +93,7 @@ class TrainConfig:
     amp: str = "auto"
     eval_batch_size: int = 1000
     progress: bool = True
+    digest: bool = True
 
     def validate(self, source: str = "TrainConfig") -> "TrainConfig":
         """Check every field; ValueError naming the field, the value and the allowed values."""
@@ -110,6 +114,8 @@ class TrainConfig:
             raise ValueError(f"{source}: amp {self.amp!r} unknown; allowed values: {', '.join(AMP_MODES)}.")
         if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
             raise ValueError(f"{source}: device {self.device!r} unknown; allowed values: auto, cpu, cuda, cuda:N.")
+        if not isinstance(self.digest, bool):
+            raise ValueError(f"{source}: digest must be true or false, got {self.digest!r}.")
         if not isinstance(self.optimizer_options, dict):
             raise TypeError(f"{source}: optimizer_options must be a table, got {type(self.optimizer_options).__name__}.")
         return self
@@ -224,6 +230,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
     random.seed(config.seed)
 
     model.to(device)
+    initial = {k: v.detach().clone() for k, v in weight_tensors(model).items()} if config.digest else None
     opt = make_optimizer(config.optimizer, list(model.parameters()), config.lr, **_optimizer_options(config, device))
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
@@ -248,6 +255,8 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
+        if initial is not None and "initial_weights" in ckpt:
+            initial = ckpt["initial_weights"]
         start_epoch, diverged, elapsed = ckpt["epoch"] + 1, ckpt["diverged"], ckpt["elapsed_s"]
         if rank == 0:  # drop records written after the checkpoint (a crash between the two writes)
             kept = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= ckpt["epoch"]] if metrics_path.is_file() else []
@@ -299,6 +308,8 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
                   "train_loss": train_loss if math.isfinite(train_loss) else None,
                   "test_loss": test["loss"] if math.isfinite(test["loss"]) else None,
                   "test_acc": test["acc"], **log_weight_stats(model), "diverged": diverged, "epoch_time_s": epoch_time}
+        if config.digest and rank == 0:
+            record["layers"] = layer_digests(model, initial, opt)
         if rank == 0:
             records.append(record)
             if run_dir:
@@ -306,7 +317,7 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
                 atomic_torch_save(ckpt_path, {
                     "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "rng": _rng_state(), "diverged": diverged,
-                    "elapsed_s": elapsed, "config": asdict(config),
+                    "elapsed_s": elapsed, "config": asdict(config), "initial_weights": initial,
                 })
         if world > 1:
             dist.barrier()
