@@ -77,3 +77,22 @@ def test_madam_hard_bound_is_seen_by_the_digest():
     lns = LNSMadam(torch.nn.Linear(4, 4).parameters(), bits=6)
     lo, hi = lns.magnitude_bounds(lns.param_groups[0]["params"][0])
     assert 0 < lo < hi and math.isfinite(hi)
+
+
+def test_bridge_spec_is_the_benchmarks_main_condition():
+    """models/fashion_mlp_bridge.toml reproduces benchmarks/bridge_deep.py's main point (seed 0,
+    default init): the one CLI command behind the numbers in docs/bridge_deep.md."""
+    import importlib.util
+    from pathlib import Path
+
+    from synapse_madam.experiments import load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    mod_spec = importlib.util.spec_from_file_location("bridge_deep", root / "benchmarks" / "bridge_deep.py")
+    bench = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(bench)
+    cli = runner.validate(load_spec(root / "models" / "fashion_mlp_bridge.toml"))
+    grid = runner.validate(bench.condition_spec("mlp", bench.MAIN, "default", 0))
+    differ = {k for k in cli if cli[k] != grid[k]}
+    assert differ == {"name", "description", "progress"}, differ
+    assert cli["optimizer_options"]["restore"] == pytest.approx(10 / bench.total_steps(cli))
