@@ -217,12 +217,38 @@ def tables(results: list[dict], sigma_ref: float) -> str:
         lines += [f"\n### sigma map (MLP, {spec['epochs']} epochs = {total_steps(spec)} steps, default init, seed 0, "
                   f"learning on; layer net.1.weight; theta_0 = 10 / {total_steps(spec)} = {theta_of(spec):.3g})\n",
                   "| restore (theta) | noise | test acc | sigma | sigma / song2005 | KS D | stationary |", "|---|---|---|---|---|---|---|"]
+        base = [r for r in results if r["net"] == "mlp_map" and r["condition"] == "madam"]
+        for r in base:
+            d = r["layers"]["net.1.weight"]
+            lines.append(f"| 0 (plain Madam) | 0 | {r['final_test_acc']:.4f} | {d['sigma_ln']:.3f} | "
+                         f"{d['sigma_ln'] / sigma_ref:.3f} | {d['ks_D']:.3f} | {d['stationary']} ({d['rel_change']:.3f}) |")
         for r in sorted(maps, key=lambda r: (r["optimizer_options"]["restore"], r["optimizer_options"].get("noise", 0))):
             d = r["layers"]["net.1.weight"]
             lines.append(f"| {r['optimizer_options']['restore']:.3g} | {r['optimizer_options'].get('noise', 0):g} | "
                          f"{r['final_test_acc']:.4f} | {d['sigma_ln']:.3f} | {d['sigma_ln'] / sigma_ref:.3f} | "
                          f"{d['ks_D']:.3f} | {d['stationary']} ({d['rel_change']:.3f}) |")
+        lines += variance_law(maps)
     return "\n".join(lines) + "\n"
+
+
+def variance_law(maps: list[dict], layer: str = "net.1.weight") -> list[str]:
+    """The OU variance law with learning on: a noise-free run at restoring rate theta gives the
+    gradient's own diffusion D = 2 theta sigma_0^2 per step; with fluctuations of amplitude noise
+    the law predicts sigma = sqrt((D + noise^2) / (2 theta)). Measured against predicted."""
+    out = ["", f"OU variance law with learning on ({layer}): D = 2 theta sigma(noise=0)^2 is Madam's own "
+           "diffusion of ln|w| per step; predicted sigma = sqrt((D + noise^2) / (2 theta)).", "",
+           "| theta | D (per step) | sqrt(D) / lr | noise | predicted sigma | measured sigma |", "|---|---|---|---|---|---|"]
+    by = {}
+    for r in maps:
+        o = r["optimizer_options"]
+        by[(o["restore"], o.get("noise", 0.0))] = r["layers"][layer]["sigma_ln"]
+    for (theta, noise), sigma in sorted(by.items()):
+        if noise == 0 or (theta, 0.0) not in by:
+            continue
+        d = 2 * theta * by[(theta, 0.0)] ** 2
+        pred = math.sqrt((d + noise**2) / (2 * theta))
+        out.append(f"| {theta:.3g} | {d:.2e} | {math.sqrt(d) / 0.01:.2f} | {noise:g} | {pred:.3f} | {sigma:.3f} |")
+    return out
 
 
 def figures(results: list[dict], docs: Path) -> None:
@@ -241,12 +267,16 @@ def figures(results: list[dict], docs: Path) -> None:
             layer = (NETS[net][2] or list(next(r for r in main_rows if r["net"] == net)["layers"]))[0]
             for j, cond in enumerate(conds):
                 ax = axes[i][j]
-                for r in (r for r in main_rows if r["net"] == net and r["condition"] == cond):
+                runs = [r for r in main_rows if r["net"] == net and r["condition"] == cond]
+                if not runs:
+                    ax.set_axis_off()
+                    continue
+                for r in runs:
                     s = r["layers"][layer]["sigma_t"]
                     x = np.linspace(0, r["steps"], len(s))
                     ax.plot(x, s, color="C0" if r["init"] == "default" else "C3", lw=1, alpha=0.8,
                             ls="-" if r["init"] == "default" else "--")
-                ax.axvspan(2 / 3 * r["steps"], r["steps"], color="0.9", zorder=0)
+                ax.axvspan(2 / 3 * runs[0]["steps"], runs[0]["steps"], color="0.9", zorder=0)  # the last third
                 ax.set_title(f"{net}: {cond}", fontsize=8)
                 if i == len(nets) - 1:
                     ax.set_xlabel("step")
