@@ -1,4 +1,5 @@
-"""Deep runs log per-layer weight digests (sigma(t) of ln|w|); the constant-magnitude init."""
+"""Deep runs for the bridge: the constant-magnitude init, memory of the initialisation in the
+digest, the optimizers' declared magnitude bounds in the per-epoch digests, the bridge spec."""
 
 import math
 
@@ -10,8 +11,8 @@ from synapse_madam import LNSMadam, Madam
 from synapse_madam.deep import runner
 from synapse_madam.deep.data import load_dataset
 from synapse_madam.deep.nets import build_net
-from synapse_madam.deep.trainer import TrainConfig, train
-from synapse_madam.deep.weight_log import LAYER_KEYS, corr_init, layer_digests
+from synapse_madam.biology.digest import corr_init, digest_weights
+from synapse_madam.deep.trainer import TrainConfig, train, weight_digests
 from synapse_madam.io import read_jsonl
 
 
@@ -37,11 +38,18 @@ def test_corr_init_measures_memory_of_the_initialisation():
     assert corr_init(w0, np.sign(w0)) is None  # constant magnitudes: undefined, not 0
 
 
+def test_corr_init_is_in_the_digest():
+    rng = np.random.default_rng(1)
+    w0 = rng.uniform(-1, 1, 2000)
+    assert digest_weights(w0 * np.exp(0.01 * rng.standard_normal(2000)), initial=w0)["corr_init"] > 0.99
+    assert digest_weights(w0)["corr_init"] is None
+
+
 @pytest.mark.parametrize("optimizer, options, bounded", [
     ("madam", {}, True), ("madam", {"bound": "none", "restore": 0.01, "noise": 0.01}, False),
     ("lns_madam", {"bits": 8}, True), ("adam", {}, False), ("log_adam", {}, False),
 ])
-def test_every_epoch_record_carries_layer_digests(tmp_path, optimizer, options, bounded):
+def test_epoch_digests_use_the_optimizers_declared_bounds(tmp_path, optimizer, options, bounded):
     ds = load_dataset("digits", train_subset=300, test_subset=100)
     model = build_net("mlp", ds.input_shape, ds.num_classes, seed=0, width=16, depth=1)
     lr = 1e-3 if optimizer == "adam" else 0.01
@@ -50,14 +58,13 @@ def test_every_epoch_record_carries_layer_digests(tmp_path, optimizer, options, 
     records = read_jsonl(tmp_path / "metrics.jsonl")
     assert len(records) == 3
     for r in records:
-        assert set(r["layers"]) == {"net.1.weight", "net.3.weight"}
-        for d in r["layers"].values():
-            assert set(d) == set(LAYER_KEYS)
+        assert set(r["weights"]) == {"net.1.weight", "net.3.weight"}
+        for d in r["weights"].values():
             assert d["sigma_ln"] > 0 and 0 <= d["ks_D"] <= 1 and -1 <= d["corr_init"] <= 1
-            assert (d["frac_at_bounds"] is not None) == bounded
+            assert (d["frac_at_bounds"] is not None) == bounded  # bound="none": Madam's w_max is no bound
     if optimizer != "adam":  # the sign-preserving optimizers never flip a sign
-        assert all(d["sign_flips"] == 0 for r in records for d in r["layers"].values())
-    sigmas = [r["layers"]["net.1.weight"]["sigma_ln"] for r in records]
+        assert all(d["sign_flips"] == 0 for r in records for d in r["weights"].values())
+    sigmas = [r["weights"]["net.1.weight"]["sigma_ln"] for r in records]
     assert len(set(sigmas)) > 1  # sigma(t) moves with training, it is not a constant
 
 
@@ -70,7 +77,7 @@ def test_madam_hard_bound_is_seen_by_the_digest():
         opt.zero_grad()
         model(torch.randn(64, 20)).pow(2).mean().mul(-1).backward()  # grow every weight
         opt.step()
-    d = layer_digests(model, None, opt)["0.weight"]
+    d = weight_digests(model, opt)["0.weight"]
     w_max = opt.magnitude_bounds(model[0].weight)[1]
     expected = float((model[0].weight.detach().abs() >= w_max * (1 - 1e-3)).float().mean())
     assert d["frac_at_bounds"] == pytest.approx(expected) and expected > 0.1
