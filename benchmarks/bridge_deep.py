@@ -109,10 +109,10 @@ def run_point(spec: dict, run_dir: Path) -> dict:
 def initial_digest(spec: dict) -> dict:
     """Layer digests of the initial weights (epoch 0 of sigma(t))."""
     from synapse_madam.deep import runner
-    from synapse_madam.deep.weight_log import layer_digests
+    from synapse_madam.deep.trainer import weight_digests
 
     _, model, _ = runner.build(runner.validate(spec, spec["name"]))
-    return layer_digests(model)
+    return weight_digests(model)
 
 
 def collect(run_dir: Path, spec: dict) -> dict | None:
@@ -124,11 +124,12 @@ def collect(run_dir: Path, spec: dict) -> dict | None:
     records = read_jsonl(run_dir / "metrics.jsonl")
     summary = json.loads((run_dir / "summary.json").read_text())
     init = initial_digest(spec)
+    key = "weights" if "weights" in records[-1] else "layers"  # "layers": runs made before the digest landed in main
     layers = {}
-    for name in records[-1]["layers"]:
-        series = [init[name]["sigma_ln"]] + [r["layers"][name]["sigma_ln"] for r in records]
+    for name in records[-1][key]:
+        series = [init[name]["sigma_ln"]] + [r[key][name]["sigma_ln"] for r in records]
         st = stationarity(series[1:])
-        layers[name] = {**records[-1]["layers"][name], "sigma_t": series, "sigma_init": init[name]["sigma_ln"],
+        layers[name] = {**records[-1][key][name], "sigma_t": series, "sigma_init": init[name]["sigma_ln"],
                         "stationary": st["stationary"], "rel_change": st["rel_change"]}
     return {"net": spec["name"].split("/")[1], "condition": spec["name"].split("/")[2], "init": spec["init"],
             "seed": spec["seed"], "optimizer": spec["optimizer"], "lr": spec["lr"],
@@ -198,6 +199,8 @@ def tables(results: list[dict], sigma_ref: float) -> str:
                         f"{_ms([d['sigma_ln'] / sigma_ref for d in ds])} | {_ms([d['ks_D'] for d in ds])} | "
                         f"{_ms([d['frac_at_bounds'] for d in ds])} | {_ms([d['corr_init'] for d in ds])} | "
                         f"{n_stat}/{len(ds)} ({_ms([d['rel_change'] for d in ds])}) |")
+        if len({r["init"] for r in rows}) < 2:
+            continue
         lines += ["", "Initialisation independence (final sigma, mean over seeds; |difference| / mean < 5 % passes):", "",
                   "| condition | layer | sigma (default init) | sigma (constant magnitude) | rel. difference | passes |",
                   "|---|---|---|---|---|---|"]
@@ -216,17 +219,19 @@ def tables(results: list[dict], sigma_ref: float) -> str:
         spec = base_spec("mlp_map")
         lines += [f"\n### sigma map (MLP, {spec['epochs']} epochs = {total_steps(spec)} steps, default init, seed 0, "
                   f"learning on; layer net.1.weight; theta_0 = 10 / {total_steps(spec)} = {theta_of(spec):.3g})\n",
-                  "| restore (theta) | noise | test acc | sigma | sigma / song2005 | KS D | stationary |", "|---|---|---|---|---|---|---|"]
+                  "| restore (theta) | noise | test acc | sigma | sigma / song2005 | KS D | at bounds | stationary |",
+                  "|---|---|---|---|---|---|---|---|"]
         base = [r for r in results if r["net"] == "mlp_map" and r["condition"] == "madam"]
         for r in base:
             d = r["layers"]["net.1.weight"]
             lines.append(f"| 0 (plain Madam) | 0 | {r['final_test_acc']:.4f} | {d['sigma_ln']:.3f} | "
-                         f"{d['sigma_ln'] / sigma_ref:.3f} | {d['ks_D']:.3f} | {d['stationary']} ({d['rel_change']:.3f}) |")
+                         f"{d['sigma_ln'] / sigma_ref:.3f} | {d['ks_D']:.3f} | {d['frac_at_bounds']:.3f} | "
+                         f"{d['stationary']} ({d['rel_change']:.3f}) |")
         for r in sorted(maps, key=lambda r: (r["optimizer_options"]["restore"], r["optimizer_options"].get("noise", 0))):
             d = r["layers"]["net.1.weight"]
             lines.append(f"| {r['optimizer_options']['restore']:.3g} | {r['optimizer_options'].get('noise', 0):g} | "
                          f"{r['final_test_acc']:.4f} | {d['sigma_ln']:.3f} | {d['sigma_ln'] / sigma_ref:.3f} | "
-                         f"{d['ks_D']:.3f} | {d['stationary']} ({d['rel_change']:.3f}) |")
+                         f"{d['ks_D']:.3f} | {d['frac_at_bounds']:.3f} | {d['stationary']} ({d['rel_change']:.3f}) |")
         lines += variance_law(maps)
     return "\n".join(lines) + "\n"
 
@@ -258,7 +263,7 @@ def figures(results: list[dict], docs: Path) -> None:
     import matplotlib.pyplot as plt
 
     main_rows = [r for r in results if not r["condition"].startswith("map_")]
-    nets = [n for n in NETS if any(r["net"] == n for r in main_rows)]
+    nets = [n for n in NETS if n != "mlp_map" and any(r["net"] == n for r in main_rows)]
     if nets:
         conds = [c for c in CONDITIONS if any(r["condition"] == c for r in main_rows)]
         fig, axes = plt.subplots(len(nets), len(conds), figsize=(3.0 * len(conds), 2.6 * len(nets)),
@@ -300,7 +305,8 @@ def figures(results: list[dict], docs: Path) -> None:
                 m[rs.index(r["optimizer_options"]["restore"]), ns.index(r["optimizer_options"].get("noise", 0.0))] = v
             im = ax.imshow(m, origin="lower", cmap="viridis", aspect="auto")
             for (a, b), v in np.ndenumerate(m):
-                ax.text(b, a, f"{v:.3f}", ha="center", va="center", color="w", fontsize=8)
+                ax.text(b, a, f"{v:.3f}", ha="center", va="center", fontsize=8,
+                        color="k" if v > np.nanmean(m) else "w")
             ax.set_xticks(range(len(ns)), [f"{n:g}" for n in ns])
             ax.set_yticks(range(len(rs)), [f"{r:.2g}" for r in rs])
             ax.set_xlabel("noise (per sqrt(step))")
