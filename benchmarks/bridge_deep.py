@@ -44,6 +44,8 @@ ADAM_LR = 0.001  # docs/lr_sweep.md: Adam's best lr on fashion_mlp, fashion_deep
 # net -> (spec, overrides (CPU budget), layers reported in the tables)
 NETS = {
     "mlp": ("models/fashion_mlp.toml", ["train_subset=4096", "test_subset=2000", "epochs=40"], None),
+    # the same MLP twice as long (theta = 10 / its own total steps, so half as strong)
+    "mlp_long": ("models/fashion_mlp.toml", ["train_subset=4096", "test_subset=2000", "epochs=80"], None),
     # the sigma map: the same MLP, half as long (theta = 10 / its own total steps)
     "mlp_map": ("models/fashion_mlp.toml", ["train_subset=4096", "test_subset=2000", "epochs=20"], None),
     "cnn": ("models/fashion_cnn.toml", ["train_subset=1024", "test_subset=1000", "epochs=30"], None),
