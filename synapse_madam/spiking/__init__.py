@@ -18,6 +18,7 @@ from .plasticity import (
     make_rule,
     van_rossum_stdp,
 )
+from .inhibitory import VogelsMadam
 
 __all__ = [
     "RULES",
@@ -28,6 +29,7 @@ __all__ = [
     "gutig_stdp",
     "make_rule",
     "van_rossum_stdp",
+    "VogelsMadam",
     "poisson_to_lif",
     "brunel_network",
 ]

@@ -16,10 +16,15 @@ Spec keys (all but ``substrate`` optional)::
     name = "madam"
     [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz
                                  # brunel: n_exc, epsilon, g, j_mv, nu_ext_ratio, delay_ms,
-                                 #         w_max_factor, record_fraction
+                                 #         w_max_factor, record_fraction, ee_init ("constant" |
+                                 #         "uniform", same RMS), record_synapses (subsample size per
+                                 #         plastic group whose weights are digested every record_dt_s)
 
-Outputs: spec.toml, metrics.jsonl (one line per chunk), summary.json, weights.npz (signed weights
-per group: "EE", and "IE" when inhibitory synapses are plastic), figures.
+Outputs: spec.toml, metrics.jsonl (one line per chunk; for a brunel network with
+record_synapses > 0 on cpp_standalone, one line per record_dt_s with the rates of that interval
+and the digest of each plastic group's recorded subsample, ``weights``: {group: digest}),
+summary.json, weights.npz (signed weights per group: "EE", and "IE" when inhibitory synapses are
+plastic), weight_samples.npz (the recorded subsamples: t, EE, IE), figures.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from .backend import TARGETS
 
 NETWORKS = {
     "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init"},
-    "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction"},
+    "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction",
+               "ee_init", "record_synapses", "record_dt_s"},
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
@@ -131,6 +137,9 @@ def build(spec: dict):
         return poisson_to_lif(rule, inh_rule=inh_rule, **kw)
     if "delay_ms" in p:
         p["delay"] = p.pop("delay_ms") * b2.ms
+    if "record_dt_s" in p:
+        p["record_dt"] = p.pop("record_dt_s") * b2.second
+    p["connectivity_seed"] = spec["seed"]
     return brunel_network(rule, rule_ie=inh_rule, **p)
 
 
@@ -150,13 +159,15 @@ def _chunk_metrics(net, t0: float, t1: float) -> dict:
     return row
 
 
-def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=print):
+def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=print, build_dir=None):
     """Build and run a validated spec; returns (summary dict, data dict). ``data`` holds numpy
     copies taken before the device is reset: "weights" (signed, per group) and the monitors
     ("trace_t", "trace_w" for poisson_lif; "spike_i", "spike_t" of E neurons for brunel).
 
     Runtime targets run in chunks of ``chunk_s``: a metrics line after each and, with a run_dir,
-    a Brian2 checkpoint (``Network.store``) that ``resume`` restores. cpp_standalone runs once.
+    a Brian2 checkpoint (``Network.store``) that ``resume`` restores. cpp_standalone runs once
+    (in ``build_dir`` if given, default run_dir/standalone: runs of one model sharing a build_dir
+    recompile only what changed).
     """
     import brian2 as b2
 
@@ -164,7 +175,7 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
 
     duration = float(spec["duration_s"])
     standalone = spec["target"] == "cpp_standalone"
-    directory = str(run_dir / "standalone") if (standalone and run_dir) else None
+    directory = str(build_dir) if build_dir else (str(run_dir / "standalone") if (standalone and run_dir) else None)
     with codegen_target(spec["target"], directory=directory) as device:
         t_build = time.perf_counter()
         net = build(spec)
@@ -176,7 +187,10 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
             total = time.perf_counter() - t_start
             wall = last_run_seconds(device, total)
             compile_s = total - wall
-            if run_dir is not None:  # one metrics line for the whole (single) standalone run
+            if run_dir is not None and getattr(net, "weight_monitors", None):
+                for row in snapshot_rows(net, duration):  # one line per recorded snapshot
+                    io.append_jsonl(run_dir / "metrics.jsonl", row)
+            elif run_dir is not None:  # one metrics line for the whole (single) standalone run
                 io.append_jsonl(run_dir / "metrics.jsonl", {**_chunk_metrics(net, 0.0, duration), "wall_s": wall})
         else:
             ckpt = run_dir / "checkpoint.b2" if run_dir else None
@@ -204,6 +218,7 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
         else:
             data["spike_i"] = np.asarray(net.exc_spikes.i[:])
             data["spike_t"] = np.asarray(net.exc_spikes.t[:], dtype=float)
+            data.update(weight_samples(net))
     return summary, data
 
 
@@ -237,6 +252,81 @@ def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float) 
         out["n_synapses"] = net.n_synapses()
         out["synaptic_events"] = recurrent_events(net)
         out["events_per_wall_s"] = out["synaptic_events"] / wall_s if wall_s > 0 else float("nan")
+        t_last = max(0.0, duration - LAST_WINDOW_S)
+        out["last_window"] = {"t_start_s": t_last, "t_stop_s": duration}
+        for pop, mon, n in (("exc", net.exc_spikes, net.params["n_rec_exc"]), ("inh", net.inh_spikes, net.params["n_rec_inh"])):
+            out["last_window"][pop] = analysis.spike_statistics(mon.i[:], np.asarray(mon.t[:], dtype=float), n,
+                                                                t_last, duration)
+        if getattr(net, "weight_monitors", None):
+            out["subsample"] = subsample_summary(net, duration)
+    return out
+
+
+#: Activity (rates, CV of ISI) is also reported over the last LAST_WINDOW_S seconds of a run.
+LAST_WINDOW_S = 10.0
+
+
+def weight_samples(net) -> dict:
+    """Recorded weight subsamples of a brunel network: {"t": snapshot times (s), group: (n_t, n) signed w}.
+
+    The monitors record at t = 0, record_dt, ...; the weights at the end of the run (read from the
+    synapses at the recorded indices) are appended as the last snapshot."""
+    out = {}
+    t_end = float(net.network.t)
+    for key, mon in getattr(net, "weight_monitors", {}).items():
+        t = np.asarray(mon.t[:], dtype=float)
+        w = np.asarray(mon.w[:], dtype=float).T
+        if t.size == 0 or t[-1] < t_end - 1e-9:
+            final = np.asarray(net.plastic_groups()[key].w[:], dtype=float)[np.asarray(mon.record)]
+            t, w = np.append(t, t_end), np.vstack([w.reshape(t.size, -1), final[None, :]])
+        out["t"] = t
+        out[key] = -np.abs(w) if key.startswith("I") else w
+    return out
+
+
+def snapshot_rows(net, duration: float) -> list[dict]:
+    """One metrics row per recorded snapshot: t_s, the E and I rates since the previous snapshot
+    (recorded neurons) and ``weights``: {group: biology.digest.digest_weights of the subsample}
+    with the group's bounds (0, w_max), its expected sign and its first snapshot as the initial weights."""
+    from ..biology.digest import digest_weights
+
+    samples = weight_samples(net)
+    t = samples.pop("t")
+    spikes = {pop: (np.asarray(mon.t[:], dtype=float), n) for pop, mon, n in
+              (("exc", net.exc_spikes, net.params["n_rec_exc"]), ("inh", net.inh_spikes, net.params["n_rec_inh"]))}
+    rows = []
+    for k, tk in enumerate(t):
+        row = {"t_s": float(tk)}
+        if k:
+            for pop, (ts, n) in spikes.items():
+                row[f"{pop}_rate_hz"] = float(np.sum((ts >= t[k - 1]) & (ts < tk)) / (n * (tk - t[k - 1])))
+        row["weights"] = {key: digest_weights(w[k], initial=w[0], bounds=(0.0, _w_max_of(net, key)),
+                                              expected_sign=-1 if key.startswith("I") else 1)
+                          for key, w in samples.items()}
+        rows.append(row)
+    return rows
+
+
+def subsample_summary(net, duration: float) -> dict:
+    """Per plastic group: sigma(t) of the recorded subsample, its stationarity over the last third
+    (biology.digest.stationarity), and the final snapshot's digest with Hartigan's dip test on ln|w|
+    and sigma / sigma(Song 2005)."""
+    from .. import biology
+    from ..biology.digest import digest_weights, stationarity
+
+    samples = weight_samples(net)
+    t = samples.pop("t")
+    ref_sigma = analysis.reference_info()["sigma"]
+    out = {"t_s": [float(x) for x in t]}
+    for key, w in samples.items():
+        bounds = (0.0, _w_max_of(net, key))
+        sig = [digest_weights(row)["sigma_ln"] for row in w]
+        final = digest_weights(w[-1], initial=w[0], bounds=bounds, expected_sign=-1 if key.startswith("I") else 1)
+        ln = np.log(np.abs(w[-1][w[-1] != 0]))
+        final["dip_p_ln"] = float(biology.dip_test(ln, n_sim=500, seed=0).p_value) if ln.size >= 4 else None
+        final["sigma_ratio"] = final["sigma_ln"] / ref_sigma if final["sigma_ln"] is not None else None
+        out[key] = {"sigma_t": sig, "mean_ln_t": [digest_weights(row)["mean_ln"] for row in w],
+                    "stationarity": stationarity(sig), "final": final}
     return out
 
 
@@ -258,7 +348,7 @@ def recurrent_events(net) -> int:
     return total
 
 
-def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
+def run(spec: dict, run_dir, *, resume: bool = False, build_dir=None) -> dict:
     """Run a validated spec into run_dir (see module doc); returns the summary."""
     from .. import plots
 
@@ -271,9 +361,11 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     if not resume and (run_dir / "metrics.jsonl").exists():
         (run_dir / "metrics.jsonl").unlink()
     io.atomic_write_text(run_dir / "spec.toml", io.spec_to_toml(spec))
-    summary, data = simulate(spec, run_dir, resume=resume)
+    summary, data = simulate(spec, run_dir, resume=resume, build_dir=build_dir)
     weights = data["weights"]
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
+    if "t" in data:
+        io.atomic_save_npz(run_dir / "weight_samples.npz", **{k: data[k] for k in ("t", "EE", "IE") if k in data})
     fig = plots.weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
                                       reference=summary["reference"]["name"],
                                       title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
