@@ -149,3 +149,30 @@ def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets,
             assert c["bimodality"]["fraction_at_upper"] == pytest.approx(d["frac_at_upper"])
         assert (out / f"stats_{g['group']}.png").stat().st_size > 0
     assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
+
+
+def test_rule_terms_and_initial_laws_in_specs():
+    """Spec keys for the bridge terms: bound is a string, the rest numbers; w_init "uniform" and
+    "constant" start network (a) at one RMS (sigma(ln w) 1 and 0)."""
+    from synapse_madam.spiking.runner import build
+
+    base = {"substrate": "spiking", "network": "poisson_lif"}
+    rule = {"name": "madam", "w_max": 0.01, "restore": 0.02, "noise_std": 0.05, "bound": "soft"}
+    spec = validate({**base, "rule": rule}, "x.toml")
+    assert spec["rule"]["bound"] == "soft"
+    with pytest.raises(ValueError, match="rule.bound must be a string"):
+        validate({**base, "rule": {**rule, "bound": 1}}, "x.toml")
+    with pytest.raises(ValueError, match="rule.restore must be a number"):
+        validate({**base, "rule": {**rule, "restore": "fast"}}, "x.toml")
+    rms = {}
+    for law in ("uniform", "constant"):
+        b2.start_scope()
+        net = build(validate({**base, "rule": rule, "network_params": {"n_inputs": 3000, "w_init": law}}, "x"))
+        w = np.asarray(net.synapses.w[:])
+        rms[law] = np.sqrt(np.mean(w**2))
+        assert np.std(np.log(w)) == pytest.approx(1.0 if law == "uniform" else 0.0, abs=0.05)
+        assert net.synapses.namespace["madam_mu"] == pytest.approx(np.log(rms[law]))
+    assert rms["uniform"] == pytest.approx(rms["constant"], rel=0.02)
+    b2.start_scope()
+    with pytest.raises(ValueError, match="initial weight law"):
+        build(validate({**base, "rule": rule, "network_params": {"w_init": "gamma"}}, "x"))

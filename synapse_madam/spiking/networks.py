@@ -123,6 +123,23 @@ def poisson_to_lif(
     return SongNetwork(net, inputs, neuron, syn, spikes, trace, inh_inputs, inh_syn, params)
 
 
+INITIAL_LAWS = ("uniform", "constant")
+
+
+def initial_weights(law: str, n: int, w_hi: float, seed: int) -> np.ndarray:
+    """Initial magnitudes of one RMS, w_hi / sqrt(3), under two laws: "uniform" on [0, w_hi]
+    (Brian2's STDP example) or "constant" (all equal). sigma(ln w) starts at 1 and 0, so a
+    stationary sigma reached from both is set by the rule, not by the initialisation."""
+    if law not in INITIAL_LAWS:
+        raise ValueError(f"initial weight law {law!r} is not known; allowed: {', '.join(INITIAL_LAWS)} "
+                         "(or give a number for constant weights).")
+    if not (isinstance(w_hi, (int, float)) and w_hi > 0):
+        raise ValueError(f"initial weights {law!r} need an upper end w_hi > 0 (the rule's w_max), got {w_hi!r}.")
+    if law == "uniform":
+        return np.random.default_rng(seed).uniform(0.0, w_hi, n)
+    return np.full(n, w_hi / np.sqrt(3.0))
+
+
 @dataclass
 class BrunelNetwork:
     """Network (b): ``network``, ``exc``/``inh`` NeuronGroups, ``synapses`` dict with keys

@@ -10,11 +10,12 @@ Spec keys (all but ``substrate`` optional)::
     seed = 1
     dt_ms = 0.1
     [rule]                       # plastic synapses (E->E / inputs->neuron)
-    name = "madam"               # additive | weight_dependent | van_rossum | gutig | madam
+    name = "madam"               # additive | weight_dependent | van_rossum | gutig | madam | log_stdp
     w_max = 0.01                 # + any parameter of that rule (times as *_ms numbers)
     [inh_rule]                   # optional: plastic inhibitory synapses (I->E / inh inputs)
     name = "madam"
-    [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz
+    [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz,
+                                 #   w_init (number, or "uniform"/"constant" of one RMS), w_init_max
                                  # brunel: n_exc, epsilon, g, j_mv, nu_ext_ratio, delay_ms,
                                  #         w_max_factor, record_fraction, ee_init ("constant" |
                                  #         "uniform", same RMS), record_synapses (subsample size per
@@ -41,13 +42,17 @@ from . import analysis
 from .backend import TARGETS
 
 NETWORKS = {
-    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init"},
+    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init", "w_init_max"},
     "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction",
                "ee_init", "record_synapses", "record_dt_s"},
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
 DEFAULTS = {"network": "poisson_lif", "target": "cython", "duration_s": 100.0, "chunk_s": 10.0, "seed": 1, "dt_ms": 0.1}
+
+
+#: rule parameters that are strings (Madam-STDP's bound: "hard" | "soft" | "none"); all others are numbers
+_STRING_RULE_KEYS = {"bound"}
 
 
 def _rule_params(name: str) -> set[str]:
@@ -77,7 +82,10 @@ def _validate_rule(section, key: str, source: str) -> dict:
         if k not in allowed:
             raise ValueError(f"{source}: unknown key {key}.{k} for rule {section['name']!r}; "
                              f"allowed: {', '.join(sorted(allowed))}.")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if k in _STRING_RULE_KEYS:
+            if not isinstance(v, str):
+                raise ValueError(f"{source}: {key}.{k} must be a string, got {v!r}.")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{source}: {key}.{k} must be a number, got {v!r}.")
     return dict(section)
 
@@ -132,8 +140,14 @@ def build(spec: dict):
             kw["rate"] = p["rate_hz"] * b2.Hz
         if "inh_rate_hz" in p:
             kw["inh_rate"] = p["inh_rate_hz"] * b2.Hz
-        if "w_init" in p:
-            kw["w"] = float(p["w_init"])
+        if "w_init" in p:  # a number (constant), or "uniform" / "constant" (same RMS) up to w_init_max
+            if isinstance(p["w_init"], str):
+                from .networks import initial_weights
+
+                w_hi = p.get("w_init_max", rule.w_max)
+                kw["w"] = initial_weights(p["w_init"], kw["n_inputs"], w_hi, spec["seed"])
+            else:
+                kw["w"] = float(p["w_init"])
         return poisson_to_lif(rule, inh_rule=inh_rule, **kw)
     if "delay_ms" in p:
         p["delay"] = p.pop("delay_ms") * b2.ms
