@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import rule as madam_rule
-from .plasticity import MADAM_STEP, RULES, MadamSTDP, _brian2, _positive, _time
+from .plasticity import RULES, MadamSTDP, _brian2, _positive, _time
 
 #: Vogels drive d at a presynaptic (inhibitory) spike and at a postsynaptic spike, in trace units
 #: (apre = x_pre, apost = x_post; both traces share tau_stdp); g = -sign(w) d.
@@ -80,11 +80,11 @@ class VogelsMadam(MadamSTDP):
         self.rho0_hz = _positive("rho0_hz", rho0_hz)
         self.alpha = vogels_alpha(self.rho0_hz, float(tau))
 
-    def _potentiation(self) -> str:  # at a postsynaptic spike
-        return MADAM_STEP.format(grad=f"-sign(w) * ({VOGELS_POST_DRIVE})")
+    def _potentiation(self) -> str:  # at a postsynaptic spike: MadamSTDP's step with the Vogels drive
+        return self._step(f"-sign(w) * ({VOGELS_POST_DRIVE})")
 
     def _depression(self) -> str:  # at a presynaptic spike
-        return MADAM_STEP.format(grad=f"-sign(w) * ({VOGELS_PRE_DRIVE})")
+        return self._step(f"-sign(w) * ({VOGELS_PRE_DRIVE})")
 
     def namespace(self) -> dict:
         ns = super().namespace()

@@ -247,22 +247,16 @@ def brunel_network(
 
     rng = np.random.default_rng(connectivity_seed)
     wiring = {}
-    if record_synapses:
+    if record_synapses or (ee_init != "constant" and w_ee is None):
         for key, n_src, n_tgt in (("EE", n_exc, n_exc), ("IE", n_inh, n_exc)):
             wiring[key] = bernoulli_pairs(n_src, n_tgt, epsilon, rng)
     syns = {}
     plastic = []
     if rule_ee is not None:
-        if w_ee is None:
-            if ee_init == "constant":
-                w_ee = j
-            elif "EE" in wiring:
-                w_ee = np.sqrt(3.0) * j * rng.random(wiring["EE"][0].size)
-            else:
-                w_ee = f"{np.sqrt(3.0) * j!r} * rand()"
+        if w_ee is None:  # RMS J under both laws: uniform on [0, sqrt(3) J] or all J
+            w_ee = j if "EE" not in wiring else initial_weights(ee_init, wiring["EE"][0].size, np.sqrt(3.0) * j,
+                                                                int(rng.integers(2**31)))
         w_max_ee = _bound(rule_ee, w_max_factor * j)
-        if w_max_ee is None and rule_ee.w_max is None and ee_init != "constant" and isinstance(w_ee, str):
-            w_max_ee = rule_ee.p_scale * j  # RMS of the uniform initial weights is J by construction
         conn = {"i": wiring["EE"][0], "j": wiring["EE"][1]} if "EE" in wiring else {"p": epsilon}
         syns["EE"] = rule_ee.connect(exc, exc, effect=effect.format(sign=""), w=w_ee, w_max=w_max_ee,
                                      delay=delay, name="EE", **conn)
@@ -298,7 +292,7 @@ def brunel_network(
     return BrunelNetwork(net, exc, inh, syns, exc_spikes, inh_spikes, params, monitors)
 
 
-EE_INITS = ("constant", "uniform")
+EE_INITS = INITIAL_LAWS
 
 
 def bernoulli_pairs(n_src: int, n_tgt: int, p: float, rng) -> tuple[np.ndarray, np.ndarray]:
