@@ -15,7 +15,7 @@ values as network (a), benchmarks/bridge_spiking_a.py):
 Initial E->E weights: "constant" (all J) and "uniform" on [0, sqrt(3) J], the same RMS J.
 
     nice -n 5 python benchmarks/bridge_spiking_b.py grid --conditions drift_noise --seeds 1 2 3 --workers 2
-    nice -n 5 python benchmarks/bridge_spiking_b.py grid --conditions published drift --seeds 1
+    nice -n 5 python benchmarks/bridge_spiking_b.py grid --conditions published drift --seeds 1 --workers 2
     python benchmarks/bridge_spiking_b.py report     # docs/bridge_spiking_b_tables.md, .json, figures
 
 Run folders go to --out (default runs/bridge_spiking_b/COND_INIT_sSEED); finished cells are reused.
@@ -66,39 +66,35 @@ def cell_spec(cond: str, init: str, seed: int, duration: float | None = None) ->
     return validate(spec, str(SPEC))
 
 
-def _lane(cells: list, out: str, lane: int, duration: float | None) -> list[str]:
-    """Run cells one after the other in one process, sharing one cpp_standalone build folder."""
+def _cell(cond: str, init: str, seed: int, out: str, duration: float | None) -> str:
+    """Run one cell in its own process (cpp_standalone, one thread; make -j1 since cells run side by side)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from synapse_madam.spiking.runner import run
+    import brian2 as b2
 
-    done = []
-    for cond, init, seed in cells:
-        run_dir = Path(out) / f"{cond}_{init}_s{seed}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not (run_dir / "summary.json").is_file():
-            try:  # a cell another grid process is running is left to it
-                os.close(os.open(run_dir / ".claimed", os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                print(f"[lane {lane}] {run_dir.name}: claimed by another process (delete {run_dir}/.claimed "
-                      "if none is running), skipped", flush=True)
-                continue
-        t0 = time.perf_counter()
-        summary = run(cell_spec(cond, init, seed, duration), run_dir, resume=True,
-                      build_dir=Path(out) / "build" / f"{os.getpid()}")
-        print(f"[lane {lane}] {run_dir.name}: wall {time.perf_counter() - t0:.0f} s "
-              f"(simulation {summary['wall_s']:.0f} s), load {_load()}", flush=True)
-        done.append(run_dir.name)
-    return done
+    from synapse_madam import substrates
+    from synapse_madam.runs import RunFolderError
+
+    b2.prefs.devices.cpp_standalone.extra_make_args_unix = ["-j1"]
+    run_dir = Path(out) / f"{cond}_{init}_s{seed}"
+    t0 = time.perf_counter()
+    try:
+        summary = substrates.run(cell_spec(cond, init, seed, duration), run_dir, resume=True)
+    except RunFolderError as exc:  # e.g. another grid process is running this cell
+        return f"{run_dir.name}: skipped ({exc})"
+    return (f"{run_dir.name}: wall {time.perf_counter() - t0:.0f} s (simulation {summary['wall_s']:.0f} s), "
+            f"load {_load()}")
 
 
 def grid(args) -> int:
-    cells = [(c, i, s) for s in args.seeds for c in args.conditions for i in args.inits]
-    print(f"load before: {_load()}; {len(cells)} cells on {args.workers} lanes", flush=True)
-    lanes = [cells[k::args.workers] for k in range(args.workers)]
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as ex:
-        futures = [ex.submit(_lane, lane, args.out, k, args.duration) for k, lane in enumerate(lanes) if lane]
+    if args.cells:
+        cells = [(c, i, int(s)) for c, i, s in (x.split(":") for x in args.cells)]
+    else:
+        cells = [(c, i, s) for s in args.seeds for c in args.conditions for i in args.inits]
+    print(f"load before: {_load()}; {len(cells)} cells, {args.workers} at a time: {cells}", flush=True)
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn"), max_tasks_per_child=1) as ex:
+        futures = [ex.submit(_cell, c, i, s, args.out, args.duration) for c, i, s in cells]
         for f in futures:
-            f.result()
+            print(f.result(), flush=True)
     print(f"load after: {_load()}", flush=True)
     return 0
 
@@ -239,7 +235,9 @@ def main(argv=None) -> int:
     g.add_argument("--conditions", nargs="+", default=["drift_noise"], choices=list(CONDITIONS))
     g.add_argument("--inits", nargs="+", default=list(INITS), choices=list(INITS))
     g.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    g.add_argument("--workers", type=int, default=1)
+    g.add_argument("--workers", type=int, default=1, help="cells run side by side (at most 2 on this machine)")
+    g.add_argument("--cells", nargs="+", default=None, metavar="COND:INIT:SEED",
+                   help="explicit cells in this order (instead of conditions x inits x seeds)")
     g.add_argument("--duration", type=float, default=None, help="override duration_s (default: the spec's)")
     g.add_argument("--out", default=str(ROOT / "runs" / "bridge_spiking_b"))
     r = sub.add_parser("report", help="tables and figures from the finished runs")

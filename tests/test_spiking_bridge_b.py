@@ -61,7 +61,7 @@ def test_recorded_subsample_gives_sigma_rows_and_keeps_signs():
     assert idx.size == 200 and np.unique(idx).size == 200
     assert np.unique(np.asarray(net.synapses["EE"].i[:])[idx]).size > 50  # spread over many presynaptic cells
     net.network.run(0.1 * b2.second)
-    rows = snapshot_rows(net, 0.1)
+    rows = snapshot_rows(net)
     assert [r["t_s"] for r in rows] == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1])
     assert all(r["exc_rate_hz"] > 0 for r in rows[1:])
     for r in rows:
@@ -70,7 +70,7 @@ def test_recorded_subsample_gives_sigma_rows_and_keeps_signs():
     assert rows[0]["weights"]["EE"]["sigma_ln"] == pytest.approx(np.std(np.log(np.asarray(mon.w[:, 0]))))
     final = np.asarray(net.synapses["EE"].w[:], dtype=float)[idx]
     assert rows[-1]["weights"]["EE"]["mean_ln"] == pytest.approx(np.mean(np.log(final)))
-    summary = subsample_summary(net, 0.1)
+    summary = subsample_summary(net)
     assert len(summary["EE"]["sigma_t"]) == 5 and 0 <= summary["EE"]["final"]["dip_p_ln"] <= 1
 
 

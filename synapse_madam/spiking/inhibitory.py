@@ -94,5 +94,6 @@ class VogelsMadam(MadamSTDP):
         return ns
 
 
-# registered here until plasticity.RULES lists it (plasticity.py is being edited elsewhere)
+# registered here: plasticity.py cannot import this module (it imports plasticity); importing
+# synapse_madam.spiking (any of its modules) runs this line via the package __init__
 RULES.setdefault("vogels_madam", VogelsMadam)
