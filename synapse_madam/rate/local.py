@@ -128,6 +128,10 @@ class NodePerturbation:
         self.state = {k: rule.MadamState(**s) for k, s in state["state"].items()}
         self.r_bar = {int(k): float(v) for k, v in state["r_bar"].items()}
 
+    def w_max(self) -> dict:
+        """Madam's bound per parameter name (p_scale x the tensor's initial RMS)."""
+        return {k: float(s.w_max) for k, s in self.state.items()}
+
     def describe(self) -> dict:
         return {"rule": "node_perturbation", "optimizer": "madam", "lr": self.lr, "sigma": self.sigma,
                 "sigma_out": self.sigma_out, "baseline": self.baseline, "projection": "none"}

@@ -50,10 +50,14 @@ class SongNetwork:
         return groups
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Signed final weights per plastic group (inhibitory as negative numbers), for weights.npz."""
-        out = {"EE": np.asarray(self.synapses.w[:], dtype=float)}
+        """Signed weights per plastic group, for weights.npz: the synaptic effect's sign times the
+        stored magnitude. A sign-preserving (``signed``) rule stores inhibitory weights as negative
+        numbers and its effect is gi += -w, so the signed weight is w itself and a flip shows as a
+        positive entry; other rules store |w| with effect gi += w, so the signed weight is -w."""
+        out = {"EE": np.array(self.synapses.w[:], dtype=float)}
         if self.params.get("inh_plastic"):
-            out["IE"] = -np.abs(np.asarray(self.inh_synapses.w[:], dtype=float))
+            w = np.array(self.inh_synapses.w[:], dtype=float)
+            out["IE"] = w if self.params.get("inh_signed") else -w
         return out
 
 
@@ -174,11 +178,13 @@ class BrunelNetwork:
         return {key: self.synapses[key] for key in self.params["plastic"]}
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Signed weights in mV per plastic group ('EE', and 'IE' if plastic), for weights.npz."""
+        """Signed weights in mV per plastic group ('EE', and 'IE' if plastic), for weights.npz.
+        A sign-preserving rule on I->E stores negative weights (effect v += w), so they are
+        returned as they are and a flip shows; other rules store |w| (effect v += -w): -w."""
         out = {}
         for key in self.params["plastic"]:
-            w = np.asarray(self.synapses[key].w[:], dtype=float)
-            out[key] = -np.abs(w) if key.startswith("I") else w
+            w = np.array(self.synapses[key].w[:], dtype=float)
+            out[key] = w if (not key.startswith("I") or self.params.get("signed", {}).get(key)) else -w
         return out
 
     def n_synapses(self) -> int:
@@ -270,7 +276,9 @@ def brunel_network(
     net = b2.Network(exc, inh, ext_e, ext_i, *syns.values(), exc_spikes, inh_spikes)
     params = {"n_exc": n_exc, "n_inh": n_inh, "epsilon": epsilon, "c_e": c_e, "j_mv": j, "g": g,
               "nu_ext_hz": float(nu_ext_ratio * nu_thr), "nu_ext_ratio": nu_ext_ratio,
-              "n_rec_exc": n_rec_e, "n_rec_inh": n_rec_i, "plastic": plastic}
+              "n_rec_exc": n_rec_e, "n_rec_inh": n_rec_i, "plastic": plastic,
+              "signed": {"EE": bool(rule_ee is not None and rule_ee.signed),
+                         "IE": bool(rule_ie is not None and rule_ie.signed)}}
     return BrunelNetwork(net, exc, inh, syns, exc_spikes, inh_spikes, params)
 
 
