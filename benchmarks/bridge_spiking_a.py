@@ -188,6 +188,8 @@ def cmd_map(args) -> None:
     """sigma and KS against (theta, noise_std), learning on: one unit pair per cell (uniform + constant)."""
     for theta in MAP_THETAS:
         for noise in MAP_NOISES:
+            if theta == THETA and noise in (0.0, NOISE):
+                continue  # the grid's madam_drift / madam_drift_noise (3 units per init) fill these cells
             name = f"map_theta{theta:g}_noise{noise:g}"
             params = {"restore": theta, "noise_std": noise}
             print(f"[{time.strftime('%H:%M:%S')}] {name} load {_load()}", flush=True)
@@ -456,21 +458,27 @@ def report(out: Path, docs: Path) -> None:
             s2 = np.mean([u["final"]["sigma_ln"] for u in drift["units"]]) ** 2
             lines += [f"Madam's own diffusion of ln w, from the drift-only condition: sigma^2 = D / (2 theta) "
                       f"gives D = 2 theta sigma^2 = {2 * THETA * s2:.3g} per s (theta = {THETA}).", ""]
-    maps = sorted((json.loads(p.read_text()) for p in (out / "map").glob("*.json")),
-                  key=lambda m: (m["params"]["noise_std"], m["params"]["restore"])) if (out / "map").is_dir() else []
+    maps = [json.loads(p.read_text()) for p in (out / "map").glob("*.json")] if (out / "map").is_dir() else []
+    if maps:  # the two grid conditions that are cells of the map
+        maps += [r for r in results if r["name"] in ("madam_drift", "madam_drift_noise")]
+        for m in maps:
+            m["params"].setdefault("noise_std", 0.0)
+        maps.sort(key=lambda m: (m["params"]["noise_std"], m["params"]["restore"]))
     if maps:
         _fig_map(maps, docs / "bridge_spiking_a_map.png")
         lines += ["## Sigma map (Madam-STDP, hard bound, learning on)", "",
                   "Command: `nice -n 5 python benchmarks/bridge_spiking_a.py map` (one uniform and one constant unit "
-                  f"per cell, {maps[0]['t'][-1]:g} s).", "",
+                  f"per cell, {maps[0]['t'][-1]:g} s; the cells marked (grid) are the grid's conditions with 3 units per "
+                  "init, sigma averaged per init).", "",
                   "| theta (1/s) | noise_std (1/sqrt(s)) | sigma (uniform / constant) | noise alone noise/sqrt(2 theta) | "
                   "implied learning D = 2 theta sigma^2 - noise^2 | KS D | at bounds | stat. (uniform / constant) | rate (Hz) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for m in maps:
             th, nz = m["params"]["restore"], m["params"]["noise_std"]
-            sig = [u["final"]["sigma_ln"] for u in m["units"]]
-            st = [u["stationarity"]["rel_change"] for u in m["units"]]
-            lines.append(f"| {th:g} | {nz:g} | {sig[0]:.3f} / {sig[1]:.3f} | {nz / np.sqrt(2 * th):.3f} | "
+            sig = [np.mean([u["final"]["sigma_ln"] for u, lw in zip(m["units"], m["laws"]) if lw == law])
+                   for law in ("uniform", "constant")]
+            st = [m["pooled"][law]["stationarity"]["rel_change"] for law in ("uniform", "constant")]
+            lines.append(f"| {th:g}{' (grid)' if not m['name'].startswith('map') else ''} | {nz:g} | {sig[0]:.3f} / {sig[1]:.3f} | {nz / np.sqrt(2 * th):.3f} | "
                          f"{2 * th * np.mean(sig) ** 2 - nz ** 2:.3g} | "
                          f"{_ms([u['final']['ks_D'] for u in m['units']])} | "
                          f"{_ms([u['final']['frac_at_bounds'] for u in m['units']])} | {st[0]:.3f} / {st[1]:.3f} | "
