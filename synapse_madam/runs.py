@@ -426,10 +426,11 @@ def reusable_summary(path, spec: dict, free_keys: Iterable[str] = (), *, overwri
     ``overwrite`` (then None: the caller reruns it with overwrite=True). A difference only in free
     keys (e.g. more epochs) gives None, so the caller resumes and extends the run."""
     path = Path(path)
-    stored = RunFolder(path).stored_spec()
-    if stored is None:
-        return None
-    diff = spec_diff(stored, spec, free_keys)
+    folder = RunFolder(path)
+    stored = folder.stored_spec()
+    if stored is None or not folder._existing_results():
+        return None  # nothing there yet that another spec could have made
+    diff = spec_diff(stored, spec, set(free_keys) | set(COSMETIC_KEYS))
     if diff:
         if overwrite:
             return None

@@ -145,6 +145,20 @@ def test_result_files_get_normal_permissions(tmp_path):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
 
 
+def test_reusable_summary(tmp_path):
+    assert runs.reusable_summary(tmp_path / "none", {"a": 1}) is None
+    with RunFolder.open(tmp_path / "p", {"a": 1, "progress": True}):
+        pass  # a spec.toml but no results (a run that died at once): not a conflict
+    assert runs.reusable_summary(tmp_path / "p", {"a": 2}) is None
+    with RunFolder.open(tmp_path / "p", {"a": 1, "progress": True}, overwrite=True) as f:
+        f.write_summary({"acc": 0.5})
+    assert runs.reusable_summary(tmp_path / "p", {"a": 1, "progress": False}) == {"acc": 0.5}
+    with pytest.raises(RunFolderError, match="a \\(1 -> 2\\)"):
+        runs.reusable_summary(tmp_path / "p", {"a": 2, "progress": True})
+    assert runs.reusable_summary(tmp_path / "p", {"a": 2}, overwrite=True) is None
+    assert runs.reusable_summary(tmp_path / "p", {"a": 1, "e": 3}, free_keys={"e"}) is None  # extend: resume
+
+
 def test_stats_output_names_follow_the_input(tmp_path):
     (tmp_path / "run").mkdir()
     assert runs.stats_output_names(tmp_path / "run")["json"] == tmp_path / "run" / "stats_weights.json"
