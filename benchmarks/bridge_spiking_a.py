@@ -186,7 +186,7 @@ def cmd_grid(args) -> None:
 
 def cmd_map(args) -> None:
     """sigma and KS against (theta, noise_std), learning on: one unit pair per cell (uniform + constant)."""
-    for theta in MAP_THETAS:
+    for theta in args.thetas or MAP_THETAS:
         for noise in MAP_NOISES:
             if theta == THETA and noise in (0.0, NOISE):
                 continue  # the grid's madam_drift / madam_drift_noise (3 units per init) fill these cells
@@ -408,6 +408,8 @@ def _fig_map(maps: list[dict], path: Path) -> None:
     axes[1].axhline(0.03, color="k", lw=0.8, ls="--", label="KS target")
     for ax, lab in zip(axes, ("sigma(ln w)", "KS D to fitted log-normal")):
         ax.set_xscale("log")
+        ax.set_xticks(MAP_THETAS, [f"{t:g}" for t in MAP_THETAS])
+        ax.minorticks_off()
         ax.set_xlabel("restore theta (1/s)")
         ax.set_ylabel(lab)
     axes[0].legend(fontsize=7)
@@ -468,17 +470,17 @@ def report(out: Path, docs: Path) -> None:
         _fig_map(maps, docs / "bridge_spiking_a_map.png")
         lines += ["## Sigma map (Madam-STDP, hard bound, learning on)", "",
                   "Command: `nice -n 5 python benchmarks/bridge_spiking_a.py map` (one uniform and one constant unit "
-                  f"per cell, {maps[0]['t'][-1]:g} s; the cells marked (grid) are the grid's conditions with 3 units per "
+                  f"per cell, duration as listed; the cells marked (grid) are the grid's conditions with 3 units per "
                   "init, sigma averaged per init).", "",
-                  "| theta (1/s) | noise_std (1/sqrt(s)) | sigma (uniform / constant) | noise alone noise/sqrt(2 theta) | "
+                  "| theta (1/s) | noise_std (1/sqrt(s)) | duration (s) | sigma (uniform / constant) | noise alone noise/sqrt(2 theta) | "
                   "implied learning D = 2 theta sigma^2 - noise^2 | KS D | at bounds | stat. (uniform / constant) | rate (Hz) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for m in maps:
             th, nz = m["params"]["restore"], m["params"]["noise_std"]
             sig = [np.mean([u["final"]["sigma_ln"] for u, lw in zip(m["units"], m["laws"]) if lw == law])
                    for law in ("uniform", "constant")]
             st = [m["pooled"][law]["stationarity"]["rel_change"] for law in ("uniform", "constant")]
-            lines.append(f"| {th:g}{' (grid)' if not m['name'].startswith('map') else ''} | {nz:g} | {sig[0]:.3f} / {sig[1]:.3f} | {nz / np.sqrt(2 * th):.3f} | "
+            lines.append(f"| {th:g}{' (grid)' if not m['name'].startswith('map') else ''} | {nz:g} | {m['t'][-1]:g} | {sig[0]:.3f} / {sig[1]:.3f} | {nz / np.sqrt(2 * th):.3f} | "
                          f"{2 * th * np.mean(sig) ** 2 - nz ** 2:.3g} | "
                          f"{_ms([u['final']['ks_D'] for u in m['units']])} | "
                          f"{_ms([u['final']['frac_at_bounds'] for u in m['units']])} | {st[0]:.3f} / {st[1]:.3f} | "
@@ -511,6 +513,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sample-dt", type=float, default=10.0)
     ap.add_argument("--only", nargs="*", choices=list(CONDITIONS))
+    ap.add_argument("--thetas", nargs="*", type=float, help="map: only these restore rates (default MAP_THETAS)")
     ap.add_argument("--out", default="benchmarks/results/bridge_spiking_a")
     ap.add_argument("--build", default="/tmp/bridge_spiking_a_build")
     ap.add_argument("--raw", default="runs/bridge_spiking_a_raw", help="raw weight samples (not in git)")
