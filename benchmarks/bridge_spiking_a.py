@@ -469,7 +469,7 @@ def report(out: Path, docs: Path) -> None:
     if maps:
         _fig_map(maps, docs / "bridge_spiking_a_map.png")
         lines += ["## Sigma map (Madam-STDP, hard bound, learning on)", "",
-                  "Command: `nice -n 5 python benchmarks/bridge_spiking_a.py map` (one uniform and one constant unit "
+                  "Commands: `nice -n 5 python benchmarks/bridge_spiking_a.py map --thetas 0.005 0.02` and `... map --thetas 0.08 --duration 200` (one uniform and one constant unit "
                   f"per cell, duration as listed; the cells marked (grid) are the grid's conditions with 3 units per "
                   "init, sigma averaged per init).", "",
                   "| theta (1/s) | noise_std (1/sqrt(s)) | duration (s) | sigma (uniform / constant) | noise alone noise/sqrt(2 theta) | "
