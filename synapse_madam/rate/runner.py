@@ -26,6 +26,11 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
     projection = "auto"           # bptt: auto (none for Madam, zero otherwise) | none | zero | floor
     grad_clip = 1.0               # bptt, optional
     p_scale = 3.0                 # Madam's magnitude bound, x RMS of each initial tensor (Madam only)
+    restore = 0.0                 # the rule's opt-in terms (synapse_madam.rule; Madam BPTT and
+    noise = 0.0                   # node_perturbation; off by default = the published rule): log-space
+    set_point = 1.0               # restoring rate per step, ln|w| fluctuation per sqrt(step) (noise
+    bound = "hard"                # seed = the spec's seed), set point x initial RMS, hard | soft | none.
+                                  # They act on w_rec, w_in, w_out; biases take the published step.
                                   # node_perturbation: sigma, sigma_out, baseline, baseline_decay
 
 Outputs: spec.toml, metrics.jsonl (one line per evaluation: accuracy, loss, sign violations,
@@ -51,8 +56,10 @@ TOP_KEYS = {"substrate", "name", "description", "task", "seed", "steps", "batch_
             "final_eval_trials", "device", "threads", "progress", "network", "task_params", "learning"}
 DEFAULTS = {"seed": 1, "steps": 2000, "batch_size": 64, "eval_every": 100, "eval_trials": 500,
             "final_eval_trials": 2000, "device": "cpu", "threads": 1, "progress": True}
-LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"},
-                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay", "p_scale"}}
+TERMS = {"restore", "noise", "set_point", "bound"}  # the rule's opt-in terms (synapse_madam.rule), Madam only
+LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"} | TERMS,
+                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay",
+                                       "p_scale"} | TERMS}
 
 
 def _network_keys() -> set[str]:
@@ -90,6 +97,10 @@ def validate(spec: dict, source: str) -> dict:
         learning.setdefault("optimizer", "madam")
         if "p_scale" in learning and "madam" not in str(learning["optimizer"]).lower():
             raise ValueError(f"{source}: learning.p_scale applies to Madam only, not to {learning['optimizer']!r}.")
+        terms = sorted(TERMS & set(learning))
+        if terms and str(learning["optimizer"]).lower() != "madam":
+            raise ValueError(f"{source}: learning.{terms[0]} is a term of Madam's rule; it does not apply to "
+                             f"optimizer {learning['optimizer']!r}. Remove it or set learning.optimizer = 'madam'.")
     elif "optimizer" in learning:  # the local rule's step is Madam's: accept only that name
         if str(learning["optimizer"]).lower() != "madam":
             raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
@@ -118,6 +129,8 @@ def build(spec: dict):
     task = make_task(spec["task"], **tp)
     model = EIRateRNN(task.n_input, task.n_output, seed=spec["seed"], **net)
     learning = dict(spec["learning"])
+    if TERMS & set(learning):
+        learning["noise_seed"] = spec["seed"]  # the fluctuation streams follow the run's seed
     learner = make_learner(model, learning.pop("rule"), **learning)
     return task, model, learner
 

@@ -14,7 +14,9 @@ network noise from a torch Generator seeded by ``seed``; it evaluates every ``ev
 on a fixed grid of conditions, appends one line per evaluation to ``metrics.jsonl``, writes an
 atomic checkpoint (model, learner state, both random states, step) every ``checkpoint_every``
 steps, and with ``resume=True`` continues from it bit for bit. A non-finite loss or weight stops
-training and is recorded (``"diverged": true``) instead of raising.
+training and is recorded (``"diverged": true``) instead of raising. Every evaluation line also
+holds the digest of each weight group (``"digest"``: sigma(ln|w|), KS, fraction at the bound,
+sign flips; :func:`weight_digest`), so sigma(t) of a run can be read from metrics.jsonl.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = ["BPTT", "DEFAULT_LR", "train", "make_learner", "steps_to_fraction"]
 # default learning rates per optimizer for these networks (Madam: the published 0.01)
 DEFAULT_LR = {"madam": 0.01, "adam": 1e-3, "adamw": 1e-3, "sgd": 0.05, "sgd_momentum": 0.01}
 CHECKPOINT = "checkpoint.pt"
+SYNAPTIC = ("w_rec", "w_in", "w_out")  # the tensors that take the rule's opt-in terms (not biases)
 
 
 class BPTT:
@@ -43,12 +46,17 @@ class BPTT:
 
     ``projection``: "auto" (none for Madam, "zero" for the others), "none", "zero" or "floor"
     (see :meth:`EIRateRNN.project_`). ``grad_clip``: clip the global gradient norm (None: off).
+    ``restore``, ``noise``, ``set_point``, ``bound`` (Madam only): the rule's opt-in terms
+    (:mod:`synapse_madam.rule`), applied through :class:`synapse_madam.Madam`'s options to the
+    synaptic tensors ``w_rec``, ``w_in``, ``w_out``; biases and background drives take the
+    published step in a second parameter group. ``noise_seed``: Madam's noise seed.
     """
 
     kind = "bptt"
 
     def __init__(self, model, optimizer: str = "madam", lr: float | None = None, *, projection: str = "auto",
-                 grad_clip: float | None = None, **optimizer_kwargs):
+                 grad_clip: float | None = None, restore: float = 0.0, noise: float = 0.0, set_point: float = 1.0,
+                 bound: str = "hard", noise_seed: int = 0, **optimizer_kwargs):
         key = optimizer.lower()
         self.optimizer_name = key
         self.lr = DEFAULT_LR.get(key, 1e-3) if lr is None else float(lr)
@@ -60,7 +68,21 @@ class BPTT:
         if grad_clip is not None and not grad_clip > 0:
             raise ValueError(f"BPTT: grad_clip must be > 0 or None, got {grad_clip!r}.")
         self.model, self.projection, self.grad_clip = model, projection, grad_clip
-        self.optimizer = make_optimizer(key, list(model.parameters()), self.lr, **optimizer_kwargs)
+        terms = {k: v for k, v in (("restore", restore), ("noise", noise), ("set_point", set_point), ("bound", bound))
+                 if v != {"restore": 0.0, "noise": 0.0, "set_point": 1.0, "bound": "hard"}[k]}
+        if terms and key != "madam":
+            raise ValueError(f"BPTT: {', '.join(terms)} are terms of Madam's rule (synapse_madam.rule); optimizer "
+                             f"{optimizer!r} has none. Use optimizer='madam' or remove them.")
+        self.terms = {"restore": float(restore), "noise": float(noise), "set_point": float(set_point), "bound": bound}
+        if terms:  # the terms act on the synapses; biases and background drives take the published step
+            named = dict(model.named_parameters())
+            synaptic = [p for n, p in named.items() if n in SYNAPTIC]
+            others = [p for n, p in named.items() if n not in SYNAPTIC]
+            params = [{"params": synaptic, **terms}] + ([{"params": others}] if others else [])
+            optimizer_kwargs["seed"] = noise_seed
+        else:
+            params = list(model.parameters())
+        self.optimizer = make_optimizer(key, params, self.lr, **optimizer_kwargs)
 
     def step(self, trials, generator: torch.Generator) -> dict:
         logits = self.model(trials.inputs, generator=generator)
@@ -75,6 +97,20 @@ class BPTT:
         crossed = self.model.project_(self.projection) if self.projection != "none" else 0
         return {"loss": float(loss.detach()), "crossed": crossed}
 
+    def bounds(self) -> dict:
+        """Madam's magnitude bound w_max per named tensor once it is set (first step); else None."""
+        out = {}
+        for name, p in self.model.named_parameters():
+            st = self.optimizer.state.get(p, {})
+            out[name] = float(st["w_max"]) if "w_max" in st and self._bounded(p) else None
+        return out
+
+    def _bounded(self, p) -> bool:
+        for group in self.optimizer.param_groups:
+            if any(q is p for q in group["params"]):
+                return group.get("bound", "hard") != "none" and math.isfinite(group.get("p_scale", math.inf))
+        return False
+
     def state_dict(self) -> dict:
         return {"optimizer": self.optimizer.state_dict()}
 
@@ -83,7 +119,7 @@ class BPTT:
 
     def describe(self) -> dict:
         return {"rule": "bptt", "optimizer": self.optimizer_name, "lr": self.lr, "projection": self.projection,
-                "grad_clip": self.grad_clip}
+                "grad_clip": self.grad_clip, **(self.terms if "madam" in self.optimizer_name else {})}
 
 
 def make_learner(model, rule: str = "bptt", **kwargs):
@@ -96,6 +132,26 @@ def make_learner(model, rule: str = "bptt", **kwargs):
 
         return NodePerturbation(model, **kwargs)
     raise ValueError(f"unknown learning rule {rule!r}; allowed values: bptt, node_perturbation.")
+
+
+GROUP_TENSOR = {"EE": "w_rec", "EI": "w_rec", "IE": "w_rec", "II": "w_rec", "in": "w_in", "out": "w_out"}
+
+
+def weight_digest(model, learner=None, initial: dict | None = None) -> dict:
+    """:func:`synapse_madam.biology.digest.digest_weights` of every weight group: ln|w| moments,
+    KS distance to its own log-normal, fraction at the learner's magnitude bound (when it has
+    one), sign flips against ``initial`` (the groups at the start of the run) and the fraction
+    of wrong-signed synapses (Dale's law)."""
+    from ..biology.digest import digest_weights
+    from .analysis import EXPECTED_SIGN
+
+    bounds = learner.bounds() if learner is not None and hasattr(learner, "bounds") else {}
+    out = {}
+    for key, w in model.weight_groups().items():
+        hi = bounds.get(GROUP_TENSOR[key])
+        out[key] = digest_weights(w, initial=None if initial is None else initial[key],
+                                  bounds=(0.0, hi) if hi else None, expected_sign=EXPECTED_SIGN[key])
+    return out
 
 
 def weight_moments(model) -> dict:
@@ -148,6 +204,7 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     step, wall, crossed_total, history, start_loss = 0, 0.0, 0, [], []
+    initial = model.weight_groups()  # for sign flips in the digest (restored from the checkpoint on resume)
 
     if resume and ckpt is not None and ckpt.is_file():
         state = torch.load(ckpt, weights_only=False)
@@ -156,6 +213,7 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
         rng.bit_generator.state = state["np_rng"]
         gen.set_state(state["torch_rng"])
         step, wall, crossed_total = state["step"], state["wall_s"], state["crossed_total"]
+        initial = state.get("initial_groups", initial)
         history = [r for r in io.read_jsonl(metrics) if r.get("step", 0) <= step and "accuracy" in r]
         io.atomic_write_text(metrics, "".join(_json_line(r) for r in history))  # drop lines past the checkpoint
     elif metrics is not None and metrics.exists():
@@ -166,7 +224,7 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
         row = {"step": step, "accuracy": ev["accuracy"], "eval_loss": ev["loss"], "no_choice": ev["no_choice"],
                "train_loss": float(np.mean(start_loss)) if start_loss else None, "crossed_total": crossed_total,
                "sign_violations": model.sign_violations(), "n_silent": model.n_silent(), "wall_s": wall,
-               "weights": weight_moments(model), **(extra or {})}
+               "weights": weight_moments(model), "digest": weight_digest(model, learner, initial), **(extra or {})}
         history.append(row)
         if metrics is not None:
             io.append_jsonl(metrics, row)
@@ -176,7 +234,8 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
         if ckpt is not None:
             io.atomic_torch_save(ckpt, {"step": step, "model": model.state_dict(), "learner": learner.state_dict(),
                                         "np_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
-                                        "wall_s": wall, "crossed_total": crossed_total})
+                                        "wall_s": wall, "crossed_total": crossed_total,
+                                        "initial_groups": initial})
 
     if step == 0:
         record()
