@@ -73,6 +73,9 @@ def test_node_perturbation_step_equals_the_numpy_rule_with_hash_noise(bound):
     np_ = NodePerturbation(net, lr=0.05, bound=bound, noise_seed=7, **TERMS)
     ref = {k: p.detach().numpy().copy() for k, p in np_.params.items()}
     states = {k: rule.init_state(w, 3.0, TERMS["set_point"]) for k, w in ref.items()}
+    for k in ("w_rec", "w_in", "w_out"):   # per-group set points (see the next test)
+        mu = np.log(TERMS["set_point"]) + net.group_log_rms(k).numpy()
+        states[k] = states[k]._replace(log_set_point=mu.astype(np.float32))
     rng = np.random.default_rng(0)
     for _ in range(3):
         dirs = {k: rng.standard_normal(w.shape).astype(np.float32) for k, w in ref.items()}
@@ -86,6 +89,21 @@ def test_node_perturbation_step_equals_the_numpy_rule_with_hash_noise(bound):
             ref[key], states[key] = rule.madam_update(ref[key], dirs[key], states[key], 0.05, **kw)
     for key, p in np_.params.items():
         np.testing.assert_allclose(p.detach().numpy(), ref[key], rtol=2e-5, atol=1e-7, err_msg=key)
+    assert net.sign_violations() == 0
+
+
+def test_restore_pulls_each_synapse_group_to_its_own_set_point():
+    """One set point per group: E->E, E->I, I->E, I->I relax to set_point x their own initial RMS,
+    so the 4x larger inhibitory magnitudes (balanced scaling) stay 4x larger."""
+    net = EIRateRNN(3, 3, 40, seed=0)
+    rms0 = {k: np.sqrt(np.mean(w ** 2)) for k, w in net.weight_groups().items()}
+    learner = NodePerturbation(net, restore=0.2, set_point=0.5, bound="none")
+    zero = {k: torch.zeros_like(p) for k, p in learner.params.items()}
+    for _ in range(120):
+        learner.apply(zero)
+    for k, w in net.weight_groups().items():
+        np.testing.assert_allclose(np.abs(w), 0.5 * rms0[k], rtol=1e-4, err_msg=k)
+    assert rms0["IE"] > 3 * rms0["EE"]
     assert net.sign_violations() == 0
 
 
@@ -146,6 +164,38 @@ def test_bptt_terms_reach_the_synapses_only_and_keep_dale(tmp_path):
         make_learner(net, "bptt", optimizer="adam", restore=0.1)
 
 
+@pytest.mark.parametrize("bound", ["none", "hard"])
+def test_bptt_step_equals_the_numpy_rule_with_group_set_points(bound):
+    """Each BPTT step is rule.madam_update on the gradient, with the terms, per-group set points
+    and the hash noise of tensor k = hash_normal(noise_seed * 1000003 + k, t)."""
+    task = make_task("perceptual_dm", **SMALL_TASK)
+    net = EIRateRNN(task.n_input, task.n_output, 20, seed=0)
+    learner = make_learner(net, "bptt", optimizer="madam", noise_seed=5, bound=bound, **TERMS)
+    named = dict(net.named_parameters())
+    ref = {k: p.detach().numpy().copy() for k, p in named.items()}
+    states = {k: rule.init_state(w, 3.0, TERMS["set_point"] if k in ("w_rec", "w_in", "w_out") else 1.0)
+              for k, w in ref.items()}
+    for k in ("w_rec", "w_in", "w_out"):
+        mu = np.log(TERMS["set_point"]) + net.group_log_rms(k).numpy()
+        states[k] = states[k]._replace(log_set_point=mu.astype(np.float32))
+    gen = torch.Generator().manual_seed(0)
+    for step in range(3):
+        learner.step(task.generate(6, np.random.default_rng(step)), gen)
+        for i, (k, p) in enumerate(named.items()):
+            g = p.grad.detach().numpy()
+            if k in ("w_rec", "w_in", "w_out"):
+                xi = hash_normal(5 * 1000003 + i, states[k].step + 1, ref[k].shape)
+                kw = {"restore": TERMS["restore"], "noise": TERMS["noise"], "bound": bound, "xi": xi}
+            else:
+                kw = {}
+            ref[k], states[k] = rule.madam_update(ref[k], g, states[k], 0.01, **kw)
+            # compare with the network's own weights, then continue from them (float32 paths may differ
+            # in the last bit; the comparison is per step)
+            np.testing.assert_allclose(p.detach().numpy(), ref[k], rtol=3e-5, atol=1e-7, err_msg=f"{k} step {step}")
+            ref[k] = p.detach().numpy().copy()
+    assert net.sign_violations() == 0
+
+
 def test_bptt_with_noise_resumes_exactly(tmp_path):
     def run(d, steps, resume=False):
         task = make_task("perceptual_dm", **SMALL_TASK)
@@ -175,3 +225,22 @@ def test_runner_validates_and_passes_the_terms():
         validate({**base, "learning": {"rule": "node_perturbation", "bound": "elastic"}}, "t.toml")
     with pytest.raises(ValueError, match="restore"):
         validate({**base, "learning": {"restore": -1.0}}, "t.toml")
+
+
+def test_bridge_spec_runs_from_the_cli_and_reports_stationarity(tmp_path):
+    import json
+    from pathlib import Path
+
+    from synapse_madam.cli import main
+    spec = Path(__file__).resolve().parents[1] / "models" / "rate_bridge.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--set", "progress=false", "--set", "steps=8", "--set", "eval_every=2",
+                 "--set", "eval_trials=16", "--set", "final_eval_trials=16", "--set", "batch_size=6",
+                 "--set", "network.n_rec=20", "--set", "task_params.stimulus_ms=100"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["learner"]["restore"] == 0.005 and summary["learner"]["noise"] == 0.01
+    assert set(summary["stationarity"]) == {"EE", "EI", "IE", "II", "in", "out"}
+    assert summary["stationarity"]["EE"]["n_points"] == 5
+    assert summary["digest"]["EE"]["sign_flips"] == 0 and summary["sign_violations"] == 0
+    rows = read_jsonl(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [0, 2, 4, 6, 8] and all("digest" in r for r in rows)

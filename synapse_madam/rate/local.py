@@ -21,7 +21,9 @@ readout bias (its "presynaptic activity" is the constant 1).
 The rule's opt-in terms (:mod:`synapse_madam.rule`: log-space homeostasis ``restore``,
 multiplicative fluctuations ``noise``, ``set_point``, ``bound``) apply to the synaptic tensors
 ``w_rec``, ``w_in``, ``w_out``; the readout bias takes the published step (it is not a synapse,
-and a set point would pull it back to its initial value). The fluctuation of tensor k at step t
+and a set point would pull it back to its initial value). The set point is per synapse group:
+mu_g = ln(set_point * RMS of group g at the start) (:meth:`EIRateRNN.group_log_rms`), since
+W_rec holds E and I synapses whose magnitudes differ 4x. The fluctuation of tensor k at step t
 is ``hash_normal(noise_seed * 1000003 + k, t)`` (the shared convention of
 :mod:`synapse_madam.hashnoise`), a function of the step count alone, so a resumed run draws
 exactly the noise of the uninterrupted one.
@@ -33,6 +35,8 @@ average of the reward per trial condition (Miconi 2017), a single run per trial.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -99,6 +103,9 @@ class NodePerturbation:
         if getattr(model, "b_out", None) is not None:
             self.params["b_out"] = model.b_out
         self.state = {k: rule.init_state(p.detach(), p_scale, set_point) for k, p in self.params.items()}
+        for k in self.SYNAPTIC:  # one set point per synapse group (E->E, E->I, I->E, I->I, in, out)
+            mu = math.log(set_point) + model.group_log_rms(k)
+            self.state[k] = self.state[k]._replace(log_set_point=mu)
         self.r_bar: dict[int, float] = {}
 
     @torch.no_grad()

@@ -301,6 +301,33 @@ class EIRateRNN(nn.Module):
         out["out"] = self.w_out.detach().cpu()[:, :e].numpy().ravel().copy()
         return out
 
+    @torch.no_grad()
+    def group_log_rms(self, name: str) -> torch.Tensor:
+        """ln RMS of the synapse group each entry of tensor ``name`` belongs to, in that tensor's
+        shape (float32): for ``w_rec`` the four blocks E->E, E->I, I->E, I->I, each over its
+        existing synapses; for ``w_in`` and ``w_out`` (one group each) over theirs. Absent
+        synapses get their block's value (they are 0 and never move).
+
+        Per-group set points of the rule's log-space homeostasis are built from it: one set point
+        per tensor would pull E and I synapses (whose magnitudes differ 4x under balanced
+        scaling) to one magnitude and undo the E/I balance; synaptic scaling acts per synapse type.
+        """
+        def log_rms(w, where):
+            return torch.log(torch.sqrt(torch.mean(w[where] ** 2)))
+        e, n = self.n_exc, self.n_rec
+        if name == "w_rec":
+            w, c = self.w_rec.detach(), self.conn_rec.bool()
+            out = torch.empty_like(w)
+            for rows, cols in ((slice(0, e), slice(0, e)), (slice(e, n), slice(0, e)), (slice(0, e), slice(e, n)),
+                               (slice(e, n), slice(e, n))):
+                out[rows, cols] = log_rms(w[rows, cols], c[rows, cols])
+            return out
+        if name == "w_in":
+            return torch.full_like(self.w_in, float(log_rms(self.w_in.detach(), self.w_in != 0)))
+        if name == "w_out":
+            return torch.full_like(self.w_out, float(log_rms(self.w_out.detach(), self.conn_out.bool())))
+        raise ValueError(f"group_log_rms: name must be one of w_rec, w_in, w_out, got {name!r}.")
+
     def config(self) -> dict:
         """Sizes and constants (for summaries)."""
         return {"n_rec": self.n_rec, "n_exc": self.n_exc, "n_inh": self.n_inh, "n_input": self.n_input,

@@ -34,8 +34,10 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
                                   # node_perturbation: sigma, sigma_out, baseline, baseline_decay
 
 Outputs: spec.toml, metrics.jsonl (one line per evaluation: accuracy, loss, sign violations,
-synapses that crossed zero, silent synapses, ln|w| moments per group), summary.json (final
-accuracy, psychometric curve, steps to 90 % of the final accuracy, weight statistics per group),
+synapses that crossed zero, silent synapses, ln|w| moments and the digest per group: sigma(t),
+KS, fraction at the bound), summary.json (final accuracy, psychometric curve, steps to 90 % of
+the final accuracy, weight statistics per group, the last digest and the stationarity of each
+group's sigma(t) over the last third),
 weights.npz (signed weights "EE", "EI", "IE", "II", "in", "out"), weights_init.npz, model.pt,
 figures (learning curve, psychometric curve, weight histograms).
 """
@@ -161,7 +163,7 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     io.atomic_torch_save(run_dir / "model.pt", {"state_dict": model.state_dict(), "config": model.config()})
     history = result.pop("history")
     summary = {"name": spec.get("name"), **result, "network": model.config(), "task_params": task.params(),
-               "weights": weight_statistics(weights, model)}
+               "weights": weight_statistics(weights, model), **digest_summary(history)}
     io.atomic_write_json(run_dir / "summary.json", summary)
     title = f"{spec.get('name')}: {task.name}, {learner.describe()['rule']}/{learner.describe()['optimizer']}"
     plots.rate_learning_curve(history, run_dir / "learning_curve.png", title=title)
@@ -174,6 +176,19 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     if ckpt.exists():
         ckpt.unlink()
     return summary
+
+
+def digest_summary(history: list[dict]) -> dict:
+    """The last digest of every weight group and the stationarity of its sigma(t) over the last third
+    of the run (:func:`synapse_madam.biology.digest.stationarity`), from the evaluation history."""
+    from ..biology.digest import stationarity
+
+    rows = [h for h in history if "digest" in h]
+    if not rows:
+        return {}
+    groups = rows[-1]["digest"]
+    return {"digest": groups,
+            "stationarity": {g: stationarity([r["digest"][g]["sigma_ln"] for r in rows]) for g in groups}}
 
 
 def load_model(run_dir) -> torch.nn.Module:

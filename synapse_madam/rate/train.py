@@ -48,8 +48,10 @@ class BPTT:
     (see :meth:`EIRateRNN.project_`). ``grad_clip``: clip the global gradient norm (None: off).
     ``restore``, ``noise``, ``set_point``, ``bound`` (Madam only): the rule's opt-in terms
     (:mod:`synapse_madam.rule`), applied through :class:`synapse_madam.Madam`'s options to the
-    synaptic tensors ``w_rec``, ``w_in``, ``w_out``; biases and background drives take the
-    published step in a second parameter group. ``noise_seed``: Madam's noise seed.
+    synaptic tensors ``w_rec``, ``w_in``, ``w_out``, with one set point per synapse group
+    (:meth:`EIRateRNN.group_log_rms`; W_rec holds E and I synapses whose magnitudes differ 4x);
+    biases and background drives take the published step in a second parameter group.
+    ``noise_seed``: Madam's noise seed (tensor k of the synapses draws hash_normal(seed * 1000003 + k, t)).
     """
 
     kind = "bptt"
@@ -74,12 +76,15 @@ class BPTT:
             raise ValueError(f"BPTT: {', '.join(terms)} are terms of Madam's rule (synapse_madam.rule); optimizer "
                              f"{optimizer!r} has none. Use optimizer='madam' or remove them.")
         self.terms = {"restore": float(restore), "noise": float(noise), "set_point": float(set_point), "bound": bound}
+        self._group_mu = {}
         if terms:  # the terms act on the synapses; biases and background drives take the published step
             named = dict(model.named_parameters())
             synaptic = [p for n, p in named.items() if n in SYNAPTIC]
             others = [p for n, p in named.items() if n not in SYNAPTIC]
             params = [{"params": synaptic, **terms}] + ([{"params": others}] if others else [])
             optimizer_kwargs["seed"] = noise_seed
+            # one set point per synapse group (E->E, E->I, I->E, I->I, in, out), from the initial weights
+            self._group_mu = {n: math.log(float(set_point)) + model.group_log_rms(n) for n in SYNAPTIC}
         else:
             params = list(model.parameters())
         self.optimizer = make_optimizer(key, params, self.lr, **optimizer_kwargs)
@@ -94,8 +99,31 @@ class BPTT:
         with warnings.catch_warnings():  # the only exact zeros are absent synapses (conn masks)
             warnings.simplefilter("ignore", ZeroParameterWarning)
             self.optimizer.step()
+        if self._group_mu:
+            self._use_group_set_points()
         crossed = self.model.project_(self.projection) if self.projection != "none" else 0
         return {"loss": float(loss.detach()), "crossed": crossed}
+
+    @torch.no_grad()
+    def _use_group_set_points(self) -> None:
+        """Replace Madam's per-tensor set point mu_T = ln(set_point * RMS(W_1)) by the per-group one
+        mu_g (a tensor of W's shape) right after the first step, where the optimizer creates it.
+        That first step relaxed x = ln|w| towards mu_T: x_1 = mu_T + (x' - mu_T) e^-theta + n; moving
+        x_1 by (mu_g - mu_T)(1 - e^-theta) gives exactly the step towards mu_g. Later steps (and
+        resumed runs, whose saved state holds mu_g) find the tensor-shaped mu and skip this."""
+        named = dict(self.model.named_parameters())
+        restore = self.terms["restore"]
+        for name, mu_g in self._group_mu.items():
+            p = named[name]
+            st = self.optimizer.state.get(p)
+            if not st or "log_set_point" not in st or st["log_set_point"].shape == p.shape:
+                continue
+            mu_g = mu_g.to(device=p.device, dtype=st["log_set_point"].dtype)
+            if restore:
+                p.mul_(torch.exp((mu_g - st["log_set_point"]) * -math.expm1(-restore)).to(p.dtype))
+                if self.terms["bound"] == "hard":
+                    p.clamp_(-st["w_max"], st["w_max"])
+            st["log_set_point"] = mu_g
 
     def bounds(self) -> dict:
         """Madam's magnitude bound w_max per named tensor once it is set (first step); else None."""

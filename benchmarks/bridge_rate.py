@@ -1,0 +1,325 @@
+"""The bridge (issue 11) on rate networks: does Madam + log-space homeostasis (+ fluctuations) give a
+stationary, initialisation-independent ln|w| distribution while the network learns its task?
+
+Conditions (all Madam, lr = 0.01; the terms act on the synapses w_rec, w_in, w_out, with one set
+point per synapse group, mu_g = ln RMS_g at the start):
+
+* ``madam``          the published rule (hard bound at 3 x RMS, no terms): the control;
+* ``restore``        log-space restoring rate theta, no bound;
+* ``restore+noise``  theta and ln|w| fluctuations of amplitude ``noise`` per sqrt(step), no bound.
+
+A priori parameters (never fitted to a reference sigma): theta = 6 / steps (the run spans six
+relaxation times, so the initial state is forgotten to e^-12 in variance and the last third, where
+stationarity is judged, spans two), noise = lr (a fluctuation of the same size as Madam's own step).
+
+Parts (each run is cached as JSON under --out, so an interrupted benchmark resumes):
+
+* ``main``  perceptual_dm, BPTT, 3 conditions x seeds x inits (gamma, constant magnitude of the same
+  RMS per group);
+* ``tasks`` context_dm and parametric_wm (go cue, readout bias), madam vs restore+noise, gamma init;
+* ``np``    node perturbation (backprop-free) on perceptual_dm, madam vs restore+noise;
+* ``map``   sigma map: theta x noise (3 x 3) with learning on, perceptual_dm, BPTT, one seed.
+
+Every run logs the digest of each synapse group every ``--eval-every`` steps (sigma(ln|w|), KS to
+its own log-normal, fraction at the bound, sign flips) and the stationarity of sigma(t) over the
+last third (< 5 % change). Writes docs/bridge_rate.md, docs/bridge_rate.json and figures.
+
+    nice -n 5 python benchmarks/bridge_rate.py --workers 2          # everything (~25 CPU-min)
+    python benchmarks/bridge_rate.py --part main --steps 60 --seeds 1 --out /tmp/br --docs /tmp/br  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GROUPS = ("EE", "EI", "IE", "II")
+LR = 0.01
+INITS = ("gamma", "constant")
+
+
+def conditions(steps: int) -> dict:
+    theta = 6.0 / steps
+    return {"madam": {},
+            "restore": {"restore": theta, "bound": "none"},
+            "restore+noise": {"restore": theta, "noise": LR, "bound": "none"}}
+
+
+def plan(args) -> list[dict]:
+    conds = conditions(args.steps)
+    seeds = list(range(1, args.seeds + 1))
+    runs = []
+    if "main" in args.part:
+        runs += [dict(part="main", task="perceptual_dm", rule="bptt", cond=c, terms=conds[c], seed=s, init=i)
+                 for c in conds for i in INITS for s in seeds]
+    if "tasks" in args.part:
+        runs += [dict(part="tasks", task=t, rule="bptt", cond=c, terms=conds[c], seed=s, init="gamma")
+                 for t, ss in (("context_dm", seeds[:1]), ("parametric_wm", seeds[:2]))
+                 for c in ("madam", "restore+noise") for s in ss]
+    if "np" in args.part:
+        runs += [dict(part="np", task="perceptual_dm", rule="node_perturbation", cond=c, terms=conds[c], seed=1,
+                      init="gamma") for c in ("madam", "restore+noise")]
+    if "map" in args.part:
+        for theta in args.map_restore:
+            for noise in args.map_noise:
+                runs.append(dict(part="map", task="perceptual_dm", rule="bptt", cond=f"map_r{theta:g}_n{noise:g}",
+                                 terms={"restore": theta, "noise": noise, "bound": "none"}, seed=1, init="gamma"))
+    for r in runs:
+        r.update(steps=args.steps, eval_every=args.eval_every, n_rec=args.n_rec, batch_size=args.batch_size)
+        r["id"] = f"{r['task']}_{r['rule']}_{r['cond']}_{r['init']}_s{r['seed']}_n{r['steps']}".replace("+", "-")
+    return runs
+
+
+def run_one(cfg: dict, out: str) -> dict:
+    """Train one network; returns (and caches) its record."""
+    path = Path(out) / f"{cfg['id']}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    from synapse_madam.biology.digest import stationarity
+    from synapse_madam.rate import EIRateRNN
+    from synapse_madam.rate.tasks import make_task
+    from synapse_madam.rate.train import make_learner, train
+
+    task = make_task(cfg["task"])
+    net = EIRateRNN(task.n_input, task.n_output, cfg["n_rec"], init=cfg["init"], seed=cfg["seed"])
+    kw = dict(cfg["terms"])
+    if kw:
+        kw["noise_seed"] = cfg["seed"]
+    learner = make_learner(net, cfg["rule"], **({"optimizer": "madam"} if cfg["rule"] == "bptt" else {}), lr=LR, **kw)
+    t0 = time.perf_counter()
+    res = train(net, task, learner, steps=cfg["steps"], batch_size=cfg["batch_size"], seed=cfg["seed"],
+                eval_every=cfg["eval_every"], eval_trials=200, final_eval_trials=1000, progress=False)
+    hist = res["history"]
+    series = {g: {"step": [h["step"] for h in hist],
+                  **{k: [h["digest"][g][k] for h in hist] for k in ("sigma_ln", "mean_ln", "ks_D", "frac_at_bounds")}}
+              for g in (*GROUPS, "in", "out")}
+    rec = {**cfg, "accuracy": res["accuracy"], "no_choice": res["final"]["no_choice"] if res["final"] else None,
+           "diverged": res["diverged"], "sign_violations": res["sign_violations"], "n_silent": res["n_silent"],
+           "accuracy_curve": [h["accuracy"] for h in hist], "series": series,
+           "final_digest": hist[-1]["digest"],
+           "stationarity": {g: stationarity(series[g]["sigma_ln"]) for g in series},
+           "wall_s": time.perf_counter() - t0}
+    path.write_text(json.dumps(rec))
+    return rec
+
+
+# ------------------------------------------------------------------------------------------ report
+def _ms(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    return f"{np.mean(xs):.3f} ± {np.std(xs, ddof=1):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
+
+
+def pooled(records, group):
+    """sigma, KS, frac at bounds, stationarity of ``group`` at the end of each record."""
+    d = [r["final_digest"][group] for r in records]
+    st = [r["stationarity"][group] for r in records]
+    return {"sigma": [x["sigma_ln"] for x in d], "ks": [x["ks_D"] for x in d],
+            "bounds": [x["frac_at_bounds"] if x["frac_at_bounds"] is not None else 0.0 for x in d],
+            "rel": [s["rel_change"] for s in st], "stat": [bool(s["stationary"]) for s in st]}
+
+
+def diffusion(records, group="EE"):
+    """Per-step variance growth of ln|w| under the published rule from the constant init (sigma_0 = 0):
+    D = sigma^2(t) / t over the run (least squares through 0), in units of lr^2."""
+    out = []
+    for r in records:
+        t = np.asarray(r["series"][group]["step"], float)
+        s2 = np.asarray([x or 0.0 for x in r["series"][group]["sigma_ln"]], float) ** 2
+        out.append(float((t @ s2) / (t @ t)) / LR**2)
+    return out
+
+
+def report(records, args, song_sigma, cmd, load):
+    by = lambda **kw: [r for r in records if all(r[k] == v for k, v in kw.items())]  # noqa: E731
+    lines = ["# The bridge on rate networks: Madam + log-space homeostasis (+ fluctuations)", "",
+             f"Regenerate: `{cmd}`", "",
+             f"E/I rate networks (n_rec = {args.n_rec}, 80 % E, Dale's law), Madam lr = {LR}, {args.steps} steps of "
+             f"batch {args.batch_size}, digest every {args.eval_every} steps. theta = 6 / steps = "
+             f"{6 / args.steps:g} per step and noise = lr = {LR} were fixed a priori (see the script docstring); "
+             f"sigma_Song2005 = {song_sigma:.4f}. Load average before/after: {load[0]} / {load[1]}.", ""]
+    conds = list(conditions(args.steps))
+    main = by(part="main")
+    if main:
+        lines += ["## perceptual_dm, BPTT: 3 conditions x seeds x 2 initialisations", "",
+                  "mean ± sd over seeds; sigma = sigma(ln|w|) at the end; ratio = sigma / sigma_Song2005; KS = distance "
+                  "to the group's own log-normal fit; at bound = fraction within 0.1 % of w_max; stationary = "
+                  "sigma(t) changed < 5 % over the last third (runs stationary / runs).", "",
+                  "| condition | init | accuracy | E->E sigma | ratio | KS | at bound | stationary | "
+                  "E->I / I->E / I->I sigma |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in conds:
+            for i in INITS:
+                rs = by(part="main", cond=c, init=i)
+                if not rs:
+                    continue
+                p = pooled(rs, "EE")
+                others = " / ".join(_ms(pooled(rs, g)["sigma"]).split(" ±")[0] for g in ("EI", "IE", "II"))
+                lines.append(f"| {c} | {i} | {_ms([r['accuracy'] for r in rs])} | {_ms(p['sigma'])} | "
+                             f"{_ms([s / song_sigma for s in p['sigma']])} | {_ms(p['ks'])} | {_ms(p['bounds'])} | "
+                             f"{sum(p['stat'])}/{len(rs)} (max change {max(p['rel']):.3f}) | {others} |")
+        lines += ["", "Initialisation independence (E->E, final sigma: |gamma - constant| / mean, per condition):", ""]
+        for c in conds:
+            a = pooled(by(part="main", cond=c, init="gamma"), "EE")["sigma"]
+            b = pooled(by(part="main", cond=c, init="constant"), "EE")["sigma"]
+            if a and b:
+                ma, mb = np.mean(a), np.mean(b)
+                lines.append(f"- {c}: gamma {ma:.3f}, constant {mb:.3f}, difference {abs(ma - mb) / ((ma + mb) / 2):.1%}")
+        pub = by(part="main", cond="madam", init="constant")
+        if pub:
+            d = diffusion(pub)
+            lines += ["", f"Gradient diffusion of the published rule (E->E, constant init, sigma_0 = 0): "
+                      f"sigma^2(t) / t = {_ms(d)} x lr^2 per step. With restore alone the OU law then predicts "
+                      f"sigma = sqrt(D / (2 theta)) = {np.sqrt(np.mean(d) * LR**2 / (2 * 6 / args.steps)):.3f}, and "
+                      f"with noise = lr, sqrt((D + lr^2) / (2 theta)) = "
+                      f"{np.sqrt((np.mean(d) + 1) * LR**2 / (2 * 6 / args.steps)):.3f} (if the gradient steps "
+                      "were uncorrelated and independent of the restoring drift)."]
+    tasks = by(part="tasks") + [r for r in main if r["seed"] == 1 and r["init"] == "gamma" and r["cond"] != "restore"]
+    if by(part="tasks"):
+        lines += ["", "## All three tasks (BPTT, gamma init)", "",
+                  "| task | seed | condition | accuracy | no choice | E->E sigma | ratio | KS | at bound | stationary E->E |"
+                  " all groups stationary |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(tasks, key=lambda r: (r["task"], r["seed"], r["cond"])):
+            d = r["final_digest"]["EE"]
+            st = r["stationarity"]
+            allst = all(st[g]["stationary"] for g in GROUPS)
+            lines.append(f"| {r['task']} | {r['seed']} | {r['cond']} | {r['accuracy']:.3f} | {r['no_choice']:.3f} | "
+                         f"{d['sigma_ln']:.3f} | {d['sigma_ln'] / song_sigma:.3f} | {d['ks_D']:.3f} | "
+                         f"{(d['frac_at_bounds'] or 0):.3f} | {st['EE']['rel_change']:.3f} | {allst} |")
+    nps = by(part="np")
+    if nps:
+        lines += ["", "## Node perturbation (no backprop), perceptual_dm, gamma init, seed 1", "",
+                  "| condition | accuracy | E->E sigma | ratio | KS | at bound | E->E change over last third |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in nps:
+            d = r["final_digest"]["EE"]
+            lines.append(f"| {r['cond']} | {r['accuracy']:.3f} | {d['sigma_ln']:.3f} | {d['sigma_ln'] / song_sigma:.3f} | "
+                         f"{d['ks_D']:.3f} | {(d['frac_at_bounds'] or 0):.3f} | "
+                         f"{r['stationarity']['EE']['rel_change']:.3f} |")
+    maps = by(part="map")
+    if maps:
+        lines += ["", "## sigma map (perceptual_dm, BPTT, gamma init, seed 1, learning on)", "",
+                  "E->E sigma at the end (accuracy; KS); prediction without learning noise / sqrt(2 theta) in brackets.", "",
+                  "| theta \\ noise | " + " | ".join(f"{n:g}" for n in args.map_noise) + " |",
+                  "|---|" + "---|" * len(args.map_noise)]
+        for th in args.map_restore:
+            cells = []
+            for n in args.map_noise:
+                rs = [r for r in maps if r["terms"]["restore"] == th and r["terms"]["noise"] == n]
+                if rs:
+                    d = rs[0]["final_digest"]["EE"]
+                    cells.append(f"{d['sigma_ln']:.3f} ({rs[0]['accuracy']:.2f}; {d['ks_D']:.3f}) "
+                                 f"[{n / np.sqrt(2 * th):.3f}]")
+                else:
+                    cells.append("-")
+            lines.append(f"| {th:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figures(records, args, song_sigma, docs: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    main = [r for r in records if r["part"] == "main"]
+    if main:
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), sharey=True)
+        colors = {"madam": "tab:red", "restore": "tab:blue", "restore+noise": "tab:green"}
+        for ax, g in zip(axes, GROUPS):
+            for r in main:
+                s = r["series"][g]
+                ax.plot(s["step"], [x if x is not None else 0.0 for x in s["sigma_ln"]], color=colors[r["cond"]],
+                        ls="-" if r["init"] == "gamma" else "--", lw=1, alpha=0.8)
+            ax.axhline(song_sigma, color="k", lw=0.8, ls=":")
+            ax.axvspan(args.steps * 2 / 3, args.steps, color="0.9", zorder=0)
+            ax.set_title(f"{g}: sigma(ln|w|)")
+            ax.set_xlabel("step")
+        axes[0].set_ylabel("sigma(ln|w|)")
+        from matplotlib.lines import Line2D
+        handles = [Line2D([], [], color=c, label=k) for k, c in colors.items()]
+        handles += [Line2D([], [], color="k", ls="-", label="gamma init"),
+                    Line2D([], [], color="k", ls="--", label="constant init"),
+                    Line2D([], [], color="k", ls=":", label="Song 2005")]
+        axes[-1].legend(handles=handles, fontsize=7, loc="upper right")
+        fig.suptitle("perceptual_dm, BPTT: sigma(t) per synapse group (grey: last third, where stationarity is judged)")
+        fig.tight_layout()
+        fig.savefig(docs / "bridge_rate_sigma_t.png", dpi=110)
+        plt.close(fig)
+    maps = [r for r in records if r["part"] == "map"]
+    if maps:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        for ax, key, title in ((axes[0], "sigma_ln", "E->E sigma(ln|w|)"), (axes[1], "ks_D", "E->E KS")):
+            m = np.full((len(args.map_restore), len(args.map_noise)), np.nan)
+            for r in maps:
+                i, j = args.map_restore.index(r["terms"]["restore"]), args.map_noise.index(r["terms"]["noise"])
+                m[i, j] = r["final_digest"]["EE"][key]
+            im = ax.imshow(m, origin="lower", cmap="viridis")
+            for i in range(m.shape[0]):
+                for j in range(m.shape[1]):
+                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", color="w", fontsize=9)
+            ax.set_xticks(range(len(args.map_noise)), [f"{n:g}" for n in args.map_noise])
+            ax.set_yticks(range(len(args.map_restore)), [f"{t:g}" for t in args.map_restore])
+            ax.set_xlabel("noise (ln|w| per sqrt(step))")
+            ax.set_ylabel("restore theta (per step)")
+            ax.set_title(title)
+            fig.colorbar(im, ax=ax)
+        fig.suptitle(f"sigma map with learning on (perceptual_dm, {args.steps} steps); Song 2005: {song_sigma:.2f}")
+        fig.tight_layout()
+        fig.savefig(docs / "bridge_rate_sigma_map.png", dpi=110)
+        plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", nargs="+", default=["main", "tasks", "np", "map"],
+                    choices=["main", "tasks", "np", "map"])
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--n-rec", type=int, default=100)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--map-restore", type=float, nargs="+", default=[0.005, 0.01, 0.02])
+    ap.add_argument("--map-noise", type=float, nargs="+", default=[0.01, 0.03, 0.1])
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bridge_rate"))
+    ap.add_argument("--docs", default=str(ROOT / "docs"))
+    args = ap.parse_args(argv)
+    out, docs = Path(args.out), Path(args.docs)
+    out.mkdir(parents=True, exist_ok=True)
+    docs.mkdir(parents=True, exist_ok=True)
+    load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    runs = plan(args)
+    if args.workers > 1:
+        with ProcessPoolExecutor(args.workers) as ex:
+            records = list(ex.map(run_one, runs, [str(out)] * len(runs)))
+    else:
+        records = [run_one(r, str(out)) for r in runs]
+    load1 = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    from synapse_madam.biology import reference_distribution
+
+    song = float(reference_distribution("song2005").sigma)
+    cmd = "python benchmarks/bridge_rate.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = report(records, args, song, cmd.strip(), (load0, load1))
+    (docs / "bridge_rate_results.md").write_text(text)
+    (docs / "bridge_rate.json").write_text(json.dumps([{k: v for k, v in r.items()} for r in records]))
+    figures(records, args, song, docs)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
