@@ -104,8 +104,9 @@ def main(argv=None) -> int:
     text = text.replace("\nCommand:", f"\n![epoch times](epoch_speed{suffix}.png)\n\nCommand:")
     atomic_write_text(Path(args.docs) / f"epoch_speed{suffix}.md", text)
     from synapse_madam import plots
+    from synapse_madam.deep.figures import epoch_time_bars
 
-    plots.save_figure(plots.epoch_time_bars(times, f"one epoch, {args.net} on {args.dataset}, {device.type} (dotted: 1.05)"),
+    plots.save_figure(epoch_time_bars(times, f"one epoch, {args.net} on {args.dataset}, {device.type} (dotted: 1.05)"),
                Path(args.docs) / f"epoch_speed{suffix}.png")
     return 0
 

@@ -131,8 +131,9 @@ def report(rows, args, wall) -> str:
 
 def figure(rows, path: Path) -> None:
     from synapse_madam import plots
+    from synapse_madam.deep.figures import accuracy_vs_bits
 
-    plots.save_figure(plots.accuracy_vs_bits(rows), path)
+    plots.save_figure(accuracy_vs_bits(rows), path)
 
 
 if __name__ == "__main__":

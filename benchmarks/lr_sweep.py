@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synapse_madam import plots  # noqa: E402
+from synapse_madam.deep.figures import lr_sweep_panels  # noqa: E402
 from synapse_madam.deep.sweep import best_by_optimizer, read_sweep_csv, sweep, sweep_rows_table  # noqa: E402
 from synapse_madam.experiments import apply_overrides, load_spec  # noqa: E402
 from synapse_madam.io import atomic_write_text  # noqa: E402
@@ -181,7 +182,7 @@ def write_docs(out: Path, docs: Path, walls: dict) -> None:
         lines += ["", f"## {t}", "", _budget(out / t) + ".", "", sweep_rows_table(rows)]
     docs.mkdir(parents=True, exist_ok=True)
     atomic_write_text(docs / "lr_sweep.md", "\n".join(lines) + "\n")
-    plots.save_figure(plots.lr_sweep_panels(tasks), docs / "lr_sweep.png")
+    plots.save_figure(lr_sweep_panels(tasks), docs / "lr_sweep.png")
 
 
 if __name__ == "__main__":

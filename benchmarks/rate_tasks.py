@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synapse_madam import io, plots  # noqa: E402
+from synapse_madam.rate.figures import plot_psychometric, rate_benchmark_curves, rate_weight_hists  # noqa: E402
 from synapse_madam.biology import reference_distribution  # noqa: E402
 from synapse_madam.rate import EIRateRNN  # noqa: E402
 from synapse_madam.rate.analysis import weight_statistics  # noqa: E402
@@ -122,27 +123,29 @@ def figures(results, out):
     for r in results:
         curves[r["task"]].setdefault(r["learner"], []).append(([c[0] for c in r["curve"]], [c[1] for c in r["curve"]]))
     curves = {t: c for t, c in curves.items() if c}
-    plots.rate_benchmark_curves(curves, out / "rate_accuracy.png")
+    plots.save_figure(rate_benchmark_curves(curves), out / "rate_accuracy.png")
     sig = {t: {} for t in TASKS}
     for r in results:
         sc = r["sigma_curve"]["EE"]
         sig[r["task"]].setdefault(r["learner"], []).append(([c[0] for c in sc], [c[1] for c in sc]))
-    plots.rate_benchmark_curves({t: c for t, c in sig.items() if c}, out / "rate_sigma_EE.png", ylabel="σ(ln|w|) of E→E")
+    plots.save_figure(rate_benchmark_curves({t: c for t, c in sig.items() if c}, ylabel="σ(ln|w|) of E→E"),
+                      out / "rate_sigma_EE.png")
     song = reference_distribution("song2005").sigma
     for task in TASKS:
         by = {r["learner"]: {g: np.asarray(r["weights"][g]) for g in GROUPS}
               for r in results if r["task"] == task and r["seed"] == min(x["seed"] for x in results)}
         if by:
-            plots.rate_weight_hists(by, out / f"rate_weights_{task}.png", reference_sigma=song)
+            plots.save_figure(rate_weight_hists(by, reference_sigma=song), out / f"rate_weights_{task}.png")
     import matplotlib.pyplot as plt
 
     with plt.rc_context(plots.STYLE):
-        fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 3), squeeze=False)
+        fig, axes = plots.new_figure(1, len(curves), figsize=(3.6 * len(curves), 3), squeeze=False)
         for ax, task in zip(axes[0], curves):
             for r in results:
                 if r["task"] == task and r["seed"] == min(x["seed"] for x in results) and r["psychometric"]:
                     p = r["psychometric"]
-                    plots.plot_psychometric(ax, p if "x" in p else {"0": p["0"]}, label=r["learner"])
+                    plot_psychometric(ax, p if "x" in p else {"0": p["0"]}, label=r["learner"],
+                                      color=plots.colours_for(dict.fromkeys(x["learner"] for x in results))[r["learner"]])
             ax.set_title(task + (" (motion context)" if task == "context_dm" else ""))
             ax.set_xlabel(make_task(task).evidence_label)
             ax.legend(fontsize=6)

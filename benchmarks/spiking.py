@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from synapse_madam import io, plots
+from synapse_madam.biology.figures import weight_distribution_figure
+from synapse_madam.spiking.figures import bar_chart
 from synapse_madam.spiking.analysis import reference_info
 from synapse_madam.spiking.runner import simulate, validate
 
@@ -132,12 +134,13 @@ def write_report(out: Path, args, command: str, rows, brunel, weights, wall_tota
     out.mkdir(parents=True, exist_ok=True)
     units = {k: ("mV" if k.startswith("brunel") else "g_leak") for k in weights}  # network (b): PSP jumps in mV
     bounds = {k: 0.01 for k in weights if not k.startswith("brunel")}
-    fig = plots.weight_distribution_figure(weights, unit=units, bounds=bounds, title=f"final weights after {args.duration:g} s "
+    fig = weight_distribution_figure(weights, unit=units, bounds=bounds, title=f"final weights after {args.duration:g} s "
                                       f"(network a) / {args.brunel_duration:g} s (b)")
     plots.save_figure(fig, out / "spiking_weights.png")
     ref = reference_info()
-    plots.bar_chart([f"{r['rule']}\n{r['target']}" for r in rows], [r["wall_per_bio_s"] for r in rows],
-                    out / "spiking_speed.png", ylabel="wall s per biological s", title="network (a), 1000 inputs")
+    plots.save_figure(bar_chart([f"{r['rule']}\n{r['target']}" for r in rows], [r["wall_per_bio_s"] for r in rows],
+                                ylabel="wall s per biological s", title="network (a), 1000 inputs",
+                                rules=[r["rule"] for r in rows]), out / "spiking_speed.png")
     lines = [
         "# Spiking benchmark: Madam-STDP vs Brian2's additive STDP",
         "",

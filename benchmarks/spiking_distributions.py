@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from synapse_madam import experiments, io, plots
+from synapse_madam.biology.figures import weight_distribution_figure
 
 import numpy as np
 
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
         print(label, s["wall_s"], flush=True)
     wall = time.perf_counter() - t0
     out = Path(args.out)
-    fig = plots.weight_distribution_figure(weights, unit=units, bounds=bounds,
+    fig = weight_distribution_figure(weights, unit=units, bounds=bounds,
                                       title=f"(a) {args.duration:g} s from w = w_max/2; (b) {args.brunel_duration:g} s")
     plots.save_figure(fig, out / "spiking_distributions.png")
     ref = rows[0][2]["reference"]

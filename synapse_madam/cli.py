@@ -69,11 +69,12 @@ def _stats(args) -> int:
     written = [atomic_write_json(out / "stats.json", report.to_dict()), atomic_write_text(out / "stats.md", report.to_markdown())]
     if not args.no_figures:
         from . import plots
+        from .biology import figures
 
         for g in report.groups:
-            fig = plots.figure_weight_statistics(g, reference, unit=unit)
+            fig = figures.figure_weight_statistics(g, reference, unit=unit)
             written.append(plots.save_figure(fig, out / f"stats_{plots.safe_filename(g.name)}.png"))
-        written.append(plots.save_figure(plots.figure_sigma_summary(report), out / "stats_sigma.png"))
+        written.append(plots.save_figure(figures.figure_sigma_summary(report), out / "stats_sigma.png"))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from synapse_madam import plots
+from synapse_madam.biology import figures
 from synapse_madam.biology import analyze, reference_distribution
 
 SONG = reference_distribution("song2005")
@@ -25,7 +26,7 @@ def _reference_peak(ax):
 @pytest.mark.parametrize("unit", ["a.u.", "mV"])
 def test_histogram_draws_fits_and_reference_where_it_belongs(report, unit):
     group = report.groups[0]
-    fig = plots.figure_weight_statistics(group, SONG, unit=unit)
+    fig = figures.figure_weight_statistics(group, SONG, unit=unit)
     hist_ax, qq_ax = fig.axes[0], fig.axes[1]
     assert len(fig.axes) == 4 and hist_ax.get_xscale() == "log"
     labels = [ln.get_label() for ln in hist_ax.get_lines()]
@@ -36,11 +37,10 @@ def test_histogram_draws_fits_and_reference_where_it_belongs(report, unit):
     assert _reference_peak(hist_ax) == pytest.approx(expected, rel=0.05)
     pts = [ln for ln in qq_ax.get_lines() if ln.get_label() == "data"][0].get_data()
     assert np.corrcoef(*pts)[0, 1] > 0.98  # log-normal data lie on the Q-Q diagonal
-    plots.plt.close(fig)
 
 
 def test_sigma_summary_and_save(report, tmp_path):
-    fig = plots.figure_sigma_summary(report, title="t")
+    fig = figures.figure_sigma_summary(report, title="t")
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["layer [E]", "layer [I]"]
     path = plots.save_figure(fig, tmp_path / "s.png")
     assert path.read_bytes()[:4] == b"\x89PNG"

@@ -7,7 +7,7 @@ CODE = """
 import sys
 sys.modules["brian2"] = None  # any `import brian2` now raises ImportError
 import synapse_madam, synapse_madam.cli, synapse_madam.experiments, synapse_madam.plots
-from synapse_madam.deep import data, nets, trainer, runner, sweep, demo
+from synapse_madam.deep import data, nets, trainer, runner, sweep, demo, figures
 from synapse_madam.cli import build_parser
 build_parser()
 print("ok")

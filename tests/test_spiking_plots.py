@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from synapse_madam import plots
+from synapse_madam.biology.figures import weight_distribution_figure
 from synapse_madam.biology import reference_distribution
 
 
@@ -11,8 +12,8 @@ def test_weight_distribution_figure_rows_bounds_and_reference(tmp_path):
     rng = np.random.default_rng(0)
     additive = np.r_[np.zeros(50), rng.uniform(0, 0.01, 300), np.full(150, 0.01)]
     inhibitory = -rng.lognormal(np.log(0.5), 0.9, 400)  # mV, like Song 2005's EPSPs
-    fig = plots.weight_distribution_figure({"EE": additive, "IE": inhibitory}, unit={"EE": "g_leak", "IE": "mV"},
-                                      bounds={"EE": 0.01}, title="t")
+    fig = weight_distribution_figure({"EE": additive, "IE": inhibitory}, unit={"EE": "g_leak", "IE": "mV"},
+                                     bounds={"EE": 0.01}, title="t")
     axes = fig.axes
     assert len(axes) == 4  # one row per group and sign class: bounded linear | log-axis histogram
     lin_ee, log_ee, lin_ie, log_ie = axes
@@ -27,4 +28,4 @@ def test_weight_distribution_figure_rows_bounds_and_reference(tmp_path):
     assert any(ln.get_label().startswith("log-normal fit") for ln in log_ie.get_lines())
     assert plots.save_figure(fig, tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="no nonzero"):
-        plots.weight_distribution_figure({"EE": np.zeros(5)})
+        weight_distribution_figure({"EE": np.zeros(5)})

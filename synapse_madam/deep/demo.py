@@ -29,6 +29,7 @@ def run_deep_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = Non
                   lrs: dict | None = None, print_fn=print) -> dict:
     """Run the deep-net demo into ``out_dir``; return {"rows": [...], "best": {...}}."""
     from .. import plots
+    from .figures import log_weight_histograms, lr_sweep, training_curves
     from .runner import run, validate
     from .sweep import best_by_optimizer, sweep_rows_table
 
@@ -52,14 +53,14 @@ def run_deep_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = Non
     best = best_by_optimizer(rows)
     table = sweep_rows_table(rows)
     atomic_write_text(out_dir / "deep_table.md", table)
-    plots.save_figure(plots.lr_sweep(rows, title="digits MLP"), out_dir / "deep_accuracy_vs_lr.png")
+    plots.save_figure(lr_sweep(rows, title="digits MLP"), out_dir / "deep_accuracy_vs_lr.png")
     chosen = {opt: runs[(opt, best[opt][0])] for opt in best}
-    plots.save_figure(plots.training_curves({f"{o} lr={best[o][0]:g}": read_jsonl(d / "metrics.jsonl") for o, d in chosen.items()}),
+    plots.save_figure(training_curves({f"{o} lr={best[o][0]:g}": read_jsonl(d / "metrics.jsonl") for o, d in chosen.items()}),
                out_dir / "deep_curves.png")
     import numpy as np
 
     weights = {f"{o} lr={best[o][0]:g}": dict(np.load(d / "weights.npz")) for o, d in chosen.items()}
-    plots.save_figure(plots.log_weight_histograms(weights), out_dir / "deep_weights.png")
+    plots.save_figure(log_weight_histograms(weights), out_dir / "deep_weights.png")
     report = _report(table, best, base, wall)
     atomic_write_text(out_dir / "report.md", report)
     atomic_write_text(out_dir / "deep_summary.json", json.dumps({"best": best, "wall_s": wall}, indent=2) + "\n")

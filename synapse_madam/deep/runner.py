@@ -132,9 +132,10 @@ def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) 
 
 def _figures(run_dir: Path, weights: dict, summary: dict) -> None:
     from .. import plots
+    from .figures import log_weight_histograms, training_curves
     from ..io import read_jsonl
 
     records = read_jsonl(run_dir / "metrics.jsonl")
     title = f"{summary['name']}: {summary['optimizer']} lr={summary['lr']:g}"
-    plots.save_figure(plots.training_curves({title: records}), run_dir / "curves.png")
-    plots.save_figure(plots.log_weight_histograms({summary["optimizer"]: weights}), run_dir / "weights.png")
+    plots.save_figure(training_curves({title: records}), run_dir / "curves.png")
+    plots.save_figure(log_weight_histograms({summary["optimizer"]: weights}), run_dir / "weights.png")

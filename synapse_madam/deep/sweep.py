@@ -13,12 +13,12 @@ import csv
 import io
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..io import atomic_write_text
+from ..progress import progress_bar
 
 __all__ = ["sweep", "sweep_rows_table", "best_by_optimizer", "write_sweep_results", "read_sweep_csv", "parse_list"]
 
@@ -88,9 +88,7 @@ def _same_spec(run_dir: Path, point: dict) -> bool:
 
 
 def _outer_bar(total, name, enabled):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=f"sweep {name}", unit="run", file=sys.stderr, disable=not enabled)
+    return progress_bar(total=total, desc=f"sweep {name}", unit="run", enabled=enabled)
 
 
 def best_by_optimizer(rows: list[dict], metric: str = "final_test_acc") -> dict[str, tuple[float, float]]:
@@ -152,6 +150,7 @@ def sweep_rows_table(rows: list[dict], metric: str = "final_test_acc") -> str:
 def write_sweep_results(rows: list[dict], out_dir: str | Path, title: str = "") -> None:
     """sweep.csv, sweep.md and sweep.png in ``out_dir``."""
     from .. import plots
+    from .figures import lr_sweep
 
     out_dir = Path(out_dir)
     buf = io.StringIO()
@@ -161,7 +160,7 @@ def write_sweep_results(rows: list[dict], out_dir: str | Path, title: str = "") 
         w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_FIELDS})
     atomic_write_text(out_dir / "sweep.csv", buf.getvalue())
     atomic_write_text(out_dir / "sweep.md", (f"## {title}\n\n" if title else "") + sweep_rows_table(rows))
-    plots.save_figure(plots.lr_sweep(rows, title=title), out_dir / "sweep.png")
+    plots.save_figure(lr_sweep(rows, title=title), out_dir / "sweep.png")
 
 
 def read_sweep_csv(path: str | Path) -> list[dict]:

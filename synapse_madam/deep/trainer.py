@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 
 from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
+from ..progress import progress_bar
 from ..optim import OPTIMIZERS, make_optimizer, training_state_bytes
 
 __all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
@@ -400,20 +400,5 @@ def _summary(model, config, records, diverged, elapsed, device, world, use_amp) 
     }
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, **kw):
-        pass
-
-    def close(self):
-        pass
-
-
 def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total=total, desc=desc, enabled=enabled, leave=False)

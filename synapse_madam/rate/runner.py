@@ -140,6 +140,8 @@ def build(spec: dict):
 def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     """Train a validated spec into ``run_dir`` (see module doc); returns the summary."""
     from .. import plots
+    from ..biology.figures import weight_distribution_figure
+    from .figures import rate_learning_curve, rate_psychometric
     from .analysis import weight_statistics
     from .train import train
 
@@ -166,11 +168,11 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
                "weights": weight_statistics(weights, model), **digest_summary(history)}
     io.atomic_write_json(run_dir / "summary.json", summary)
     title = f"{spec.get('name')}: {task.name}, {learner.describe()['rule']}/{learner.describe()['optimizer']}"
-    plots.rate_learning_curve(history, run_dir / "learning_curve.png", title=title)
+    plots.save_figure(rate_learning_curve(history, title=title), run_dir / "learning_curve.png")
     if result["final"] is not None:
-        plots.rate_psychometric(result["final"]["psychometric"], run_dir / "psychometric.png",
-                                xlabel=task.evidence_label, title=title)
-    plots.save_figure(plots.weight_distribution_figure(weights, reference="song2005", title=title),
+        plots.save_figure(rate_psychometric(result["final"]["psychometric"], xlabel=task.evidence_label, title=title),
+                          run_dir / "psychometric.png")
+    plots.save_figure(weight_distribution_figure(weights, reference="song2005", title=title),
                       run_dir / "weights.png")
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():

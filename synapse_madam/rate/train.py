@@ -31,6 +31,7 @@ import torch
 
 from .. import io
 from ..optim import ZeroParameterWarning, make_optimizer
+from ..progress import progress_bar
 from .tasks import Task, evaluate, masked_loss
 
 __all__ = ["BPTT", "DEFAULT_LR", "train", "make_learner", "steps_to_fraction"]
@@ -306,8 +307,4 @@ def _json_line(row: dict) -> str:
 
 
 def _progress(it, enabled: bool, name: str, initial: int, total: int):
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=name, initial=initial, total=total, leave=False, dynamic_ncols=True)
+    return progress_bar(it, desc=name, initial=initial, total=total, enabled=enabled, leave=False)

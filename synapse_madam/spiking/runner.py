@@ -261,6 +261,8 @@ def recurrent_events(net) -> int:
 def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     """Run a validated spec into run_dir (see module doc); returns the summary."""
     from .. import plots
+    from ..biology.figures import weight_distribution_figure
+    from .figures import spike_raster, weight_traces
 
     run_dir = Path(run_dir)
     if resume and (run_dir / "summary.json").is_file():
@@ -274,14 +276,14 @@ def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
     summary, data = simulate(spec, run_dir, resume=resume)
     weights = data["weights"]
     io.atomic_save_npz(run_dir / "weights.npz", **weights)
-    fig = plots.weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
+    fig = weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
                                       reference=summary["reference"]["name"],
                                       title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
     plots.save_figure(fig, run_dir / "weights.png")
     if "trace_t" in data:
-        plots.weight_traces(data["trace_t"], data["trace_w"], run_dir / "weight_traces.png", title="two synapses")
+        plots.save_figure(weight_traces(data["trace_t"], data["trace_w"], title="two synapses"), run_dir / "weight_traces.png")
     else:
-        plots.spike_raster(data["spike_i"], data["spike_t"], run_dir / "raster.png", title="excitatory neurons")
+        plots.save_figure(spike_raster(data["spike_i"], data["spike_t"], title="excitatory neurons"), run_dir / "raster.png")
     io.atomic_write_json(run_dir / "summary.json", summary)
     ckpt = run_dir / "checkpoint.b2"
     if ckpt.exists():
