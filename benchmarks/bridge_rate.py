@@ -14,11 +14,15 @@ stationarity is judged, spans two), noise = lr (a fluctuation of the same size a
 
 Parts (each run is cached as JSON under --out, so an interrupted benchmark resumes):
 
-* ``main``  perceptual_dm, BPTT, 3 conditions x seeds x inits (gamma, constant magnitude of the same
-  RMS per group);
-* ``tasks`` context_dm and parametric_wm (go cue, readout bias), madam vs restore+noise, gamma init;
-* ``np``    node perturbation (backprop-free) on perceptual_dm, madam vs restore+noise;
-* ``map``   sigma map: theta x noise (3 x 3) with learning on, perceptual_dm, BPTT, one seed.
+* ``main``  perceptual_dm, BPTT: restore+noise x 3 seeds x 2 inits (gamma, constant magnitude of the
+  same RMS per group); the published control x 3 seeds (gamma) and 2 seeds (constant); restore
+  alone x 1 seed x 2 inits (fewer: CPU);
+* ``tasks`` context_dm (seed 1) and parametric_wm (go cue, readout bias; seeds 1 and 2), madam vs
+  restore+noise, gamma init;
+* ``np``    node perturbation (backprop-free) on perceptual_dm, madam vs restore+noise, seed 1;
+* ``map``   sigma map: theta x noise (3 x 3) with learning on, perceptual_dm, BPTT, seed 1,
+  ``--map-steps`` (1200) steps; theta * steps >= 3, so the variance of ln|w| (which relaxes at
+  rate 2 theta) has forgotten its initial value to e^-6 in every cell.
 
 Every run logs the digest of each synapse group every ``--eval-every`` steps (sigma(ln|w|), KS to
 its own log-normal, fraction at the bound, sign flips) and the stationarity of sigma(t) over the
@@ -56,27 +60,41 @@ def conditions(steps: int) -> dict:
 
 
 def plan(args) -> list[dict]:
+    """The runs, most important first: the main condition (restore+noise) over all seeds and both
+    inits, then the published control, then restore alone (fewer seeds), the other tasks and the map."""
     conds = conditions(args.steps)
     seeds = list(range(1, args.seeds + 1))
+    few = seeds[: args.control_seeds]
     runs = []
     if "main" in args.part:
-        runs += [dict(part="main", task="perceptual_dm", rule="bptt", cond=c, terms=conds[c], seed=s, init=i)
-                 for c in conds for i in INITS for s in seeds]
-    if "tasks" in args.part:
+        runs += [dict(part="main", task="perceptual_dm", rule="bptt", cond="restore+noise", terms=conds["restore+noise"],
+                      seed=s, init=i) for i in INITS for s in seeds]
+        runs += [dict(part="main", task="perceptual_dm", rule="bptt", cond="madam", terms={}, seed=s, init=i)
+                 for i in INITS for s in (seeds if i == "gamma" else few)]
+        runs += [dict(part="main", task="perceptual_dm", rule="bptt", cond="restore", terms=conds["restore"], seed=s,
+                      init=i) for i in INITS for s in seeds[:1]]
+    if "tasks" in args.part:  # parametric_wm seed 2: the seed on which fixation used to win (docs/rate.md)
         runs += [dict(part="tasks", task=t, rule="bptt", cond=c, terms=conds[c], seed=s, init="gamma")
-                 for t, ss in (("context_dm", seeds[:1]), ("parametric_wm", seeds[:2]))
-                 for c in ("madam", "restore+noise") for s in ss]
+                 for t, c, s in (("context_dm", "madam", 1), ("context_dm", "restore+noise", 1),
+                                 ("parametric_wm", "madam", 1), ("parametric_wm", "restore+noise", 1),
+                                 ("parametric_wm", "madam", 2))]
     if "np" in args.part:
         runs += [dict(part="np", task="perceptual_dm", rule="node_perturbation", cond=c, terms=conds[c], seed=1,
                       init="gamma") for c in ("madam", "restore+noise")]
+    for r in runs:
+        r["steps"] = args.steps
     if "map" in args.part:
         for theta in args.map_restore:
             for noise in args.map_noise:
                 runs.append(dict(part="map", task="perceptual_dm", rule="bptt", cond=f"map_r{theta:g}_n{noise:g}",
-                                 terms={"restore": theta, "noise": noise, "bound": "none"}, seed=1, init="gamma"))
+                                 terms={"restore": theta, "noise": noise, "bound": "none"}, seed=1, init="gamma",
+                                 steps=args.map_steps))
     for r in runs:
-        r.update(steps=args.steps, eval_every=args.eval_every, n_rec=args.n_rec, batch_size=args.batch_size)
-        r["id"] = f"{r['task']}_{r['rule']}_{r['cond']}_{r['init']}_s{r['seed']}_n{r['steps']}".replace("+", "-")
+        r.update(eval_every=args.eval_every, n_rec=args.n_rec, batch_size=args.batch_size)
+        name = r["cond"]
+        if r["part"] == "map" and r["terms"] == conds["restore+noise"] and r["steps"] == args.steps:
+            name = "restore+noise"  # the main condition's seed-1 gamma run is this map cell: train it once
+        r["id"] = f"{r['task']}_{r['rule']}_{name}_{r['init']}_s{r['seed']}_n{r['steps']}".replace("+", "-")
     return runs
 
 
@@ -121,7 +139,7 @@ def run_one(cfg: dict, out: str) -> dict:
 def _ms(xs):
     xs = [x for x in xs if x is not None]
     if not xs:
-        return "-"
+        return "none"
     return f"{np.mean(xs):.3f} ± {np.std(xs, ddof=1):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
 
 
@@ -130,7 +148,7 @@ def pooled(records, group):
     d = [r["final_digest"][group] for r in records]
     st = [r["stationarity"][group] for r in records]
     return {"sigma": [x["sigma_ln"] for x in d], "ks": [x["ks_D"] for x in d],
-            "bounds": [x["frac_at_bounds"] if x["frac_at_bounds"] is not None else 0.0 for x in d],
+            "bounds": [x["frac_at_bounds"] for x in d],  # None: no bound (the restoring drift replaces it)
             "rel": [s["rel_change"] for s in st], "stat": [bool(s["stationary"]) for s in st]}
 
 
@@ -199,7 +217,7 @@ def report(records, args, song_sigma, cmd, load):
             allst = all(st[g]["stationary"] for g in GROUPS)
             lines.append(f"| {r['task']} | {r['seed']} | {r['cond']} | {r['accuracy']:.3f} | {r['no_choice']:.3f} | "
                          f"{d['sigma_ln']:.3f} | {d['sigma_ln'] / song_sigma:.3f} | {d['ks_D']:.3f} | "
-                         f"{(d['frac_at_bounds'] or 0):.3f} | {st['EE']['rel_change']:.3f} | {allst} |")
+                         f"{_ms([d['frac_at_bounds']])} | {st['EE']['rel_change']:.3f} | {allst} |")
     nps = by(part="np")
     if nps:
         lines += ["", "## Node perturbation (no backprop), perceptual_dm, gamma init, seed 1", "",
@@ -208,11 +226,11 @@ def report(records, args, song_sigma, cmd, load):
         for r in nps:
             d = r["final_digest"]["EE"]
             lines.append(f"| {r['cond']} | {r['accuracy']:.3f} | {d['sigma_ln']:.3f} | {d['sigma_ln'] / song_sigma:.3f} | "
-                         f"{d['ks_D']:.3f} | {(d['frac_at_bounds'] or 0):.3f} | "
+                         f"{d['ks_D']:.3f} | {_ms([d['frac_at_bounds']])} | "
                          f"{r['stationarity']['EE']['rel_change']:.3f} |")
     maps = by(part="map")
     if maps:
-        lines += ["", "## sigma map (perceptual_dm, BPTT, gamma init, seed 1, learning on)", "",
+        lines += ["", f"## sigma map (perceptual_dm, BPTT, gamma init, seed 1, {args.map_steps} steps, learning on)", "",
                   "E->E sigma at the end (accuracy; KS); prediction without learning noise / sqrt(2 theta) in brackets.", "",
                   "| theta \\ noise | " + " | ".join(f"{n:g}" for n in args.map_noise) + " |",
                   "|---|" + "---|" * len(args.map_noise)]
@@ -278,7 +296,7 @@ def figures(records, args, song_sigma, docs: Path):
             ax.set_ylabel("restore theta (per step)")
             ax.set_title(title)
             fig.colorbar(im, ax=ax)
-        fig.suptitle(f"sigma map with learning on (perceptual_dm, {args.steps} steps); Song 2005: {song_sigma:.2f}")
+        fig.suptitle(f"sigma map with learning on (perceptual_dm, {args.map_steps} steps); Song 2005: {song_sigma:.2f}")
         fig.tight_layout()
         fig.savefig(docs / "bridge_rate_sigma_map.png", dpi=110)
         plt.close(fig)
@@ -293,7 +311,9 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--n-rec", type=int, default=100)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--map-restore", type=float, nargs="+", default=[0.005, 0.01, 0.02])
+    ap.add_argument("--control-seeds", type=int, default=2, help="seeds of the published control's constant init")
+    ap.add_argument("--map-steps", type=int, default=1200)
+    ap.add_argument("--map-restore", type=float, nargs="+", default=[0.0025, 0.005, 0.01])
     ap.add_argument("--map-noise", type=float, nargs="+", default=[0.01, 0.03, 0.1])
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bridge_rate"))
@@ -304,11 +324,13 @@ def main(argv=None):
     docs.mkdir(parents=True, exist_ok=True)
     load0 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     runs = plan(args)
+    unique = list({r["id"]: r for r in reversed(runs)}.values())[::-1]  # one training per id
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as ex:
-            records = list(ex.map(run_one, runs, [str(out)] * len(runs)))
+            done = dict(zip([r["id"] for r in unique], ex.map(run_one, unique, [str(out)] * len(unique))))
     else:
-        records = [run_one(r, str(out)) for r in runs]
+        done = {r["id"]: run_one(r, str(out)) for r in unique}
+    records = [{**done[r["id"]], **{k: r[k] for k in ("part", "cond", "terms")}} for r in runs]
     load1 = " ".join(f"{x:.2f}" for x in os.getloadavg())
     from synapse_madam.biology import reference_distribution
 

@@ -52,6 +52,11 @@ def test_readout_has_a_trainable_bias():
     z1 = net(u, noise=torch.zeros(7, 2, 30))
     assert torch.allclose(z1 - z0, torch.tensor([0.5, -0.25, 1.0]).expand_as(z0), atol=1e-6)
     assert EIRateRNN(4, 3, 30, readout_bias=0.0, seed=0).b_out is None
+    # the bias is not a synapse: Dale's-law projection and sign counts leave it alone
+    with torch.no_grad():
+        net.b_out.copy_(torch.tensor([-1.0, 0.5, -0.2]))
+    assert net.project_("zero") == 0 and net.sign_violations() == 0
+    assert torch.equal(net.b_out, torch.tensor([-1.0, 0.5, -0.2]))
 
 
 def test_constant_init_has_one_magnitude_per_group_and_the_gamma_rms():
