@@ -5,7 +5,7 @@
 """
 
 from . import rule
-from .optim import LNSMadam, Madam, ZeroParameterWarning, make_optimizer, reinit_zero_tensors
+from .optim import LNSMadam, LogAdam, Madam, ZeroParameterWarning, make_optimizer, reinit_zero_tensors
 
 __version__ = "0.1.0"
-__all__ = ["Madam", "LNSMadam", "ZeroParameterWarning", "make_optimizer", "reinit_zero_tensors", "rule", "__version__"]
+__all__ = ["Madam", "LNSMadam", "LogAdam", "ZeroParameterWarning", "make_optimizer", "reinit_zero_tensors", "rule", "__version__"]

@@ -3,9 +3,10 @@
 from .fixed_point import UniformQuantized
 from .init import reinit_zero_tensors
 from .lns_madam import LNSMadam
+from .log_adam import LogAdam
 from .madam import Madam, ZeroParameterWarning
 from .memory import training_state_bytes
 from .registry import OPTIMIZERS, make_optimizer
 
-__all__ = ["Madam", "LNSMadam", "UniformQuantized", "ZeroParameterWarning", "reinit_zero_tensors", "training_state_bytes",
+__all__ = ["Madam", "LNSMadam", "LogAdam", "UniformQuantized", "ZeroParameterWarning", "reinit_zero_tensors", "training_state_bytes",
            "OPTIMIZERS", "make_optimizer"]

@@ -8,12 +8,17 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
+from ..hashnoise import hash_normal
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
 __all__ = ["LNSMadam", "SECOND_MOMENT_DTYPES"]
 
+# noise seed = rounding seed + NOISE_STREAM, so the fluctuations get their own stream: the hash keys
+# on seed * 0x9E3779B9 + counter * 0x85EBCA6B mod 2^32, and with this offset the rounding and the
+# noise streams of any two parameters among the first 200 meet only for counters > 5 million apart.
+NOISE_STREAM = 0x2545F491
 SECOND_MOMENT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
@@ -34,6 +39,22 @@ class LNSMadam(Optimizer):
 
     Construction encodes the existing weights (nearest level; magnitudes kept, not randomised).
 
+    Opt-in log-space terms (those of :mod:`synapse_madam.rule`, off by default), in code space.
+    Since ln|w| = ln(scale) - k ln(base), the set point mu = ln(set_point * RMS(W_0)) is the real
+    code k_mu = (ln(scale) - mu) / ln(base) and the exact OU step of ln|w| reads::
+
+        k' = k + delta * s(k)                                             (Madam step, soft bound s)
+        k' = k_mu + (k' - k_mu) * exp(-restore) - (sd / ln(base)) * xi    (homeostasis + fluctuation)
+        k  <- clip(k + round(k' - k), 0, 2**(B-1) - 1)
+
+    with sd = noise * sqrt((1 - exp(-2 restore)) / (2 restore)) (``rule.ou_coefficients``),
+    xi = hash_normal(seed_p + NOISE_STREAM, t) and the same rounding as the plain step (stochastic
+    rounding keeps the sub-level restoring drift on average; nearest rounding loses drifts
+    below half a level). ``bound="soft"`` scales steps that decrease k (grow |w|) by
+    s(k) = max(0, 1 - base**(-k)) = max(0, 1 - |w|/scale), so they stop at k = 0.
+    ``bound="none"`` drops that factor; the format itself still has no level above k = 0
+    (|w| = scale) or below k_max, so codes always saturate there.
+
     Args:
         params: tensors, ``(name, tensor)`` pairs or param-group dicts.
         lr: Madam's eta (default 0.01); schedulers drive it as usual.
@@ -44,10 +65,12 @@ class LNSMadam(Optimizer):
         p_scale, g_bound, beta, eps: as in :class:`synapse_madam.Madam`.
         second_moment_dtype: "float32" (default) or "bfloat16" (2 bytes/param instead of 4).
         seed: seed of the stateless rounding noise (a hash of seed, step and element index, so
-            resumed runs round exactly as uninterrupted ones).
+            resumed runs round exactly as uninterrupted ones), and of the fluctuation noise.
+        restore, noise, set_point, bound: the log-space terms above, as in :class:`synapse_madam.Madam`.
 
     State per parameter (``weight_state_keys`` hold the weights themselves): ``codes`` (int8 for <= 8 bits, else int16), ``scale`` (0-dim float32),
-    ``exp_avg_sq``, ``step`` (0-dim float32) and ``seed`` (0-dim int64).
+    ``exp_avg_sq``, ``step`` (0-dim float32), ``seed`` (0-dim int64) and ``log_set_point``
+    (mu, 0-dim float32, from the weights at construction).
     """
 
     weight_state_keys = ("codes", "scale")
@@ -55,10 +78,13 @@ class LNSMadam(Optimizer):
     def __init__(self, params, lr: float = rule.DEFAULT_LR, *, bits: int = 8, base: float | None = None,
                  gamma: float | None = None, rounding: str = "stochastic", p_scale: float = rule.DEFAULT_P_SCALE,
                  g_bound: float = rule.DEFAULT_G_BOUND, beta: float = rule.DEFAULT_BETA, eps: float = 0.0,
-                 second_moment_dtype: str = "float32", seed: int = 0):
+                 second_moment_dtype: str = "float32", seed: int = 0, restore: float = rule.DEFAULT_RESTORE,
+                 noise: float = rule.DEFAULT_NOISE, set_point: float = rule.DEFAULT_SET_POINT,
+                 bound: str = rule.DEFAULT_BOUND):
         fmt = LNSFormat(bits, base=base, gamma=gamma)
         defaults = dict(lr=lr, bits=fmt.bits, base=fmt.base, rounding=rounding, p_scale=p_scale,
-                        g_bound=g_bound, beta=beta, eps=eps, second_moment_dtype=second_moment_dtype, seed=seed)
+                        g_bound=g_bound, beta=beta, eps=eps, second_moment_dtype=second_moment_dtype, seed=seed,
+                        restore=restore, noise=noise, set_point=set_point, bound=bound)
         super().__init__(params, defaults)
         self._encode_all()
         self._constructed = True
@@ -67,7 +93,11 @@ class LNSMadam(Optimizer):
         """Add a group; its hyperparameters and LNS format are validated."""
         super().add_param_group(param_group)
         g = self.param_groups[-1]
-        rule.validate_hyperparameters(g["lr"], g["beta"], g["g_bound"], g["p_scale"], g["eps"])
+        rule.validate_hyperparameters(g["lr"], g["beta"], g["g_bound"], g["p_scale"], g["eps"],
+                                      restore=g["restore"], noise=g["noise"], set_point=g["set_point"],
+                                      bound=g["bound"])
+        if isinstance(g["seed"], bool) or not isinstance(g["seed"], int) or g["seed"] < 0:
+            raise TypeError(f"LNSMadam: seed must be an integer >= 0, got {g['seed']!r}.")
         LNSFormat(g["bits"], base=g["base"])
         check_rounding(g["rounding"])
         if g["second_moment_dtype"] not in SECOND_MOMENT_DTYPES:
@@ -105,6 +135,7 @@ class LNSMadam(Optimizer):
                 state["exp_avg_sq"] = torch.zeros_like(p, dtype=SECOND_MOMENT_DTYPES[group["second_moment_dtype"]])
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["seed"] = torch.tensor(group["seed"] * 1_000_003 + position, dtype=torch.int64, device=p.device)
+                state["log_set_point"] = rule.initial_log_set_point(p.detach().to(torch.float32), group["set_point"])
                 p.copy_(fmt.decode(state["codes"], scale, dtype=p.dtype))
         if zero_tensors:
             warnings.warn(
@@ -116,7 +147,7 @@ class LNSMadam(Optimizer):
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load state (torch semantics) keeping the integer codes and moment dtype as saved."""
-        load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "seed", "scale"))
+        load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "seed", "scale", "log_set_point"))
         with torch.no_grad():
             for group in self.param_groups:
                 fmt = self.format_of(group)
@@ -152,6 +183,29 @@ def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:
     sign, k = fmt.unpack(state["codes"])
     delta = (group["lr"] / fmt.log_base) * sign * g_hat  # |w| shrinks when k grows
     uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device) if group["rounding"] == "stochastic" else None
-    k_new = torch.clamp(k.to(torch.float32) + round_to_integer(delta, group["rounding"], uniform), 0, fmt.k_max)
+    k = k.to(torch.float32)
+    if group.get("restore", 0.0) or group.get("noise", 0.0) or group.get("bound", "hard") != "hard":
+        delta = _code_space_terms(k, delta, state, fmt, group, p)
+    k_new = torch.clamp(k + round_to_integer(delta, group["rounding"], uniform), 0, fmt.k_max)
     state["codes"].copy_(fmt.pack(sign, k_new))
     p.copy_(fmt.decode(state["codes"], state["scale"], dtype=p.dtype))
+
+
+def _code_space_terms(k, delta, state, fmt: LNSFormat, group: dict, p):
+    """The real-valued change of k with the log-space terms: soft bound on the Madam step, then
+    the exact OU step of ln|w| written for k (see :class:`LNSMadam`)."""
+    if group["bound"] == "soft":  # s(k) = max(0, 1 - base^-k) on steps that lower k (grow |w|)
+        delta = torch.where(delta < 0, delta * torch.clamp(-torch.expm1(-fmt.log_base * k), min=0.0), delta)
+    decay, sd = rule.ou_coefficients(group["restore"], group["noise"])
+    if decay == 1.0 and sd == 0.0:
+        return delta
+    k_step = k + delta
+    if decay != 1.0:
+        if "log_set_point" not in state:  # state saved before the terms existed: from W now
+            state["log_set_point"] = rule.initial_log_set_point(p.detach().to(torch.float32), group["set_point"])
+        k_mu = (torch.log(state["scale"]) - state["log_set_point"]) / fmt.log_base
+        k_step = k_mu + (k_step - k_mu) * decay
+    if sd:
+        xi = hash_normal(state["seed"] + NOISE_STREAM, state["step"], p.shape, like=p).to(torch.float32)
+        k_step = k_step - (sd / fmt.log_base) * xi
+    return k_step - k

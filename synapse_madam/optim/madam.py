@@ -10,7 +10,7 @@ from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
-from .madam_functional import madam_for_loop, madam_foreach, madam_fused
+from .madam_functional import Terms, madam_for_loop, madam_foreach, madam_fused
 
 __all__ = ["Madam", "ZeroParameterWarning"]
 
@@ -31,8 +31,21 @@ class Madam(Optimizer):
 
     Every weight changes by a factor of about e^{+-lr} per step (at most e^{+-lr*g_bound}), its
     sign never flips, and the same lr = 0.01 works across networks. The defaults reproduce the
-    published rule exactly; ``eps`` is the only addition and is off by default. The math lives in
-    :mod:`synapse_madam.rule`; this class keeps torch.optim conventions around it.
+    published rule exactly; ``eps`` and the log-space terms below are additions, all off by
+    default. The math lives in :mod:`synapse_madam.rule`; this class keeps torch.optim
+    conventions around it.
+
+    Opt-in log-space terms (``rule.madam_update``; x = ln|w|, mu = ln(set_point * RMS(W_1))),
+    applied after the multiplicative step::
+
+        x <- mu + (x - mu) * exp(-restore) + noise * sqrt((1 - exp(-2 restore)) / (2 restore)) * xi
+
+    an exact Ornstein-Uhlenbeck step (log-space homeostasis plus multiplicative fluctuations;
+    with zero gradient ln|w| becomes N(mu, noise^2 / (2 restore))). xi = hash_normal(seed_p, t)
+    (:mod:`synapse_madam.hashnoise`) with seed_p = seed * 1000003 + the parameter's position in
+    the optimizer, so the noise needs no generator state and resumes exactly. ``bound="soft"``
+    scales steps that grow |w| by max(0, 1 - |w|/w_max) and clips nothing; ``bound="none"``
+    removes the bound.
 
     Args:
         params: iterable of tensors, of ``(name, tensor)`` pairs (``model.named_parameters()``,
@@ -46,10 +59,19 @@ class Madam(Optimizer):
         foreach: use the multi-tensor ``torch._foreach_*`` path. None picks it on CUDA.
         fused: use the ``torch.compile``-d single-pass kernel (compiles on the first step; needs
             a C++ compiler on CPU or Triton on GPU). Fastest path; cannot be combined with foreach.
+            A group with any log-space term on (restore, noise, bound != "hard") takes the
+            for-loop path instead: the compiled kernel is the published rule only.
+        restore: log-space restoring rate theta per step (default 0: off).
+        noise: fluctuation amplitude of ln|w| per sqrt(step) (default 0: off).
+        set_point: the set point of |w| as a multiple of the tensor's initial RMS (default 1).
+        bound: "hard" (published clip at w_max, default), "soft" or "none".
+        seed: base seed of the fluctuation noise (default 0).
 
     State per parameter (all tensors, so ``state_dict`` round-trips exactly): ``step`` (float32,
     0-dim, on the parameter's device), ``exp_avg_sq`` (v, like the parameter; float32 for float16
-    parameters, whose g^2 would overflow) and ``w_max`` (0-dim, the parameter's dtype).
+    parameters, whose g^2 would overflow), ``w_max`` (0-dim, the parameter's dtype),
+    ``log_set_point`` (mu, 0-dim, at least float32; set at the first step like w_max) and
+    ``seed`` (0-dim int64, the parameter's noise seed).
 
     Exact zeros never move (sign(0) = 0): parameters holding zeros get one
     :class:`ZeroParameterWarning` at their first step; see
@@ -68,13 +90,21 @@ class Madam(Optimizer):
         maximize: bool = False,
         foreach: bool | None = None,
         fused: bool | None = None,
+        restore: float = rule.DEFAULT_RESTORE,
+        noise: float = rule.DEFAULT_NOISE,
+        set_point: float = rule.DEFAULT_SET_POINT,
+        bound: str = rule.DEFAULT_BOUND,
+        seed: int = 0,
     ):
-        rule.validate_hyperparameters(lr, beta, g_bound, p_scale, eps)
+        rule.validate_hyperparameters(lr, beta, g_bound, p_scale, eps, restore=restore, noise=noise,
+                                      set_point=set_point, bound=bound)
+        _check_seed(seed)
         if foreach and fused:
             raise ValueError("Madam: foreach=True and fused=True are exclusive; pick one path.")
         defaults = dict(
             lr=lr, p_scale=p_scale, g_bound=g_bound, beta=beta, eps=eps,
             maximize=maximize, foreach=foreach, fused=fused,
+            restore=restore, noise=noise, set_point=set_point, bound=bound, seed=seed,
         )
         super().__init__(params, defaults)
 
@@ -82,7 +112,10 @@ class Madam(Optimizer):
         """Add a group; its own hyperparameters are validated like the constructor's."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        rule.validate_hyperparameters(group["lr"], group["beta"], group["g_bound"], group["p_scale"], group["eps"])
+        rule.validate_hyperparameters(group["lr"], group["beta"], group["g_bound"], group["p_scale"], group["eps"],
+                                      restore=group["restore"], noise=group["noise"],
+                                      set_point=group["set_point"], bound=group["bound"])
+        _check_seed(group["seed"])
         for p in group["params"]:
             if torch.is_complex(p):
                 raise TypeError(
@@ -92,10 +125,20 @@ class Madam(Optimizer):
             if not torch.is_floating_point(p):
                 raise TypeError(f"Madam: parameters must be floating point, got dtype {p.dtype}.")
 
-    def _init_group(self, group, params, grads, exp_avg_sqs, steps, w_maxs):
+    def _position_offset(self, group) -> int:
+        """Number of parameters in the groups before ``group`` (positions key the noise seeds)."""
+        offset = 0
+        for g in self.param_groups:
+            if g is group:
+                return offset
+            offset += len(g["params"])
+        return offset
+
+    def _init_group(self, group, params, grads, exp_avg_sqs, steps, w_maxs, log_set_points=None, seeds=None):
         """Collect the tensors to update; create state (and warn about zeros) at a first step."""
         names = group.get("param_names")
         zero_reports = []
+        offset = None
         for i, p in enumerate(group["params"]):
             if p.grad is None:
                 continue
@@ -112,6 +155,11 @@ class Madam(Optimizer):
                     p, dtype=rule.state_dtype(p), memory_format=torch.preserve_format
                 )
                 state["w_max"] = rule.initial_w_max(p.detach(), group["p_scale"])
+                state["log_set_point"] = rule.initial_log_set_point(p.detach(), group["set_point"])
+                if offset is None:
+                    offset = self._position_offset(group)
+                state["seed"] = torch.tensor(group["seed"] * 1_000_003 + offset + i, dtype=torch.int64,
+                                             device=p.device)
                 n_zero = int((p.detach() == 0).sum())
                 if n_zero:
                     name = names[i] if names else f"#{i} (shape {tuple(p.shape)})"
@@ -121,6 +169,15 @@ class Madam(Optimizer):
             exp_avg_sqs.append(state["exp_avg_sq"])
             steps.append(state["step"])
             w_maxs.append(state["w_max"])
+            if log_set_points is not None:
+                if "log_set_point" not in state:  # state saved before the terms existed: from W now
+                    state["log_set_point"] = rule.initial_log_set_point(p.detach(), group["set_point"])
+                    if offset is None:
+                        offset = self._position_offset(group)
+                    state["seed"] = torch.tensor(group["seed"] * 1_000_003 + offset + i, dtype=torch.int64,
+                                                 device=p.device)
+                log_set_points.append(state["log_set_point"])
+                seeds.append(state["seed"])
         if zero_reports:
             warnings.warn(
                 "Madam: these parameters hold exact zeros, which a multiplicative update never moves "
@@ -134,22 +191,35 @@ class Madam(Optimizer):
     def load_state_dict(self, state_dict: dict) -> None:
         """Load optimizer state (torch semantics); the second moment keeps its saved dtype
         (float32 for float16 parameters, see ``rule.state_dtype``) instead of being cast."""
-        load_state_dict_keeping_dtypes(self, state_dict, ("exp_avg_sq",))
+        load_state_dict_keeping_dtypes(self, state_dict, ("exp_avg_sq", "log_set_point", "seed"))
+        self._fill_term_defaults()  # groups saved before the log-space terms existed
 
     @torch.no_grad()
     def step(self, closure=None):
         """Perform one Madam step; ``closure`` re-evaluates the model and returns the loss."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
-            params, grads, exp_avg_sqs, steps, w_maxs = [], [], [], [], []
-            self._init_group(group, params, grads, exp_avg_sqs, steps, w_maxs)
+            params, grads, exp_avg_sqs, steps, w_maxs, log_set_points, seeds = [], [], [], [], [], [], []
+            self._init_group(group, params, grads, exp_avg_sqs, steps, w_maxs, log_set_points, seeds)
             if not params:
                 continue
             hyper = dict(
                 lr=group["lr"], beta=group["beta"], g_bound=group["g_bound"],
                 eps=group["eps"], maximize=group["maximize"],
             )
-            if group["fused"] or self._use_foreach(group, params):
+            terms = Terms(group["restore"], group["noise"], group["bound"], log_set_points, seeds)
+            if not terms.published:
+                # the terms need per-tensor state; the compiled kernel is the published rule only
+                if self._use_foreach(group, params):
+                    grouped = _group_tensors_by_device_and_dtype(
+                        [params, grads, exp_avg_sqs, steps, w_maxs], with_indices=True)
+                    for (_device, _dtype), (tensors, indices) in grouped.items():
+                        madam_foreach(*tensors, **hyper, terms=Terms(
+                            group["restore"], group["noise"], group["bound"],
+                            [log_set_points[i] for i in indices], [seeds[i] for i in indices]))
+                else:
+                    madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper, terms=terms)
+            elif group["fused"] or self._use_foreach(group, params):
                 multi_tensor_step = madam_fused if group["fused"] else madam_foreach
                 grouped = _group_tensors_by_device_and_dtype([params, grads, exp_avg_sqs, steps, w_maxs])
                 for (_device, _dtype), (tensors, _) in grouped.items():
@@ -158,8 +228,27 @@ class Madam(Optimizer):
                 madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper)
         return loss
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._fill_term_defaults()  # optimizers pickled before the log-space terms existed
+
+    def _fill_term_defaults(self) -> None:
+        for group in self.param_groups:
+            group.setdefault("restore", rule.DEFAULT_RESTORE)
+            group.setdefault("noise", rule.DEFAULT_NOISE)
+            group.setdefault("set_point", rule.DEFAULT_SET_POINT)
+            group.setdefault("bound", rule.DEFAULT_BOUND)
+            group.setdefault("seed", 0)
+
     @staticmethod
     def _use_foreach(group, params) -> bool:
+        if group["fused"]:
+            return False
         if group["foreach"] is not None:
             return bool(group["foreach"])
         return all(p.is_cuda for p in params)
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TypeError(f"Madam: seed must be an integer >= 0 (the noise seed), got {seed!r}.")

@@ -19,6 +19,7 @@ import functools
 import torch
 
 from .. import rule
+from ..hashnoise import hash_normal
 
 __all__ = ["madam_for_loop", "madam_foreach", "madam_fused"]
 
@@ -33,15 +34,74 @@ def _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize):
     step.copy_(state.step)
 
 
-def madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
+def madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize,
+                   terms=None):
     """Single-tensor path: the in-place ops of ``madam_foreach`` applied to one tensor at a time
     (each tensor's passes stay in cache; on CPU this beats one op over all tensors)."""
-    for tensors in zip(params, grads, exp_avg_sqs, steps, w_maxs):
-        madam_foreach(*([t] for t in tensors), lr=lr, beta=beta, g_bound=g_bound, eps=eps, maximize=maximize)
+    for i, tensors in enumerate(zip(params, grads, exp_avg_sqs, steps, w_maxs)):
+        one_terms = None if terms is None else terms.select(i)
+        madam_foreach(*([t] for t in tensors), lr=lr, beta=beta, g_bound=g_bound, eps=eps, maximize=maximize,
+                      terms=one_terms)
 
 
-def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
-    """Multi-tensor path: the rule as ``torch._foreach_*`` ops (tensors of one device/dtype)."""
+class Terms:
+    """The opt-in terms of ``rule.madam_update`` for a list of tensors: restoring rate ``restore``
+    (theta), fluctuation amplitude ``noise``, ``bound`` ("hard", "soft", "none"), and per tensor the
+    log-space set point (0-dim tensors ``log_set_points``) and noise seed (0-dim int64 ``seeds``)."""
+
+    def __init__(self, restore, noise, bound, log_set_points, seeds):
+        self.restore, self.noise, self.bound = float(restore), float(noise), bound
+        self.log_set_points, self.seeds = log_set_points, seeds
+
+    @property
+    def published(self) -> bool:
+        """True when the terms are off: the published rule (the original in-place ops)."""
+        return self.restore == 0.0 and self.noise == 0.0 and self.bound == "hard"
+
+    def select(self, i: int) -> "Terms":
+        return Terms(self.restore, self.noise, self.bound, [self.log_set_points[i]], [self.seeds[i]])
+
+
+def _apply_terms(params, g_hat, factor, steps, w_maxs, terms: Terms, dtype):
+    """The multiplicative step, then the log-space OU step and the bound, op for op as
+    ``rule.madam_update`` with terms on: the soft bound scales g_hat, w is stepped in v's dtype,
+    relaxed in ln|w| towards mu with noise hash_normal(seed, step), clipped only if bound="hard"."""
+    if terms.bound == "soft":
+        # g_hat <- g_hat * rule.soft_bound_factor(w in g_hat's dtype, g_hat, w_max)
+        g_hat = [g * rule.soft_bound_factor(p.to(dtype), g, w_max) for p, g, w_max in zip(params, g_hat, w_maxs)]
+    # factor <- exp(-lr * sign(w) * g_hat), computed as in madam_foreach
+    torch._foreach_mul_(factor, g_hat)
+    torch._foreach_exp_(factor)
+    w_new = torch._foreach_mul([p.to(dtype) for p in params] if params[0].dtype != dtype else params, factor)
+    decay, sd = rule.ou_coefficients(terms.restore, terms.noise)
+    if decay != 1.0 or sd:
+        acc = torch.promote_types(dtype, torch.float32)
+        w_acc = [w.to(acc) for w in w_new] if acc != dtype else w_new
+        x = torch._foreach_abs(w_acc)
+        torch._foreach_log_(x)
+        if decay != 1.0:  # x <- mu + (x - mu) * exp(-theta)
+            torch._foreach_sub_(x, terms.log_set_points)
+            torch._foreach_mul_(x, decay)
+            torch._foreach_add_(x, terms.log_set_points)
+        if sd:  # x <- x + sd * xi, xi = hash_normal(seed, step)
+            xi = [hash_normal(seed, step, p.shape, like=p).to(acc) for seed, step, p in zip(terms.seeds, steps, params)]
+            torch._foreach_mul_(xi, sd)
+            torch._foreach_add_(x, xi)
+        torch._foreach_exp_(x)
+        signs = torch._foreach_sign(w_acc)
+        torch._foreach_mul_(x, signs)
+        w_new = [w.to(dtype) for w in x] if acc != dtype else x
+    if terms.bound == "hard":
+        torch._foreach_clamp_max_(w_new, w_maxs)
+        torch._foreach_clamp_min_(w_new, torch._foreach_neg(w_maxs))
+    torch._foreach_copy_(params, w_new)
+
+
+def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize, terms=None):
+    """Multi-tensor path: the rule as ``torch._foreach_*`` ops (tensors of one device/dtype).
+
+    ``terms`` (a :class:`Terms`, or None for the published rule) adds the opt-in terms of
+    ``rule.madam_update``: restore, noise, soft/no bound."""
     if not params:
         return
     # g <- g with non-finite entries zeroed, in v's dtype (a new list: .grad is never written)
@@ -76,6 +136,9 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
     if params[0].dtype != dtype:  # float16 weights: compute the factor in v's float32
         factor = [f.to(dtype) for f in factor]
     torch._foreach_mul_(factor, -lr)  # lr: a float or a 0-dim tensor (compiled path)
+    if terms is not None and not terms.published:
+        _apply_terms(params, g_hat, factor, steps, w_maxs, terms, dtype)
+        return
     torch._foreach_mul_(factor, g_hat)
     torch._foreach_exp_(factor)
     torch._foreach_mul_(params, factor)
