@@ -9,12 +9,14 @@
 Modules, one job each: ``references`` (measured data with sources), ``fitting`` (log-normal,
 normal, gamma, 2-log-normal mixture; AIC, KS, Anderson–Darling), ``bimodality`` (bounds, dip
 test), ``compare`` (E/I split, comparison with a reference), ``precision`` (Bartol levels/bits,
-LNS formats), ``extract`` (weights from torch, Brian2, arrays, CSV, weights.npz), ``summary``
+LNS formats), ``extract`` (weights from torch, Brian2, arrays, CSV, weights.npz), ``digest`` (the one
+weight digest every run logs: ln|w| moments, signs, known bounds, stationarity), ``summary``
 (everything for named groups, as text/markdown/JSON).
 """
 
 from .bimodality import Bimodality, DipResult, assess_bimodality, dip_statistic, dip_test, fraction_near_bounds
 from .compare import Comparison, compare, ks_distance_normals, split_by_sign
+from .digest import digest_weights, stationarity
 from .extract import (load_weights, run_weight_info, weights_from_array, weights_from_brian2, weights_from_csv,
                       weights_from_npz, weights_from_torch)
 from .fitting import (DistributionFit, FitComparison, LogNormalFit, compare_fits, fit_gamma, fit_lognormal,
@@ -27,6 +29,7 @@ from .summary import StatsReport, analyze
 __all__ = [
     "Bimodality", "DipResult", "assess_bimodality", "dip_statistic", "dip_test", "fraction_near_bounds",
     "Comparison", "compare", "ks_distance_normals", "split_by_sign",
+    "digest_weights", "stationarity",
     "load_weights", "run_weight_info", "weights_from_array", "weights_from_brian2", "weights_from_csv", "weights_from_npz",
     "weights_from_torch",
     "DistributionFit", "FitComparison", "LogNormalFit", "compare_fits", "fit_gamma", "fit_lognormal",
