@@ -128,12 +128,12 @@ def run_one(cfg: dict, out: str) -> dict:
                 eval_every=cfg["eval_every"], eval_trials=200, final_eval_trials=1000, progress=False)
     hist = res["history"]
     series = {g: {"step": [h["step"] for h in hist],
-                  **{k: [h["digest"][g][k] for h in hist] for k in ("sigma_ln", "mean_ln", "ks_D", "frac_at_bounds")}}
+                  **{k: [h["weights"][g][k] for h in hist] for k in ("sigma_ln", "mean_ln", "ks_D", "frac_at_bounds")}}
               for g in (*GROUPS, "in", "out")}
     rec = {**cfg, "accuracy": res["accuracy"], "no_choice": res["final"]["no_choice"] if res["final"] else None,
            "diverged": res["diverged"], "sign_violations": res["sign_violations"], "n_silent": res["n_silent"],
            "accuracy_curve": [h["accuracy"] for h in hist], "series": series,
-           "final_digest": hist[-1]["digest"],
+           "final_digest": hist[-1]["weights"],
            "stationarity": {g: stationarity(series[g]["sigma_ln"]) for g in series},
            "wall_s": time.perf_counter() - t0}
     path.write_text(json.dumps(rec))

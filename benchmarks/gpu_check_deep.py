@@ -39,7 +39,7 @@ def main(argv=None) -> int:
 
     import synapse_madam
     from synapse_madam.deep import runner
-    from synapse_madam.experiments import apply_overrides, load_spec
+    from synapse_madam.substrates import apply_overrides, load_spec
 
     print(f"synapse-madam {synapse_madam.__version__}, torch {torch.__version__}, "
           f"brian2 imported: {'brian2' in sys.modules}")

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synapse_madam import experiments  # noqa: E402
+from synapse_madam import substrates  # noqa: E402
 from synapse_madam.io import atomic_write_text  # noqa: E402
 
 TASKS = {"fashion_mlp": "models/fashion_mlp.toml", "fashion_cnn": "models/fashion_cnn.toml"}
@@ -54,7 +54,7 @@ def run_point(base_spec, task, label, bits, optimizer, lr, options, seed, out: P
     summary_file = run_dir / "summary.json"
     if summary_file.is_file():
         return json.loads(summary_file.read_text())
-    return experiments.run(spec, run_dir, source=TASKS[task])
+    return substrates.run(spec, run_dir, source=TASKS[task])
 
 
 def main(argv=None) -> int:
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     for task in args.tasks.split(","):
         if task not in TASKS:
             raise SystemExit(f"--tasks: unknown task {task!r}; allowed: {', '.join(TASKS)}")
-        base = experiments.apply_overrides(experiments.load_spec(ROOT / TASKS[task]), args.set + ["progress=false"])
+        base = substrates.apply_overrides(substrates.load_spec(ROOT / TASKS[task]), args.set + ["progress=false"])
         for seed in range(args.seeds):
             for label, bits, optimizer, lr, options in points(bits_list):
                 s = run_point(base, task, label, bits, optimizer, lr, options, seed, out)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from synapse_madam import plots  # noqa: E402
 from synapse_madam.deep.figures import lr_sweep_panels  # noqa: E402
 from synapse_madam.deep.sweep import best_by_optimizer, read_sweep_csv, sweep, sweep_rows_table  # noqa: E402
-from synapse_madam.experiments import apply_overrides, load_spec  # noqa: E402
+from synapse_madam.substrates import apply_overrides, load_spec  # noqa: E402
 from synapse_madam.io import atomic_write_text  # noqa: E402
 
 # task name -> (spec, overrides, the seeds this task gets at most, a one-line budget description)

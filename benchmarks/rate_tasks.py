@@ -65,7 +65,7 @@ def run_one(task_name, learner_name, seed, steps, args):
     return {"task": task_name, "learner": learner_name, "seed": seed, **{k: res[k] for k in (
         "accuracy", "steps_to_90", "crossed_total", "sign_violations", "n_silent", "wall_s", "diverged", "steps")},
         "wall_to_90": t90, "psychometric": res["final"]["psychometric"] if res["final"] else None,
-        "curve": [(h["step"], h["accuracy"]) for h in hist], "sigma_curve": {g: [(h["step"], h["weights"][g]["log_sd"])
+        "curve": [(h["step"], h["accuracy"]) for h in hist], "sigma_curve": {g: [(h["step"], h["weights"][g]["sigma_ln"])
                                                                                   for h in hist] for g in GROUPS},
         "stats": stats, "stats_init": stats0, "weights": {g: weights[g].tolist() for g in GROUPS}}
 

@@ -181,14 +181,14 @@ def write_report(out: Path, args, command: str, rows, brunel, weights, wall_tota
         lines += ["", f"## Network (b): Brunel E/I network, plastic E->E and I->E (Madam-STDP), cpp_standalone, "
                   f"{args.brunel_duration:g} s", "",
                   "| neurons | synapses | wall (s) | wall per bio s | compile (s) | recurrent events | events per wall s | "
-                  "E rate (Hz) | E CV(ISI) | stable | E->E sigma(ln w) | I->E sign kept |",
+                  "E rate (Hz) | E CV(ISI) | stable | E->E sigma(ln w) | I->E sign flips |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for b in brunel:
             lines.append(f"| {b['n_neurons']} | {b['n_synapses']} | {b['wall_s']:.2f} | {b['wall_per_bio_s']:.3f} | "
                          f"{b['compile_s']:.1f} | {b['synaptic_events']} | {b['events_per_wall_s']:.3g} | "
                          f"{b['exc']['rate_hz']:.1f} | {b['exc']['cv_isi']:.2f} | {b['exc']['stable']} | "
                          f"{_fmt(b['weights']['EE']['classes'].get('E', {}).get('sigma'))} | "
-                         f"{b['weights']['IE']['sign']['frac_sign_kept']:.3f} |")
+                         f"{b['weights']['IE']['sign_flips']} |")
     lines += ["", "Figures: `spiking_weights.png` (|w| up to the bound, and the log-axis histogram with the fitted "
               "log-normal and Song et al. 2005), `spiking_speed.png` (wall time per biological second).", ""]
     io.atomic_write_text(out / "spiking_benchmark.md", "\n".join(lines))

@@ -1,4 +1,4 @@
-"""Long runs through the CLI path (experiments.run) to see where each rule's weights settle.
+"""Long runs through the CLI path (substrates.run) to see where each rule's weights settle.
 
 Network (a) for DURATION s from equal initial weights (w_max/2), and network (b) (Brunel E/I)
 with plastic E->E only (Madam-STDP, then additive STDP) and with plastic E->E and I->E
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from synapse_madam import experiments, io, plots
+from synapse_madam import io, plots, substrates
 from synapse_madam.biology.figures import weight_distribution_figure
 
 import numpy as np
@@ -42,9 +42,9 @@ def main(argv=None) -> int:
     rows, weights, units, bounds = [], {}, {}, {}
     for label, (path, extra) in runs.items():
         sets = ["target=cpp_standalone", f"duration_s={args.duration}", "network_params.w_init=0.005"] + extra
-        spec = experiments.apply_overrides(experiments.load_spec(path), sets)
+        spec = substrates.apply_overrides(substrates.load_spec(path), sets)
         run_dir = Path("runs") / f"dist_{label.split()[0]}{'_noise' if 'noise' in label else ''}"
-        s = experiments.run(spec, run_dir, source=path)
+        s = substrates.run(spec, run_dir, source=path)
         with np.load(run_dir / "weights.npz") as z:
             weights[f"(a) {label}"] = z["EE"]
         units[f"(a) {label}"], bounds[f"(a) {label}"] = s["weight_unit"], s["weight_bounds"].get("EE")
@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     brunel = {}
     for label, (path, extra, folder, keys) in brunel_runs.items():
         sets = [f"duration_s={args.brunel_duration}", f"network_params.n_exc={args.brunel_n}"] + extra
-        spec = experiments.apply_overrides(experiments.load_spec(path), sets)
-        s = experiments.run(spec, Path("runs") / folder, source=path)
+        spec = substrates.apply_overrides(substrates.load_spec(path), sets)
+        s = substrates.run(spec, Path("runs") / folder, source=path)
         brunel[label] = s
         with np.load(Path("runs") / folder / "weights.npz") as z:
             for key in keys:
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
         lines.append(f"| {label} | {d.get('sigma', nan):.3g} | {d.get('sigma_ratio', nan):.3g} | {d.get('ks', nan):.3g} | "
                      f"{d.get('frac_at_lower', nan):.3g} | {d.get('frac_at_upper', nan):.3g} | "
                      f"{d.get('dip_p', nan):.3g} / {d.get('dip_log_p') or nan:.3g} | {d.get('bimodal')} | "
-                     f"{'n/a' if med is None else f'{med:.3g}'} | {ws['sign']['frac_sign_kept']:.3f} | "
+                     f"{'n/a' if med is None else f'{med:.3g}'} | {ws['sign_flips']} | "
                      f"{rate:.1f} | {stable} | `{cmd}` |")
     lines += [""] + [f"{label}: excitatory rate per window (Hz) {', '.join(f'{r:.1f}' for r in b['exc']['window_rates_hz'])}; "
                      f"CV(ISI) {b['exc']['cv_isi']:.2f}." for label, b in brunel.items()]

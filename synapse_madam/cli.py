@@ -28,8 +28,8 @@ def _add_stats_command(sub) -> None:
                       "bimodality, levels/bits; table + figures",
         description="Fit log-normal / normal / gamma / 2-log-normal-mixture distributions to every weight "
                     "group and sign class (E: w > 0, I: |w| of w < 0), compare with a measured reference, "
-                    "test bimodality and count distinguishable levels. Prints a table and writes stats.json, "
-                    "stats.md and PNG figures.")
+                    "test bimodality and count distinguishable levels. Prints a table and writes stats_<input>.json, "
+                    "stats_<input>.md and PNG figures (named after the input: stats_weights.* for a run folder).")
     p.add_argument("path", metavar="FILE_OR_RUN", help="run folder (runs/NAME with weights.npz) or a .npz/.npy/.csv file")
     p.add_argument("--reference", default="song2005", help="log-normal reference dataset (default song2005)")
     p.add_argument("--out", default=None, help="output folder (default: the run folder, or next to the file)")
@@ -51,6 +51,7 @@ def _stats(args) -> int:
 
     from .biology import analyze, load_weights, reference_distribution, run_weight_info
     from .io import atomic_write_json, atomic_write_text
+    from .runs import stats_output_names
 
     reference = reference_distribution(args.reference)  # unknown name -> error listing the allowed ones
     groups, folder = load_weights(args.path)
@@ -65,16 +66,17 @@ def _stats(args) -> int:
                      n_boot=args.n_boot, n_sim=args.n_sim, bounds={g: b for g, b in bounds.items() if g in groups},
                      seed=args.seed)
     print(report.to_text())
-    out = Path(args.out) if args.out else folder
-    written = [atomic_write_json(out / "stats.json", report.to_dict()), atomic_write_text(out / "stats.md", report.to_markdown())]
+    names = stats_output_names(args.path, args.out)  # derived from the input: two inputs never collide
+    written = [atomic_write_json(names["json"], report.to_dict()), atomic_write_text(names["md"], report.to_markdown())]
     if not args.no_figures:
         from . import plots
         from .biology import figures
 
+        out, stem = names["folder"], names["stem"]
         for g in report.groups:
             fig = figures.figure_weight_statistics(g, reference, unit=unit)
-            written.append(plots.save_figure(fig, out / f"stats_{plots.safe_filename(g.name)}.png"))
-        written.append(plots.save_figure(figures.figure_sigma_summary(report), out / "stats_sigma.png"))
+            written.append(plots.save_figure(fig, out / f"{stem}_{plots.safe_filename(g.name)}.png"))
+        written.append(plots.save_figure(figures.figure_sigma_summary(report), out / f"{stem}_sigma.png"))
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -84,10 +86,18 @@ def _add_run_command(sub) -> None:
     p.add_argument("spec", help="path to a TOML spec, e.g. models/fashion_mlp.toml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec key (repeatable), e.g. --set lr=0.1 --set net_options.depth=8")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/NAME)")
+    _add_folder_options(p, "run folder (default runs/NAME)")
     _add_bits_option(p)
     p.set_defaults(func=_run)
+
+
+def _add_folder_options(p, out_help: str) -> None:
+    p.add_argument("--out", default=None, metavar="DIR", help=out_help)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true",
+                      help="continue what is in the folder (refused if its spec.toml differs, naming the keys)")
+    mode.add_argument("--overwrite", action="store_true",
+                      help="delete the results already in the folder and start over")
 
 
 def _add_bits_option(p) -> None:
@@ -96,22 +106,22 @@ def _add_bits_option(p) -> None:
 
 
 def _load(args):
-    from . import experiments
+    from . import substrates
 
     overrides = list(args.set) + ([f"optimizer_options.bits={args.bits}"] if getattr(args, "bits", None) else [])
-    spec = experiments.apply_overrides(experiments.load_spec(args.spec), overrides)
-    return experiments, experiments.validate(spec, args.spec)
+    spec = substrates.apply_overrides(substrates.load_spec(args.spec), overrides)
+    return substrates, substrates.validate(spec, args.spec)
 
 
 def _run(args) -> int:
-    import json
     import os
-    from pathlib import Path
 
-    experiments, spec = _load(args)
+    substrates, spec = _load(args)  # every check on the spec happens here, before anything is written
     out = args.out or f"runs/{spec['name']}"
+    substrate = substrates.substrate_of(spec, args.spec)
     try:
-        summary = experiments.substrate_module(spec, args.spec).run(spec, Path(out), resume=args.resume)
+        with substrates.open_folder(spec, out, resume=args.resume, overwrite=args.overwrite, source=args.spec) as folder:
+            summary = substrate.run(spec, folder)
     except KeyboardInterrupt:
         print(f"\ninterrupted; the last finished epoch is checkpointed in {out}/. Continue with: "
               f"synapse-madam run {args.spec} {' '.join('--set ' + s for s in args.set)} --out {out} --resume",
@@ -119,9 +129,7 @@ def _run(args) -> int:
         return 130
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun only rank 0 reports
-    shown = {k: summary[k] for k in ("final_test_acc", "final_test_loss", "diverged", "epochs_completed",
-                                     "train_time_s", "state_bytes_per_param", "wall_s") if k in summary}
-    print(json.dumps(shown))
+    print(substrate.headline(summary))
     print(f"results in {out}/")
     return 0
 
@@ -134,13 +142,15 @@ def _add_sweep_command(sub) -> None:
     p.add_argument("--seeds", type=int, default=1, help="seeds per point (spec seed, +1, ...)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec key")
     p.add_argument("--out", default=None, metavar="DIR", help="sweep folder (default runs/sweep_NAME)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rerun points whose folder holds results made with another spec (default: refuse)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_bits_option(p)
     p.set_defaults(func=_sweep)
 
 
 def _sweep(args) -> int:
-    experiments, spec = _load(args)
+    _, spec = _load(args)
     if spec.get("substrate") != "deep":
         raise ValueError(f"{args.spec}: sweeps run deep specs (substrate = \"deep\"), not {spec.get('substrate')!r}.")
     from .deep.sweep import parse_list, sweep, sweep_rows_table
@@ -148,7 +158,8 @@ def _sweep(args) -> int:
     out = args.out or f"runs/sweep_{spec['name']}"
     optimizers = parse_list(args.optimizers, str, "--optimizers")
     lrs = parse_list(args.lrs, float, "--lrs")
-    rows = sweep(spec, out, optimizers, lrs, args.seeds, progress=not args.no_progress, source=args.spec)
+    rows = sweep(spec, out, optimizers, lrs, args.seeds, progress=not args.no_progress, source=args.spec,
+                 overwrite=args.overwrite)
     print(sweep_rows_table(rows))
     print(f"results in {out}/ (sweep.csv, sweep.md, sweep.png)")
     return 0
@@ -205,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, KeyError) as exc:
         print(f"synapse-madam {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an unwritable --out, a read-only run folder, a full disk: one line
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"synapse-madam {args.command}: error: cannot write{where}: {exc.strerror or exc}.", file=sys.stderr)
         return 2
 
 

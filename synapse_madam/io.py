@@ -16,19 +16,57 @@ from typing import Any
 import numpy as np
 
 __all__ = ["spec_to_toml", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save_npz",
-           "atomic_torch_save", "append_jsonl", "read_jsonl"]
+           "atomic_torch_save", "atomic_write_with", "append_jsonl", "read_jsonl", "jsonl_line"]
+
+
+def _umask() -> int:
+    """The process umask: read from /proc on Linux (no change of process state), else set and restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(fd: int) -> None:
+    """tempfile.mkstemp creates files with mode 0600; results get 0666 & ~umask like open() would."""
+    os.fchmod(fd, 0o666 & ~_umask())
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace)."""
+    """Write ``data`` to ``path`` atomically (temp file + fsync + os.replace), mode 0666 & ~umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _normal_mode(fd)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_with(path: str | os.PathLike, write) -> Path:
+    """Atomically create ``path`` with a writer that insists on a file name (``write(tmp_name)``,
+    e.g. Brian2's ``Network.store(filename=...)``): write to a temp name, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        Path(tmp).unlink()  # some writers refuse or append to an existing file
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -65,7 +103,7 @@ def append_jsonl(path, record: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
+        f.write(jsonl_line(record))
         f.flush()
 
 
@@ -78,6 +116,11 @@ def read_jsonl(path) -> list[dict]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def jsonl_line(record: dict) -> str:
+    """One record as a JSON line (the format of append_jsonl)."""
+    return json.dumps(record, default=_json_default) + "\n"
 
 
 def _json_default(o):

@@ -34,10 +34,12 @@ STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fonts
 OPTIMIZER_COLOURS = {
     "madam": "#d62728", "lns_madam": "#ff7f0e", "adam": "#1f77b4", "adam_uniform": "#17becf",
     "adamw": "#9467bd", "sgd": "#2ca02c", "sgd_momentum": "#bcbd22", "sgd_uniform": "#8c564b",
+    "log_adam": "#393b79", "log_sgd": "#637939",
 }
 RULE_COLOURS = {
     "madam": OPTIMIZER_COLOURS["madam"], "additive": "#7f7f7f", "weight_dependent": "#e377c2",
     "van_rossum": "#8c564b", "gutig": "#17becf", "node_perturbation": "#ff9896", "bptt": "#aec7e8",
+    "log_stdp": "#843c39",
 }
 COLOURS = {**RULE_COLOURS, **OPTIMIZER_COLOURS}
 # labels that figures receive -> canonical name ("Madam-STDP", "madam lr=0.01", "FP32 Adam", ...)

@@ -120,6 +120,14 @@ def test_fraction_near_bounds_counts():
     assert (f.at_lower, f.at_upper, f.total) == (0.5, 0.25, 0.75)
 
 
+def test_no_known_bound_means_no_fraction_at_it():
+    """The issue: a pure log-normal sample reported 73 % "at bounds" measured against max|w|."""
+    x = np.random.default_rng(9).lognormal(0, 2.5, 20000)
+    f = fraction_near_bounds(x)
+    assert f.upper is None and f.at_upper is None and f.at_lower == 0.0 and f.total == 0.0
+    assert fraction_near_bounds(np.r_[0.0, x[:3]]).at_lower == 0.25  # exact zeros sit at the floor
+
+
 @pytest.mark.parametrize("call, msg", [
     (lambda: dip_statistic([1.0, 1.0, 1.0]), "identical"),
     (lambda: dip_statistic([]), "at least"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synapse_madam import experiments
+from synapse_madam import substrates
 from synapse_madam.cli import main
 from synapse_madam.deep import runner
 from synapse_madam.deep.sweep import read_sweep_csv
@@ -61,10 +61,10 @@ def test_invalid_specs_name_the_file_key_and_allowed_values(tmp_path, capsys, ov
 
 def test_every_shipped_spec_is_valid():
     specs = sorted((ROOT / "models").glob("*.toml"))
-    deep = [p for p in specs if experiments.load_spec(p).get("substrate") == "deep"]
+    deep = [p for p in specs if substrates.load_spec(p).get("substrate") == "deep"]
     assert len(deep) >= 5
     for p in deep:
-        experiments.validate(experiments.load_spec(p), str(p))
+        substrates.validate(substrates.load_spec(p), str(p))
 
 
 def test_sweep_writes_table_csv_and_figure_and_reuses_points(tmp_path, capsys):

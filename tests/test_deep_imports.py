@@ -6,7 +6,7 @@ import sys
 CODE = """
 import sys
 sys.modules["brian2"] = None  # any `import brian2` now raises ImportError
-import synapse_madam, synapse_madam.cli, synapse_madam.experiments, synapse_madam.plots
+import synapse_madam, synapse_madam.cli, synapse_madam.substrates, synapse_madam.plots
 from synapse_madam.deep import data, nets, trainer, runner, sweep, demo, figures
 from synapse_madam.cli import build_parser
 build_parser()

@@ -162,9 +162,23 @@ def test_madam_through_the_trainer_keeps_signs_and_bounds_log_steps():
     train(model, ds, TrainConfig(optimizer="madam", lr=0.01, epochs=3, batch_size=20, progress=False),
           callbacks=[records.append])
     steps = records[-1]["step"]
-    assert steps == 60 and all(r["logw_std"] is not None for r in records)
+    assert steps == 60
+    matrices = {n for n, p in model.named_parameters() if p.ndim > 1}
+    for r in records:  # the weight digest of every matrix, each epoch: sigma(t), flips against the start
+        assert set(r["weights"]) == matrices
+        for d in r["weights"].values():
+            assert d["sigma_ln"] > 0 and d["sign_flips"] == 0 and d["frac_at_upper"] is not None
     for w0, w1 in zip(before, model.parameters()):
         assert torch.equal(torch.sign(w0), torch.sign(w1.detach()))
         dlog = (w1.detach().abs().log() - w0.abs().log()).abs()
         assert float(dlog.max()) <= steps * 0.01 * 10 + 1e-5
         assert float(dlog.max()) > 0
+
+
+def test_chance_level_accuracy_is_recorded_as_failed():
+    ds = digits(200)
+    s = train(mlp(ds), ds, TrainConfig(optimizer="sgd", lr=1e-7, epochs=1, batch_size=50, progress=False))
+    assert not s["diverged"] and s["failed"] and "chance" in s["failure"]
+    assert s["chance_acc"] == pytest.approx(float(ds.y_test.bincount().max()) / len(ds.y_test))
+    good = train(mlp(ds), ds, TrainConfig(optimizer="madam", lr=0.01, epochs=5, batch_size=20, progress=False))
+    assert not good["failed"] and good["failure"] is None

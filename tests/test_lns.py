@@ -221,6 +221,8 @@ def test_cli_trains_at_a_chosen_bit_width_and_reports_memory(tmp_path, capsys):
     args = ["run", str(spec), "--bits", "5", "--set", 'dataset="digits"', "--set", "epochs=1",
             "--set", "progress=false", "--out", str(out)]
     assert main(args) == 0
-    shown = json.loads(capsys.readouterr().out.splitlines()[0])
+    headline = capsys.readouterr().out.splitlines()[0]
+    assert "optimizer state 3" in headline  # the CLI's headline names the measured bytes/param
+    shown = json.loads((out / "summary.json").read_text())
     assert shown["state_bytes_per_param"] == pytest.approx(3.0, abs=0.05)  # int8 codes + bf16 moment
     assert "bits = 5" in (out / "spec.toml").read_text()

@@ -19,7 +19,7 @@ EXPECTED = {
                              "Synapse statistics of Madam-trained network"], 0),
     # network (b)'s weights are compared with Song et al. 2005 in their unit (mV)
     "spiking_plasticity.ipynb": (["sign kept", "Synapse statistics of", "madam", "weights in mV",
-                                  "'frac_sign_kept': 1.0"], 0),
+                                  "'sign_flips': 0, 'frac_wrong_sign': 0.0"], 0),
 }
 
 

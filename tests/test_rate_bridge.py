@@ -144,11 +144,14 @@ def test_node_perturbation_with_noise_resumes_exactly_and_logs_the_digest(tmp_pa
     assert not torch.equal(full.w_rec, other.w_rec)          # the noise is really applied
     rows = read_jsonl(tmp_path / "b" / "metrics.jsonl")
     assert [r["step"] for r in rows] == [0, 2, 4, 6]
-    d = rows[-1]["digest"]
+    d = rows[-1]["weights"]
     assert set(d) == {"EE", "EI", "IE", "II", "in", "out"}
     for key, g in d.items():
         assert g["sigma_ln"] > 0 and g["sign_flips"] == 0 and g["frac_wrong_sign"] == 0, key
         assert g["frac_at_bounds"] is not None, key           # the hard bound is known to the digest
+    # with bound="none" there is no bound to be at
+    _, res = _np_run(tmp_path / "d", 2, **TERMS, bound="none")
+    assert all(g["frac_at_bounds"] is None for g in res["history"][-1]["weights"].values())
 
 
 # ---------------------------------------------------------------- BPTT through torch Madam's options
@@ -244,8 +247,8 @@ def test_bridge_spec_runs_from_the_cli_and_reports_stationarity(tmp_path):
                  "--set", "network.n_rec=20", "--set", "task_params.stimulus_ms=100"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["learner"]["restore"] == 0.005 and summary["learner"]["noise"] == 0.01
-    assert set(summary["stationarity"]) == {"EE", "EI", "IE", "II", "in", "out"}
-    assert summary["stationarity"]["EE"]["n_points"] == 5
-    assert summary["digest"]["EE"]["sign_flips"] == 0 and summary["sign_violations"] == 0
+    assert set(summary["sigma_stationarity"]) == {"EE", "EI", "IE", "II", "in", "out"}
+    assert summary["sigma_stationarity"]["EE"]["n_points"] == 5
+    assert summary["weights"]["EE"]["sign_flips"] == 0 and summary["sign_violations"] == 0
     rows = read_jsonl(out / "metrics.jsonl")
-    assert [r["step"] for r in rows] == [0, 2, 4, 6, 8] and all("digest" in r for r in rows)
+    assert [r["step"] for r in rows] == [0, 2, 4, 6, 8] and all("sigma_ln" in r["weights"]["EE"] for r in rows)

@@ -134,8 +134,12 @@ def test_group_statistics_counts_zeros_violations_and_pile_at_max():
     w[:10] = 0.0
     w[10:15] = 0.5                       # wrong sign for an inhibitory group
     w[15:215] = -np.abs(w).max() * 1.0   # 200 weights at the largest magnitude
-    s = group_statistics("IE", w, n_boot=20)
+    hi = float(np.abs(w).max())
+    s = group_statistics("IE", w, n_boot=20, bounds=(0.0, hi))
     assert s["n"] == 2000 and s["n_zero"] == 10 and s["sign_violations"] == 5
-    mags = np.abs(w[w != 0])
-    assert s["frac_near_max"] == pytest.approx(np.mean(mags >= 0.95 * mags.max())) and s["frac_near_max"] >= 200 / 1990
+    assert s["frac_wrong_sign"] == pytest.approx(5 / 2000)
+    assert s["frac_at_upper"] == pytest.approx(np.mean(np.abs(np.abs(w) - hi) <= 1e-3 * hi))
+    assert s["frac_at_upper"] >= 200 / 2000
+    # without a known bound there is no "at the bound" (max|w| is not a bound)
+    assert group_statistics("IE", w, n_boot=20)["frac_at_upper"] is None
     assert s["sigma"] > 0 and s["best_fit"] in ("lognormal", "lognormal_mixture", "gamma", "normal")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from synapse_madam import experiments, rule
+from synapse_madam import rule
+from synapse_madam import substrates
 from synapse_madam.cli import main
 from synapse_madam.io import read_jsonl
 from synapse_madam.rate import EIRateRNN
@@ -127,17 +128,17 @@ def test_runner_validate_and_cli(tmp_path):
     from pathlib import Path
     models = Path(__file__).resolve().parents[1] / "models"
     for name in ("rate_perceptual_dm", "rate_context_dm", "rate_parametric_wm"):
-        s = experiments.load_spec(models / f"{name}.toml")
-        assert experiments.validate(s, name)["substrate"] == "rate"
-    s = experiments.load_spec(models / "rate_perceptual_dm.toml")
+        s = substrates.load_spec(models / f"{name}.toml")
+        assert substrates.validate(s, name)["substrate"] == "rate"
+    s = substrates.load_spec(models / "rate_perceptual_dm.toml")
     for bad, msg in ((["task=\"go\""], "allowed values"), (["network.n_units=3"], "unknown \\[network\\]"),
                      (["learning.optimizer=\"rmsprop2\""], "unknown optimizer"),
                      (["learning.rule=\"node_perturbation\"", "learning.optimizer=\"adam\""], "always takes Madam"),
                      (["learning.rule=\"node_perturbation\"", "learning.projection=\"zero\""], "unknown \\[learning\\]"),
                      (["network.activation=\"gelu\""], "activation")):
         with pytest.raises(ValueError, match=msg):
-            experiments.validate(experiments.apply_overrides(s, bad), "spec")
-    np_spec = experiments.validate(experiments.apply_overrides(s, ["learning.rule=\"node_perturbation\""]), "spec")
+            substrates.validate(substrates.apply_overrides(s, bad), "spec")
+    np_spec = substrates.validate(substrates.apply_overrides(s, ["learning.rule=\"node_perturbation\""]), "spec")
     assert np_spec["learning"] == {"rule": "node_perturbation", "lr": 0.01}
     out = tmp_path / "run"
     args = ["run", str(models / "rate_perceptual_dm.toml"), "--out", str(out), "--set", "steps=3",
@@ -169,3 +170,20 @@ def test_trains_on_gpu(rule_name):
     assert net.w_rec.is_cuda and not res["diverged"] and res["sign_violations"] == 0
     for k, v in net.weight_groups().items():
         assert np.array_equal(np.sign(v), signs[k])
+
+
+@pytest.mark.parametrize("opt", ["madam", "adam"])
+def test_runner_records_a_huge_lr_as_diverged_and_failed(tmp_path, opt):
+    """The issue's case: lr 100 ended at loss 2.9e21 and accuracy 0 with "diverged": false."""
+    from pathlib import Path
+    import json
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "rate_perceptual_dm.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--set", "steps=20", "--set", "eval_every=10",
+                 "--set", "eval_trials=24", "--set", "final_eval_trials=24", "--set", "batch_size=8",
+                 "--set", "network.n_rec=20", "--set", "learning.lr=100", "--set", f'learning.optimizer="{opt}"',
+                 "--set", "progress=false"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged"] is True and s["failed"] is True and s["divergence"]
+    assert read_jsonl(out / "metrics.jsonl")[-1]["diverged"] is True

@@ -8,6 +8,6 @@ def test_spiking_demo_small(tmp_path):
     assert set(res["results"]) == set(SPIKING_DEMO_RULES)
     for label, summary in res["results"].items():
         digest = summary["weights"]["EE"]
-        assert digest["sign"]["frac_sign_kept"] == 1.0
+        assert digest["sign_flips"] == 0 and digest["frac_wrong_sign"] == 0.0
         assert f"| {label} |" in res["report"]
     assert (tmp_path / "spiking").is_dir()

@@ -8,7 +8,8 @@ import pytest
 
 b2 = pytest.importorskip("brian2")
 
-from synapse_madam import cli, experiments  # noqa: E402
+from synapse_madam import cli  # noqa: E402
+from synapse_madam import substrates  # noqa: E402
 from synapse_madam.spiking import brunel_network, make_rule, poisson_to_lif  # noqa: E402
 from synapse_madam.spiking.runner import simulate, validate  # noqa: E402
 
@@ -93,13 +94,14 @@ def test_cli_run_writes_run_folder(tmp_path):
 
 
 def test_resume_continues_from_checkpoint(tmp_path):
-    spec = experiments.apply_overrides(experiments.load_spec(MODELS / "spiking_song_additive.toml"),
+    spec = substrates.apply_overrides(substrates.load_spec(MODELS / "spiking_song_additive.toml"),
                                        ['target="numpy"', "duration_s=0.2", "chunk_s=0.2", "network_params.n_inputs=50"])
     spec = validate(spec, "test")
     simulate(spec, tmp_path, log=lambda *_: None)  # "interrupted" after 0.2 s: checkpoint left behind
+    assert (tmp_path / "spec.toml").is_file() and (tmp_path / "weights_init.npz").is_file()
     assert (tmp_path / "checkpoint.b2").is_file()
     b2.start_scope()
-    summary = experiments.run({**spec, "duration_s": 0.4}, tmp_path, resume=True)
+    summary = substrates.run({**spec, "duration_s": 0.4}, tmp_path, resume=True)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["t_s"] for r in rows] == [pytest.approx(0.2), pytest.approx(0.4)]
     assert summary["duration_s"] == 0.4
@@ -115,7 +117,9 @@ def test_inhibitory_inputs_fixed_or_plastic_are_summarised(inh_rule):
     assert set(data["weights"]) == ({"EE", "IE"} if inh_rule else {"EE"})
     if inh_rule:
         assert np.all(data["weights"]["IE"] <= 0)
-        assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
+        ie = summary["weights"]["IE"]
+        assert ie["sign_flips"] == int(np.sum(np.sign(data["weights"]["IE"]) != np.sign(data["initial"]["IE"])))
+        assert ie["frac_wrong_sign"] == 0.0
 
 
 @pytest.mark.parametrize("spec_file, sets, unit, groups", [
@@ -136,7 +140,7 @@ def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets,
     assert cli.main(["stats", str(out), "--n-boot", "50", "--n-sim", "40"]) == 0
     text = capsys.readouterr().out
     assert f"weights in {unit}" in text
-    rep = json.loads((out / "stats.json").read_text())
+    rep = json.loads((out / "stats_weights.json").read_text())
     assert rep["unit"] == unit and rep["settings"]["bounds"] == summary["weight_bounds"]
     for g in rep["groups"]:
         digest = summary["weights"][g["group"]]
@@ -147,5 +151,76 @@ def test_cli_run_then_stats_on_the_run_folder(tmp_path, capsys, spec_file, sets,
             assert c["reference"]["sigma_ratio"] == pytest.approx(d["sigma_ratio"], rel=1e-12)
             assert (c["reference"]["ks_raw"] is None) == (unit != "mV")
             assert c["bimodality"]["fraction_at_upper"] == pytest.approx(d["frac_at_upper"])
-        assert (out / f"stats_{g['group']}.png").stat().st_size > 0
-    assert summary["weights"]["IE"]["sign"]["frac_sign_kept"] + summary["weights"]["IE"]["sign"]["frac_zero"] == 1.0
+        assert (out / f"stats_weights_{g['group']}.png").stat().st_size > 0
+    assert summary["weights"]["IE"]["frac_wrong_sign"] == 0.0 and summary["weights"]["IE"]["sign_flips"] is not None
+
+
+@pytest.mark.parametrize("network", ["poisson_lif", "brunel"])
+def test_weights_are_signed_so_a_flipped_inhibitory_synapse_shows(network):
+    """weights() used to return -|w| for I groups, so a flip could never be seen."""
+    from synapse_madam.biology import digest_weights
+    from synapse_madam.spiking.runner import build
+
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    spec = {"substrate": "spiking", "network": network, "target": "numpy",
+            "rule": {"name": "madam", "w_max": 0.01} if network == "poisson_lif" else {"name": "madam"},
+            "inh_rule": {"name": "madam"},
+            "network_params": {"n_inputs": 20, "n_inhibitory": 5} if network == "poisson_lif" else {"n_exc": 80}}
+    net = build(validate(spec, "test"))
+    w0 = net.weights()["IE"]
+    assert np.all(w0 < 0)
+    assert net.weights()["IE"] is not w0 and not np.shares_memory(net.weights()["IE"], w0)  # copies
+    syn = net.inh_synapses if network == "poisson_lif" else net.synapses["IE"]
+    w = np.asarray(syn.w[:], dtype=float)
+    w[0] = -w[0]  # one inhibitory synapse turns excitatory
+    syn.w[:] = w
+    w1 = net.weights()["IE"]
+    assert w1[0] > 0
+    d = digest_weights(w1, initial=w0, expected_sign=-1)
+    assert d["sign_flips"] == 1 and d["frac_wrong_sign"] == pytest.approx(1 / w1.size)
+
+
+def test_rule_terms_and_initial_laws_in_specs():
+    """Spec keys for the bridge terms: bound is a string, the rest numbers; w_init "uniform" and
+    "constant" start network (a) at one RMS (sigma(ln w) 1 and 0)."""
+    from synapse_madam.spiking.runner import build
+
+    base = {"substrate": "spiking", "network": "poisson_lif"}
+    rule = {"name": "madam", "w_max": 0.01, "restore": 0.02, "noise_std": 0.05, "bound": "soft"}
+    spec = validate({**base, "rule": rule}, "x.toml")
+    assert spec["rule"]["bound"] == "soft"
+    with pytest.raises(ValueError, match="rule.bound must be a string"):
+        validate({**base, "rule": {**rule, "bound": 1}}, "x.toml")
+    with pytest.raises(ValueError, match="rule.restore must be a number"):
+        validate({**base, "rule": {**rule, "restore": "fast"}}, "x.toml")
+    rms = {}
+    for law in ("uniform", "constant"):
+        b2.start_scope()
+        net = build(validate({**base, "rule": rule, "network_params": {"n_inputs": 3000, "w_init": law}}, "x"))
+        w = np.asarray(net.synapses.w[:])
+        rms[law] = np.sqrt(np.mean(w**2))
+        assert np.std(np.log(w)) == pytest.approx(1.0 if law == "uniform" else 0.0, abs=0.05)
+        assert net.synapses.namespace["madam_mu"] == pytest.approx(np.log(rms[law]))
+    assert rms["uniform"] == pytest.approx(rms["constant"], rel=0.02)
+    b2.start_scope()
+    with pytest.raises(ValueError, match="initial weight law"):
+        build(validate({**base, "rule": rule, "network_params": {"w_init": "gamma"}}, "x"))
+
+
+def test_poisson_to_lif_replicas_are_independent_copies():
+    """n_neurons units in one network: unit k owns inputs k*n .. (k+1)*n - 1; units with equal
+    weights but independent inputs end differently, and each neuron fires."""
+    b2.seed(5)
+    n = 200
+    net = poisson_to_lif(make_rule("madam", w_max=0.05, restore=0.5, noise_std=0.05), n_inputs=n, n_neurons=3,
+                         rate=40 * b2.Hz, w=0.03, record_weights=3 * n)
+    assert len(net.neuron) == 3 and len(net.inputs) == 3 * n
+    np.testing.assert_array_equal(np.asarray(net.synapses.j[:]), np.arange(3 * n) // n)
+    net.network.run(0.5 * b2.second)
+    w = np.asarray(net.synapses.w[:]).reshape(3, n)
+    assert np.all(np.bincount(np.asarray(net.spikes.i[:]), minlength=3) > 0)
+    assert not np.allclose(w[0], w[1]) and np.all(w > 0)
+    assert net.weight_trace.w.shape[0] == 3 * n
+    with pytest.raises(ValueError, match="replicas"):
+        poisson_to_lif(make_rule("madam", w_max=0.02), n_inputs=10, n_neurons=2, n_inhibitory=5)

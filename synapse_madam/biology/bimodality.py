@@ -30,17 +30,24 @@ __all__ = ["BoundsFraction", "DipResult", "Bimodality", "fraction_near_bounds", 
 
 @dataclass(frozen=True)
 class BoundsFraction:
-    """Fractions of values within ``rtol * (upper - lower)`` of the lower and the upper bound."""
+    """Fractions of values within ``rtol * (upper - lower)`` of the lower and the upper bound.
+
+    Without a known upper bound, ``upper`` and ``at_upper`` are None and ``at_lower`` counts the
+    values exactly at ``lower`` (the floor of a magnitude, 0: silent synapses)."""
 
     lower: float
-    upper: float
+    upper: float | None
     at_lower: float
-    at_upper: float
+    at_upper: float | None
     rtol: float
 
     @property
     def total(self) -> float:
-        return self.at_lower + self.at_upper
+        return self.at_lower + (self.at_upper or 0.0)
+
+    @property
+    def upper_known(self) -> bool:
+        return self.upper is not None
 
 
 @dataclass(frozen=True)
@@ -72,15 +79,20 @@ class Bimodality:
 def fraction_near_bounds(x, lower: float = 0.0, upper: float | None = None, rtol: float = 0.01) -> BoundsFraction:
     """Fraction of values with x - lower <= rtol*(upper - lower) and with upper - x <= the same.
 
-    ``upper`` defaults to max(x). With the hard bounds of additive STDP ([0, g_max], Song et al.
-    2000) a large share of the weights sits at the bounds; a log-normal puts little mass there.
+    ``upper`` is the *known* bound (e.g. g_max of additive STDP: with the hard bounds [0, g_max]
+    of Song et al. 2000 a large share of the weights sits there; a log-normal puts little mass
+    there). Without it (None) there is no upper bound to be at: max(x) is not one, and on a
+    heavy-tailed sample "within 1 % of the range from 0" would take in most values. Then
+    ``at_upper`` is None and ``at_lower`` counts the values exactly at ``lower``.
     """
     x = as_finite_1d(x, "fraction_near_bounds")
-    upper = float(x.max()) if upper is None else float(upper)
-    if not upper > lower:
-        raise ValueError(f"fraction_near_bounds: need upper > lower, got lower={lower}, upper={upper}.")
     if not 0 <= rtol < 0.5:
         raise ValueError(f"fraction_near_bounds: rtol={rtol!r}; must be in [0, 0.5).")
+    if upper is None:
+        return BoundsFraction(float(lower), None, float(np.mean(x <= lower)), None, rtol)
+    upper = float(upper)
+    if not upper > lower:
+        raise ValueError(f"fraction_near_bounds: need upper > lower, got lower={lower}, upper={upper}.")
     tol = rtol * (upper - lower)
     return BoundsFraction(float(lower), upper, float(np.mean(x - lower <= tol)), float(np.mean(upper - x <= tol)), rtol)
 

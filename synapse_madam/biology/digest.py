@@ -26,6 +26,7 @@ Works on numpy arrays and torch tensors (any shape, any float dtype).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -74,8 +75,10 @@ def digest_weights(w, *, initial=None, bounds=None, expected_sign=None, rel_tol:
         ln = np.log(mags)
         mu, sd = float(ln.mean()), float(ln.std())
         out["mean_ln"], out["sigma_ln"] = _float(mu), _float(sd)
-        if sd > 0:
-            out["skew_ln"] = _float(stats.skew(ln))
+        if sd > 1e-12 * max(1.0, abs(mu)):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # nearly equal values: skew is noise
+                out["skew_ln"] = _float(stats.skew(ln))
             out["ks_D"] = _float(stats.kstest(ln, "norm", args=(mu, sd)).statistic)
         else:
             out["skew_ln"], out["ks_D"] = 0.0, None

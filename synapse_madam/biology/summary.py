@@ -128,7 +128,7 @@ class StatsReport:
                              "n/a" if cmp_.ks_raw is None else f"{cmp_.ks_raw:.3f}", best + runner,
                              f"{c.fits['lognormal'].ad_p:.3f}" + (" (rejected)" if c.lognormal_rejected else ""),
                              ("yes" if b.bimodal else "no") + f" ({b.dip_linear.p_value:.3f}/{dl})",
-                             f"{100 * b.near_bounds.total:.1f}%", f"{p.levels:.1f} ({p.bits:.2f})"])
+                             _at_bounds_text(b.near_bounds), f"{p.levels:.1f} ({p.bits:.2f})"])
         return rows
 
     def _header_lines(self) -> list[str]:
@@ -163,8 +163,14 @@ class StatsReport:
 
 def _bounds_text(bounds) -> str:
     if not bounds:
-        return "max|w|"
-    return ", ".join(f"{k}: {v:.4g}" for k, v in bounds.items()) + "; other groups max|w|"
+        return "none known: only exact zeros count"
+    return ", ".join(f"{k}: {v:.4g}" for k, v in bounds.items()) + "; other groups: none known, only exact zeros count"
+
+
+def _at_bounds_text(near) -> str:
+    if near.upper_known:
+        return f"{100 * near.total:.1f}%"
+    return f"{100 * near.at_lower:.1f}% at 0 (no bound known)"
 
 
 def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: str = "a.u.",
@@ -180,7 +186,8 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
     count as weights at the lower bound for the bimodality measures).
     ``pair_cv``: CV for the level count (default: Bartol 2015's, from the reference data).
     ``bounds``: group name -> the upper bound of |w| of a hard-bounded rule (e.g. g_max of additive
-    STDP, Song et al. 2000), for the fraction at the bounds; groups not named use max|w|.
+    STDP, Song et al. 2000), for the fraction at the bounds; groups not named have no known upper
+    bound (fraction at the upper bound: None; at the lower: the exact zeros).
     """
     ref = reference_distribution(reference)
     if not isinstance(groups, dict):

@@ -150,22 +150,34 @@ def fashion_mnist_search_path(data_dir: str | os.PathLike | None = None) -> list
 
 
 def find_fashion_mnist(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Locate the four Fashion-MNIST IDX files; FileNotFoundError says where it looked and how to get them."""
+    """Locate the four Fashion-MNIST IDX files; FileNotFoundError says where it looked and how to get them.
+
+    A given ``data_dir`` is the only place looked at (``data_dir`` or ``data_dir/fashion-mnist``):
+    a wrong one is an error, never a silent fall-back to another copy."""
+    if data_dir:
+        for folder in (Path(data_dir), Path(data_dir) / "fashion-mnist"):
+            files = {k: _idx_file(folder, stem) for k, stem in FASHION_MNIST_FILES.items()}
+            if all(files.values()):
+                return files
+            if any(files.values()):
+                missing = [FASHION_MNIST_FILES[k] + "[.gz]" for k, v in files.items() if v is None]
+                raise FileNotFoundError(f"Fashion-MNIST in {folder}: missing {', '.join(missing)}.")
+        raise FileNotFoundError(f"data_dir {str(data_dir)!r}: no Fashion-MNIST IDX files there (nor in its "
+                                "fashion-mnist/ subfolder); fix data_dir, or leave it out to search the default "
+                                "places. " + _HOW_TO_GET_FASHION)
     for folder in fashion_mnist_search_path(data_dir):
         files = {k: _idx_file(folder, stem) for k, stem in FASHION_MNIST_FILES.items()}
         if all(files.values()):
             return files
-        if data_dir and folder == Path(data_dir) and any(files.values()):
-            missing = [FASHION_MNIST_FILES[k] + "[.gz]" for k, v in files.items() if v is None]
-            raise FileNotFoundError(f"Fashion-MNIST in {folder}: missing {', '.join(missing)}.")
     looked = ", ".join(str(f) for f in fashion_mnist_search_path(data_dir))
-    raise FileNotFoundError(
-        "Fashion-MNIST not found (looked in: " + looked + "). Get it with `apt-get install "
-        "dataset-fashion-mnist` (Debian/Ubuntu, installs /usr/share/datasets/fashion-mnist), or copy the "
-        "four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-        "t10k-labels-idx1-ubyte.gz from github.com/zalandoresearch/fashion-mnist) into data/fashion-mnist/ "
-        "or a folder named by $SYNAPSE_MADAM_DATA or data_dir."
-    )
+    raise FileNotFoundError("Fashion-MNIST not found (looked in: " + looked + "). " + _HOW_TO_GET_FASHION)
+
+
+_HOW_TO_GET_FASHION = (
+    "Get it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs /usr/share/datasets/fashion-mnist), "
+    "or copy the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+    "t10k-labels-idx1-ubyte.gz from github.com/zalandoresearch/fashion-mnist) into data/fashion-mnist/ "
+    "or a folder named by $SYNAPSE_MADAM_DATA or data_dir.")
 
 
 def _standardise(x_train: np.ndarray, x_test: np.ndarray):
@@ -190,7 +202,8 @@ def load_fashion_mnist(data_dir: str | os.PathLike | None = None) -> TensorDatas
         "fashion_mnist",
         torch.from_numpy(x_train[:, None].copy()), torch.from_numpy(arrays["y_train"].astype(np.int64)),
         torch.from_numpy(x_test[:, None].copy()), torch.from_numpy(arrays["y_test"].astype(np.int64)),
-        10, (1, 28, 28), {"source": str(files["x_train"].parent), "mean": mean, "std": std},
+        10, (1, 28, 28), {"source": str(files["x_train"].parent), "mean": mean, "std": std,
+                          "files": [str(p) for p in files.values()]},
     )
 
 
@@ -221,8 +234,17 @@ def load_digits(test_fraction: float = 0.2, split_seed: int = 0) -> TensorDatase
         "digits",
         torch.from_numpy(x_train[:, None].copy()), torch.from_numpy(y[~is_test]),
         torch.from_numpy(x_test[:, None].copy()), torch.from_numpy(y[is_test]),
-        10, (1, 8, 8), {"source": "sklearn.datasets.load_digits", "mean": mean, "std": std},
+        10, (1, 8, 8), {"source": "sklearn.datasets.load_digits", "mean": mean, "std": std,
+                        "files": _sklearn_digits_files()},
     )
+
+
+def _sklearn_digits_files() -> list[str]:
+    """The file scikit-learn reads the digits from (for the run's data checksums)."""
+    import sklearn.datasets
+
+    f = Path(sklearn.datasets.__file__).parent / "data" / "digits.csv.gz"
+    return [str(f)] if f.is_file() else []
 
 
 # ---------------------------------------------------------------------------------------- text
@@ -303,7 +325,7 @@ def load_fortunes(path: str | os.PathLike | None = None, block_size: int = 64,
         "fortunes", out["train"][:, :-1].contiguous(), out["train"][:, 1:].contiguous(),
         out["test"][:, :-1].contiguous(), out["test"][:, 1:].contiguous(),
         len(TEXT_VOCAB), (block_size,),
-        {"source": str(files[0].parent), "characters": int(len(ids)), "files": [f.name for f in files]},
+        {"source": str(files[0].parent), "characters": int(len(ids)), "files": [str(f) for f in files]},
     )
 
 

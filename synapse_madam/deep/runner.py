@@ -5,8 +5,8 @@ A deep spec (all keys but ``substrate`` optional)::
     substrate = "deep"
     dataset = "fashion_mnist"     # digits | fashion_mnist | fortunes
     net = "mlp"                   # mlp | cnn | resnet | transformer
-    optimizer = "madam"           # madam | sgd | sgd_momentum | adam | adamw
-    lr = 0.01
+    optimizer = "madam"           # any name of synapse_madam.optim.OPTIMIZERS
+    lr = 0.01                     # default: the optimizer's declared default_lr
     epochs = 5
     batch_size = 128
     seed = 0
@@ -14,29 +14,31 @@ A deep spec (all keys but ``substrate`` optional)::
     train_subset = 0              # 0 = the whole training split, else a seeded subset
     [net_options]                 # passed to the net (e.g. width, depth)
     [data_options]                # passed to the dataset loader (e.g. data_dir, block_size)
-    [optimizer_options]           # passed to the optimizer (e.g. p_scale for Madam)
+    [optimizer_options]           # passed to the optimizer; allowed: its declared options (e.g. p_scale)
 
-``run`` writes ``spec.toml`` (resolved), ``metrics.jsonl``, ``checkpoint.pt``, ``summary.json``,
-``weights.npz`` (every named parameter, signed) and ``curves.png`` / ``weights.png``.
+``run`` writes, through :class:`synapse_madam.runs.RunFolder`, ``spec.toml`` (resolved),
+``metrics.jsonl`` (with the weight digest of every weight matrix per epoch), ``checkpoint.pt``,
+``summary.json``, ``data_files.json`` (the data files read, with sha256), ``weights.npz`` and
+``weights_init.npz`` (every named parameter, signed) and ``curves.png`` / ``weights.png``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import fields
-from pathlib import Path
 
 
-from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, spec_to_toml
+from ..io import spec_to_toml
+from ..runs import RunFolder, headline_part, join_headline
 from .data import DATASETS
 from .nets import NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
 
-__all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build"]
+__all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build", "run_in", "headline", "weight_groups", "free_keys"]
 
 DEFAULTS = {
     "substrate": "deep", "name": "deep", "description": "",
-    "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": 0.01, "epochs": 10,
+    "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": None, "epochs": 10,
     "batch_size": 128, "seed": 0, "schedule": "constant", "device": "auto", "amp": "auto",
     "train_subset": 0, "test_subset": 0, "eval_batch_size": 1000, "progress": True,
     "net_options": {}, "data_options": {}, "optimizer_options": {},
@@ -61,6 +63,8 @@ def validate(spec: dict, source: str = "spec") -> dict:
     if opt not in OPTIMIZERS:
         raise ValueError(f"{source}: key 'optimizer' is {out['optimizer']!r}; allowed values: {', '.join(OPTIMIZERS)}.")
     out["optimizer"] = opt
+    if out["lr"] is None:  # the optimizer's declared default (registry metadata)
+        out["lr"] = OPTIMIZERS[opt].default_lr
     if isinstance(out["lr"], int) and not isinstance(out["lr"], bool):
         out["lr"] = float(out["lr"])
     for key in ("train_subset", "test_subset"):
@@ -102,40 +106,74 @@ def build(spec: dict):
     return data, model, _train_config(spec)
 
 
-def run(spec: dict, run_dir: str | Path, *, resume: bool = False, callbacks=()) -> dict:
-    """Train the model a resolved spec describes and write the run folder; return the summary."""
+def free_keys(spec: dict) -> set[str]:
+    """Spec keys that may change on --resume / sweep reuse: cosmetic ones, and ``epochs`` at a
+    constant lr (a run extended by more epochs continues the same trajectory)."""
+    keys = {"name", "description", "progress", "eval_batch_size"}
+    if spec.get("schedule") == "constant":
+        keys.add("epochs")
+    return keys
+
+
+def run(spec: dict, run_dir, *, resume: bool = False, overwrite: bool = False, callbacks=()) -> dict:
+    """Train the model a resolved spec describes into the run folder ``run_dir``; the summary."""
+    from .. import substrates
+
+    return substrates.run(spec, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
+
+
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
     import torch.distributed as dist
 
     from .trainer import init_distributed, train
 
     joined_here = not (dist.is_available() and dist.is_initialized())
     rank, world = init_distributed()
-    run_dir = Path(run_dir)
     data, model, config = build(spec)
-    if rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "spec.toml", spec_to_toml(spec))
-    summary = train(model, data, config, run_dir, resume=resume, callbacks=callbacks)
+    folder.record_data_files(data.info.get("files", []))
+    summary = train(model, data, config, folder, callbacks=callbacks)
     summary.update(name=spec["name"], dataset=spec["dataset"], net=spec["net"],
-                   train_examples=len(data.x_train), test_examples=len(data.x_test))
+                   train_examples=len(data.x_train), test_examples=len(data.x_test),
+                   data_files=folder.data_files, weight_unit="a.u.")
     if spec["dataset"] == "fortunes" and summary.get("final_test_loss") is not None:
         summary["final_test_bits_per_char"] = summary["final_test_loss"] / math.log(2)
-    if rank == 0:
-        atomic_write_json(run_dir / "summary.json", summary)
-        weights = {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}
-        atomic_save_npz(run_dir / "weights.npz", **weights)
-        _figures(run_dir, weights, summary)
+    weights = {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()}
+    folder.write_summary(summary)
+    folder.save_weights(weights)
+    if folder.writer:
+        _figures(folder, weights, summary)
     if world > 1 and joined_here:
         dist.destroy_process_group()
     return summary
 
 
-def _figures(run_dir: Path, weights: dict, summary: dict) -> None:
-    from .. import plots
-    from .figures import log_weight_histograms, training_curves
-    from ..io import read_jsonl
+def headline(summary: dict) -> str:
+    """One line for the CLI: accuracy, loss, epochs, wall time, optimizer state; why it failed."""
+    s = summary
+    return join_headline([
+        headline_part("test accuracy", s.get("final_test_acc")), headline_part("test loss", s.get("final_test_loss")),
+        headline_part("bits/char", s.get("final_test_bits_per_char"), ".3f"),
+        f"epochs {s.get('epochs_completed')}/{s.get('epochs')}",
+        headline_part("train time", s.get("train_time_s"), ".1f", " s (wall)"),
+        headline_part("optimizer state", s.get("state_bytes_per_param"), "g", " B/param")], s)
 
-    records = read_jsonl(run_dir / "metrics.jsonl")
+
+def weight_groups(source) -> dict:
+    """Every weight matrix (ndim > 1) of a built net (nn.Module) or of a run folder's weights.npz,
+    with its initial values (run folders) and Madam's bound where the run recorded one; deep nets
+    prescribe no sign."""
+    from ..substrates import WeightGroup, groups_from_folder
+
+    if hasattr(source, "named_parameters"):
+        return {n: WeightGroup(n, p.detach().float().cpu().numpy()) for n, p in source.named_parameters() if p.ndim > 1}
+    return {k: g for k, g in groups_from_folder(source).items() if g.w.ndim > 1}
+
+
+
+def _figures(folder: RunFolder, weights: dict, summary: dict) -> None:
+    from .figures import log_weight_histograms, training_curves
+
     title = f"{summary['name']}: {summary['optimizer']} lr={summary['lr']:g}"
-    plots.save_figure(training_curves({title: records}), run_dir / "curves.png")
-    plots.save_figure(log_weight_histograms({summary["optimizer"]: weights}), run_dir / "weights.png")
+    folder.save_figure(training_curves({title: folder.metrics()}), "curves.png")
+    folder.save_figure(log_weight_histograms({summary["optimizer"]: weights}), "weights.png")

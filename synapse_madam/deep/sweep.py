@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
@@ -43,13 +42,17 @@ def parse_list(text: str, kind=float, name: str = "value") -> list:
 
 
 def sweep(spec: dict, out_dir: str | Path, optimizers, lrs, seeds: int = 1, *, progress: bool = True,
-          source: str = "spec") -> list[dict]:
+          source: str = "spec", overwrite: bool = False) -> list[dict]:
     """Run ``spec`` for every (optimizer, lr, seed) and write the sweep results; return the rows.
 
     ``seeds`` runs use seeds spec.seed, spec.seed+1, ... . ``spec`` is validated per point, so an
-    unknown optimizer or a bad lr is reported before anything trains.
+    unknown optimizer or a bad lr is reported before anything trains. A point whose folder holds
+    a finished run of the same resolved spec is reused, an unfinished one resumed; a folder made
+    with another spec is refused naming the keys that differ (:func:`synapse_madam.runs.reusable_summary`),
+    unless ``overwrite``, which reruns such points from scratch.
     """
-    from .runner import run, validate
+    from ..runs import RunFolderError, reusable_summary
+    from .runner import free_keys, run, validate
 
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"--seeds must be an integer >= 1, got {seeds!r}.")
@@ -67,24 +70,20 @@ def sweep(spec: dict, out_dir: str | Path, optimizers, lrs, seeds: int = 1, *, p
     bar = _outer_bar(len(points), base["name"], progress)
     for point in points:
         run_dir = out_dir / point["name"].split("/", 1)[1]
-        summary_path = run_dir / "summary.json"
-        if summary_path.is_file() and _same_spec(run_dir, point):
-            summary = json.loads(summary_path.read_text())
-        else:
-            summary = run(point, run_dir, resume=True)
+        try:
+            summary, fresh = reusable_summary(run_dir, point, free_keys(point)), False
+        except RunFolderError:
+            if not overwrite:
+                raise
+            summary, fresh = None, True
+        if summary is None:
+            summary = run(point, run_dir, resume=not fresh, overwrite=fresh)
         rows.append({k: summary.get(k) for k in CSV_FIELDS})
         bar.set_postfix_str(f"{point['optimizer']} lr={point['lr']:g}: acc={summary.get('final_test_acc') or 0:.3f}")
         bar.update(1)
     bar.close()
     write_sweep_results(rows, out_dir, title=base["name"])
     return rows
-
-
-def _same_spec(run_dir: Path, point: dict) -> bool:
-    from .runner import spec_to_toml
-
-    spec_file = run_dir / "spec.toml"
-    return spec_file.is_file() and spec_file.read_text() == spec_to_toml(point)
 
 
 def _outer_bar(total, name, enabled):

@@ -3,8 +3,8 @@
 ``train(model, data, config, run_dir)`` minimises the cross-entropy of ``model`` on a
 :class:`~synapse_madam.deep.data.TensorDataset` with the optimizer named in ``config`` (built by
 :func:`synapse_madam.optim.make_optimizer`, so Madam and its baselines share every line of the
-loop). Per epoch it appends one record to ``run_dir/metrics.jsonl`` and atomically writes
-``run_dir/checkpoint.pt``; ``resume=True`` continues from that checkpoint and reproduces the
+loop). Per epoch it appends one record to the run folder's ``metrics.jsonl`` and atomically writes
+its ``checkpoint.pt``; ``resume=True`` continues from that checkpoint and reproduces the
 uninterrupted run's metrics exactly, because everything random is restored or re-derived:
 
 * the order of examples in epoch e is a permutation drawn from a generator seeded by (seed, e),
@@ -12,8 +12,16 @@ uninterrupted run's metrics exactly, because everything random is restored or re
 * the global torch / numpy / python RNG states (dropout) are saved and restored;
 * model, optimizer and lr-scheduler state dicts are saved and restored.
 
-Divergence (a non-finite training loss) ends the run early and is recorded as a result
-(``diverged: true``), never raised: in an lr sweep a diverging lr is a data point.
+Divergence ends the run early and is recorded as a result, never raised: in an lr sweep a
+diverging lr is a data point. A run *diverged* when its training loss becomes non-finite or rises
+above ``DIVERGENCE_FACTOR`` (1e3) x the loss of its first step; it *failed* when it diverged or
+its final test accuracy is at chance (:func:`chance_level`, the majority-class frequency of
+the test labels, plus three binomial standard errors). The summary says which
+(``diverged``, ``divergence``, ``failed``, ``failure``, ``chance_acc``; :func:`synapse_madam.runs.outcome`).
+
+Every epoch's record carries the weight digest (:func:`synapse_madam.biology.digest_weights`)
+of each weight matrix (``weights``: {name: digest}), so sigma(t) of ln|w| is in metrics.jsonl.
+All files go through a :class:`synapse_madam.runs.RunFolder`.
 
 Data parallel: under ``torchrun`` (or any launcher that sets WORLD_SIZE/RANK), call
 :func:`init_distributed` first; every rank then takes its slice of each global batch of
@@ -35,12 +43,14 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from ..io import append_jsonl, atomic_torch_save, atomic_write_text, read_jsonl
+from ..biology.digest import digest_weights, stationarity
+from ..optim import OPTIMIZERS, check_options, make_optimizer, optimizer_info, training_state_bytes
 from ..progress import progress_bar
-from ..optim import OPTIMIZERS, make_optimizer, training_state_bytes
+from ..runs import DIVERGENCE_FACTOR, RunFolder, outcome
+from ..runs import divergence as divergence_reason
 
 __all__ = ["TrainConfig", "train", "evaluate", "LRSchedule", "SCHEDULES", "init_distributed",
-           "resolve_device", "log_weight_stats"]
+           "resolve_device", "weight_digests", "chance_level", "DIVERGENCE_FACTOR"]
 
 SCHEDULES = {
     "constant": "lr stays at its initial value",
@@ -112,6 +122,10 @@ class TrainConfig:
             raise ValueError(f"{source}: device {self.device!r} unknown; allowed values: auto, cpu, cuda, cuda:N.")
         if not isinstance(self.optimizer_options, dict):
             raise TypeError(f"{source}: optimizer_options must be a table, got {type(self.optimizer_options).__name__}.")
+        try:
+            check_options(key, self.optimizer_options)
+        except ValueError as exc:
+            raise ValueError(f"{source}: optimizer_options: {exc}") from None
         return self
 
 
@@ -199,14 +213,15 @@ def _epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
-def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path | None = None, *,
-          resume: bool = False, callbacks=()) -> dict:
+def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path | RunFolder | None = None, *,
+          resume: bool = False, overwrite: bool = False, callbacks=()) -> dict:
     """Train ``model`` on ``data`` as ``config`` says; return a summary dict.
 
-    With ``run_dir``: metrics go to ``run_dir/metrics.jsonl`` (one JSON record per epoch) and a
-    checkpoint to ``run_dir/checkpoint.pt`` after every epoch; ``resume=True`` continues from it
-    (a finished run is returned as is). ``callbacks`` are called as ``cb(record)`` after each
-    epoch's record is saved; an exception there (e.g. KeyboardInterrupt) stops the run with the
+    With ``run_dir`` (a path, or an open :class:`~synapse_madam.runs.RunFolder`): metrics go to
+    its ``metrics.jsonl`` (one JSON record per epoch) and a checkpoint to ``checkpoint.pt`` after
+    every epoch; ``resume=True`` continues from it (a finished run is returned as is). A path is
+    opened as a RunFolder (locked; a fresh start over results needs ``overwrite=True``).
+    ``callbacks`` are called as ``cb(record)`` after each epoch's record is saved; an exception there (e.g. KeyboardInterrupt) stops the run with the
     checkpoint of that epoch intact.
     """
     config.validate()
@@ -215,10 +230,16 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
     use_amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda")
     if config.batch_size % world:
         raise ValueError(f"batch_size={config.batch_size} must be divisible by the number of processes ({world}).")
-    run_dir = Path(run_dir) if run_dir is not None else None
-    metrics_path = run_dir / "metrics.jsonl" if run_dir else None
-    ckpt_path = run_dir / "checkpoint.pt" if run_dir else None
+    if run_dir is None or isinstance(run_dir, RunFolder):
+        folder = run_dir
+        return _train(model, data, config, folder, folder.resuming if folder else False, callbacks,
+                      rank, world, device, use_amp)
+    with RunFolder.open(run_dir, None, resume=resume, overwrite=overwrite, writer=rank == 0) as folder:
+        return _train(model, data, config, folder, folder.resuming, callbacks, rank, world, device, use_amp)
 
+
+def _train(model, data, config: TrainConfig, folder: RunFolder | None, resume: bool, callbacks,
+           rank: int, world: int, device, use_amp: bool) -> dict:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
@@ -234,11 +255,11 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
     total_steps = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, LRSchedule(config.schedule, total_steps))
 
-    start_epoch, diverged, elapsed = 1, False, 0.0
-    if run_dir and rank == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    if resume and ckpt_path and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+    start_epoch, divergence, elapsed, initial_loss = 1, None, 0.0, None
+    ckpt_path = folder.checkpoint_path() if folder else None
+    initial = None
+    if resume and folder.has_checkpoint():
+        ckpt = folder.load_checkpoint(map_location=device)
         _check_resumable(ckpt["config"], config, ckpt_path)
         try:
             model.load_state_dict(ckpt["model"])
@@ -248,22 +269,28 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         _set_rng_state(ckpt["rng"])
-        start_epoch, diverged, elapsed = ckpt["epoch"] + 1, ckpt["diverged"], ckpt["elapsed_s"]
-        if rank == 0:  # drop records written after the checkpoint (a crash between the two writes)
-            kept = [r for r in read_jsonl(metrics_path) if r.get("epoch", 0) <= ckpt["epoch"]] if metrics_path.is_file() else []
-            atomic_write_text(metrics_path, "".join(_json_line(r) for r in kept))
-    elif rank == 0 and run_dir:
-        metrics_path.unlink(missing_ok=True)
-        ckpt_path.unlink(missing_ok=True)
+        start_epoch, elapsed = ckpt["epoch"] + 1, ckpt["elapsed_s"]
+        divergence, initial_loss = ckpt.get("divergence"), ckpt.get("initial_loss")
+        if divergence is None and ckpt.get("diverged"):
+            divergence = "non-finite loss"
+        folder.truncate_metrics("epoch", ckpt["epoch"])  # drop records written after the checkpoint
+        initial = folder.load_weights("weights_init.npz")
+    elif folder:
+        folder.clear_metrics()
+        folder.remove_checkpoint()
+    if initial is None:
+        initial = {n: p.detach().float().cpu().numpy().copy() for n, p in model.named_parameters()}
+        if folder:
+            folder.save_weights(initial, "weights_init.npz")
 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if world > 1:
         dist.barrier()
 
-    records = read_jsonl(metrics_path) if (metrics_path and metrics_path.is_file() and rank == 0) else []
+    records = folder.metrics() if (folder and rank == 0) else []
     step = (start_epoch - 1) * steps_per_epoch
     for epoch in range(start_epoch, config.epochs + 1):
-        if diverged:
+        if divergence:
             break
         t0 = time.perf_counter()
         net.train()
@@ -282,30 +309,34 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
             sched.step()
             step += 1
             loss_sum += loss.detach()
+            if initial_loss is None:
+                initial_loss = _all_mean(loss.detach(), world)
             if (i + 1) % 20 == 0 or i + 1 == steps_per_epoch:
                 running = _all_mean(loss_sum, world) / (i + 1)
-                if not math.isfinite(running):
-                    diverged = True
+                divergence = divergence_reason(running, initial_loss)
+                if divergence:
                     break
                 bar.set_postfix(loss=f"{running:.4f}")
             bar.update(1)
         bar.close()
         train_loss = _all_mean(loss_sum, world) / max(i + 1, 1)
-        diverged = diverged or not math.isfinite(train_loss)
+        divergence = divergence or divergence_reason(train_loss, initial_loss)
         test = evaluate(model, x_test, y_test, batch_size=config.eval_batch_size, amp=use_amp)
         epoch_time = time.perf_counter() - t0
         elapsed += epoch_time
         record = {"epoch": epoch, "step": step, "lr": opt.param_groups[0]["lr"],
                   "train_loss": train_loss if math.isfinite(train_loss) else None,
                   "test_loss": test["loss"] if math.isfinite(test["loss"]) else None,
-                  "test_acc": test["acc"], **log_weight_stats(model), "diverged": diverged, "epoch_time_s": epoch_time}
+                  "test_acc": test["acc"], "diverged": divergence is not None, "epoch_time_s": epoch_time,
+                  "weights": weight_digests(model, opt, initial)}
         if rank == 0:
             records.append(record)
-            if run_dir:
-                append_jsonl(metrics_path, record)
-                atomic_torch_save(ckpt_path, {
+            if folder:
+                folder.append_metrics(record)
+                folder.save_checkpoint({
                     "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "rng": _rng_state(), "diverged": diverged,
+                    "scheduler": sched.state_dict(), "rng": _rng_state(), "diverged": divergence is not None,
+                    "divergence": divergence, "initial_loss": initial_loss,
                     "elapsed_s": elapsed, "config": asdict(config),
                 })
         if world > 1:
@@ -313,7 +344,13 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
         for cb in callbacks:
             cb(record)
 
-    summary = _summary(model, config, records, diverged, elapsed, device, world, use_amp)
+    summary = _summary(model, config, records, divergence, elapsed, device, world, use_amp)
+    summary.update(_failure(summary, divergence, data))
+    summary["initial_loss"] = initial_loss
+    summary["weights"] = weight_digests(model, opt, initial)
+    summary["weight_bounds"] = {k: v[1] for k, v in _bounds(model, opt).items()}
+    summary["sigma_stationarity"] = {k: stationarity([r.get("weights", {}).get(k, {}).get("sigma_ln") for r in records])
+                                     for k in summary["weights"]}
     summary["state_bytes_per_param"] = training_state_bytes(opt)["persistent_bytes_per_param"]
     if world > 1:
         summary["ranks_max_param_diff"] = _rank_param_diff(model)
@@ -321,12 +358,12 @@ def train(model: torch.nn.Module, data, config: TrainConfig, run_dir: str | Path
 
 
 def _optimizer_options(config: TrainConfig, device: torch.device) -> dict:
-    """The optimizer's keyword options. Madam on the CPU takes its multi-tensor (foreach) path
-    unless the spec says otherwise: measured faster per epoch than its per-tensor loop
-    (docs/epoch_speed.md); both compute the same rule."""
+    """The optimizer's keyword options: the spec's, plus the CPU defaults its registry entry
+    declares (Madam's multi-tensor path) unless the spec sets ``fused``."""
     opts = dict(config.optimizer_options)
-    if config.optimizer.lower() == "madam" and device.type == "cpu" and "fused" not in opts:
-        opts.setdefault("foreach", True)
+    if device.type == "cpu" and "fused" not in opts:
+        for k, v in optimizer_info(config.optimizer).cpu_defaults.items():
+            opts.setdefault(k, v)
     return opts
 
 
@@ -345,25 +382,42 @@ def _check_resumable(saved: dict, config: TrainConfig, path) -> None:
                          "resume with the same spec or start a fresh run (without --resume, or another --out).")
 
 
+def _bounds(model, opt) -> dict[str, tuple[float, float]]:
+    """The known bound on |w| of each weight matrix: (0, w_max) where the optimizer keeps one in
+    its state (Madam's p_scale x initial RMS, set at the first step); none otherwise."""
+    out = {}
+    for name, p in model.named_parameters():
+        w_max = opt.state.get(p, {}).get("w_max") if hasattr(opt, "state") else None
+        if w_max is not None and torch.is_tensor(w_max) and w_max.numel() == 1:
+            out[name] = (0.0, float(w_max))
+    return out
+
+
 @torch.no_grad()
-def log_weight_stats(model) -> dict:
-    """Mean and standard deviation of ln|w| over the nonzero entries of all weight matrices (ndim > 1).
+def weight_digests(model, opt=None, initial: dict | None = None) -> dict:
+    """:func:`synapse_madam.biology.digest_weights` of every weight matrix (ndim > 1) of ``model``,
+    with sign flips against ``initial`` ({name: array}) and the optimizer's known bound on |w|.
 
-    Multiplicative updates move ln|w| additively, so under Madam these statistics drift like a
-    random walk in log space (towards log-normal weights, as measured for synapses); additive
-    optimizers move |w| instead.
+    Multiplicative updates move ln|w| additively, so under Madam sigma_ln drifts like a random
+    walk in log space (towards log-normal weights, as measured for synapses); additive optimizers
+    move |w| instead.
     """
-    logs = [torch.log(p.detach().abs().float()[p.detach() != 0]).reshape(-1) for p in model.parameters() if p.ndim > 1]
-    logs = torch.cat(logs) if logs else torch.zeros(0)
-    if logs.numel() < 2:
-        return {"logw_mean": None, "logw_std": None}
-    return {"logw_mean": float(logs.mean()), "logw_std": float(logs.std())}
+    bounds = _bounds(model, opt) if opt is not None else {}
+    return {name: digest_weights(p, initial=None if initial is None else initial.get(name), bounds=bounds.get(name))
+            for name, p in model.named_parameters() if p.ndim > 1}
 
 
-def _json_line(record: dict) -> str:
-    import json
+def chance_level(y) -> float:
+    """The accuracy of always answering the most frequent class of labels ``y``."""
+    y = torch.as_tensor(y).reshape(-1)
+    if y.numel() == 0:
+        return float("nan")
+    return float(torch.bincount(y.long()).max()) / y.numel()
 
-    return json.dumps(record) + "\n"
+
+def _failure(summary: dict, divergence: str | None, data) -> dict:
+    """diverged / failed / chance_acc for the summary (see the module docstring)."""
+    return outcome(divergence, summary.get("final_test_acc"), chance_level(data.y_test), data.y_test.numel())
 
 
 def _all_mean(t: torch.Tensor, world: int) -> float:
@@ -385,7 +439,7 @@ def _rank_param_diff(model) -> float:
     return float(diff)
 
 
-def _summary(model, config, records, diverged, elapsed, device, world, use_amp) -> dict:
+def _summary(model, config, records, divergence, elapsed, device, world, use_amp) -> dict:
     last = records[-1] if records else {}
     accs = [r["test_acc"] for r in records if r.get("test_acc") is not None]
     return {
@@ -393,7 +447,7 @@ def _summary(model, config, records, diverged, elapsed, device, world, use_amp) 
         "epochs": config.epochs, "epochs_completed": last.get("epoch", 0), "batch_size": config.batch_size,
         "final_test_acc": last.get("test_acc"), "final_test_loss": last.get("test_loss"),
         "best_test_acc": max(accs) if accs else None, "final_train_loss": last.get("train_loss"),
-        "diverged": bool(diverged), "train_time_s": elapsed,
+        "diverged": divergence is not None, "train_time_s": elapsed,
         "epoch_time_s": (elapsed / len(records)) if records else None,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device), "world_size": world, "bf16_autocast": use_amp,

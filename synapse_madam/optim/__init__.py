@@ -6,7 +6,7 @@ from .lns_madam import LNSMadam
 from .log_adam import LogAdam
 from .madam import Madam, ZeroParameterWarning
 from .memory import training_state_bytes
-from .registry import OPTIMIZERS, make_optimizer
+from .registry import OPTIMIZERS, OptimizerInfo, check_options, make_optimizer, optimizer_info
 
-__all__ = ["Madam", "LNSMadam", "LogAdam", "UniformQuantized", "ZeroParameterWarning", "reinit_zero_tensors", "training_state_bytes",
-           "OPTIMIZERS", "make_optimizer"]
+__all__ = ["Madam", "LNSMadam", "LogAdam", "UniformQuantized", "ZeroParameterWarning", "reinit_zero_tensors",
+           "training_state_bytes", "OPTIMIZERS", "OptimizerInfo", "make_optimizer", "optimizer_info", "check_options"]

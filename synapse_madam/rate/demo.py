@@ -22,7 +22,7 @@ SPEC = Path(__file__).resolve().parents[2] / "models" / "rate_perceptual_dm.toml
 def run_rate_demo(out_dir: str | Path = "runs/demo", *, steps: int = 400, progress: bool = True,
                   print_fn=print) -> dict:
     """Train each learner for ``steps`` BPTT steps; return {"results", "report"}."""
-    from .. import experiments
+    from .. import substrates
 
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
@@ -30,12 +30,12 @@ def run_rate_demo(out_dir: str | Path = "runs/demo", *, steps: int = 400, progre
              "|---|---:|---:|---:|---:|---:|"]
     results = {}
     for label, learning in RATE_DEMO_LEARNERS.items():
-        spec = experiments.load_spec(SPEC)
+        spec = substrates.load_spec(SPEC)
         spec.update(steps=steps, eval_every=max(steps // 4, 1), eval_trials=200, final_eval_trials=500,
                     progress=progress)
         spec["learning"] = {**spec.get("learning", {}), **learning}
         spec["name"] = f"rate_demo_{learning['optimizer']}"
-        s = experiments.run(spec, out_dir / "rate" / spec["name"], source=str(SPEC))
+        s = substrates.run(spec, out_dir / "rate" / spec["name"], source=str(SPEC))
         results[label] = s
         ee = s["weights"].get("EE", {})
         ratio = ee.get("sigma_ratio", float("nan"))

@@ -52,7 +52,7 @@ def rate_learning_curve(history: list[dict], *, title: str = ""):
         a2.set_ylabel("eval loss")
         for g in RATE_GROUPS:
             if rows and g in rows[0].get("weights", {}):
-                a3.plot(steps, [r["weights"][g]["log_sd"] for r in rows], label=g)
+                a3.plot(steps, [r["weights"][g]["sigma_ln"] for r in rows], label=g)
         a3.set_ylabel("σ(ln|w|)")
         a3.legend(ncol=2)
         for ax in (a1, a2, a3):

@@ -153,10 +153,6 @@ class NodePerturbation:
                                                        self.beta, self.g_bound, **terms)
             p.copy_(w_new)
 
-    def bounds(self) -> dict:
-        """Magnitude bound w_max per tensor when the hard or soft bound is on (else None)."""
-        return {k: (float(s.w_max) if self.bound != "none" else None) for k, s in self.state.items()}
-
     def _rpe(self, reward: torch.Tensor, condition: np.ndarray) -> torch.Tensor:
         if self.baseline == "antithetic":
             half = reward.shape[0] // 2
@@ -178,6 +174,11 @@ class NodePerturbation:
     def load_state_dict(self, state: dict) -> None:
         self.state = {k: rule.MadamState(**s) for k, s in state["state"].items()}
         self.r_bar = {int(k): float(v) for k, v in state["r_bar"].items()}
+
+    def w_max(self) -> dict:
+        """Madam's bound per parameter name (p_scale x the tensor's initial RMS) where it applies
+        (with bound="none" the synaptic tensors have none: the restoring drift replaces it)."""
+        return {k: float(s.w_max) for k, s in self.state.items() if not (self.bound == "none" and k in self.SYNAPTIC)}
 
     def describe(self) -> dict:
         return {"rule": "node_perturbation", "optimizer": "madam", "lr": self.lr, "sigma": self.sigma,

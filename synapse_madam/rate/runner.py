@@ -22,22 +22,24 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
     [learning]
     rule = "bptt"                 # bptt | node_perturbation
     optimizer = "madam"           # bptt: any name of synapse_madam.optim.make_optimizer
-    lr = 0.01                     # default per optimizer (madam 0.01, adam 1e-3, sgd 0.05)
-    projection = "auto"           # bptt: auto (none for Madam, zero otherwise) | none | zero | floor
+    lr = 0.01                     # default: the optimizer's declared default_lr (registry)
+    projection = "auto"           # bptt: auto (none for a sign-preserving optimizer such as Madam,
+                                  # zero otherwise) | none | zero | floor
     grad_clip = 1.0               # bptt, optional
-    p_scale = 3.0                 # Madam's magnitude bound, x RMS of each initial tensor (Madam only)
+    p_scale = 3.0                 # Madam's magnitude bound, x RMS of each initial tensor (optimizers
+                                  # that declare the option)
     restore = 0.0                 # the rule's opt-in terms (synapse_madam.rule; Madam BPTT and
     noise = 0.0                   # node_perturbation; off by default = the published rule): log-space
     set_point = 1.0               # restoring rate per step, ln|w| fluctuation per sqrt(step) (noise
     bound = "hard"                # seed = the spec's seed), set point x initial RMS, hard | soft | none.
-                                  # They act on w_rec, w_in, w_out; biases take the published step.
+                                  # They act on w_rec, w_in, w_out, one set point per synapse group;
+                                  # biases take the published step.
                                   # node_perturbation: sigma, sigma_out, baseline, baseline_decay
 
-Outputs: spec.toml, metrics.jsonl (one line per evaluation: accuracy, loss, sign violations,
-synapses that crossed zero, silent synapses, ln|w| moments and the digest per group: sigma(t),
-KS, fraction at the bound), summary.json (final accuracy, psychometric curve, steps to 90 % of
-the final accuracy, weight statistics per group, the last digest and the stationarity of each
-group's sigma(t) over the last third),
+Outputs (through :class:`synapse_madam.runs.RunFolder`): spec.toml, metrics.jsonl (one line per
+evaluation: accuracy, loss, sign violations, synapses that crossed zero, silent synapses, the
+weight digest per group), summary.json (final accuracy, divergence/failure, psychometric curve,
+steps to 90 % of the final accuracy, weight digest and statistics per group, stationarity of sigma),
 weights.npz (signed weights "EE", "EI", "IE", "II", "in", "out"), weights_init.npz, model.pt,
 figures (learning curve, psychometric curve, weight histograms).
 """
@@ -45,14 +47,15 @@ figures (learning curve, psychometric curve, weight histograms).
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .. import io
+from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from .network import EIRateRNN
 from .tasks import TASKS, make_task
+from .train import EXPECTED_SIGN, GROUP_PARAM
 
 TOP_KEYS = {"substrate", "name", "description", "task", "seed", "steps", "batch_size", "eval_every", "eval_trials",
             "final_eval_trials", "device", "threads", "progress", "network", "task_params", "learning"}
@@ -97,10 +100,18 @@ def validate(spec: dict, source: str) -> dict:
         raise ValueError(f"{source}: learning.rule is {learning['rule']!r}; allowed values: {', '.join(LEARNING_KEYS)}.")
     if learning["rule"] == "bptt":
         learning.setdefault("optimizer", "madam")
-        if "p_scale" in learning and "madam" not in str(learning["optimizer"]).lower():
-            raise ValueError(f"{source}: learning.p_scale applies to Madam only, not to {learning['optimizer']!r}.")
+        from ..optim import optimizer_info
+
+        try:
+            info = optimizer_info(learning["optimizer"])
+        except ValueError as exc:
+            raise ValueError(f"{source}: learning.optimizer: {exc}") from None
+        learning.setdefault("lr", info.default_lr)  # the resolved spec names the lr it ran with
+        if "p_scale" in learning and "p_scale" not in info.options:
+            raise ValueError(f"{source}: learning.p_scale is not an option of optimizer {info.name!r} "
+                             f"(its options: {', '.join(info.options)}).")
         terms = sorted(TERMS & set(learning))
-        if terms and str(learning["optimizer"]).lower() != "madam":
+        if terms and info.name != "madam":
             raise ValueError(f"{source}: learning.{terms[0]} is a term of Madam's rule; it does not apply to "
                              f"optimizer {learning['optimizer']!r}. Remove it or set learning.optimizer = 'madam'.")
     elif "optimizer" in learning:  # the local rule's step is Madam's: accept only that name
@@ -108,6 +119,10 @@ def validate(spec: dict, source: str) -> dict:
             raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
                              "'node_perturbation' always takes Madam's step; remove the key or set it to 'madam'.")
         del learning["optimizer"]
+    if learning["rule"] == "node_perturbation":
+        from .. import rule as madam_rule
+
+        learning.setdefault("lr", madam_rule.DEFAULT_LR)
     bad = set(learning) - LEARNING_KEYS[learning["rule"]]
     if bad:
         raise ValueError(f"{source}: unknown [learning] key(s) {', '.join(sorted(bad))} for rule "
@@ -137,65 +152,80 @@ def build(spec: dict):
     return task, model, learner
 
 
-def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
-    """Train a validated spec into ``run_dir`` (see module doc); returns the summary."""
-    from .. import plots
+def free_keys(spec: dict) -> set[str]:
+    """Spec keys that may change on --resume / sweep reuse without changing results."""
+    return {"name", "description", "progress", "threads"}
+
+
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
+    from ..biology.digest import stationarity
     from ..biology.figures import weight_distribution_figure
     from .figures import rate_learning_curve, rate_psychometric
     from .analysis import weight_statistics
     from .train import train
 
-    run_dir = Path(run_dir)
-    if resume and (run_dir / "summary.json").is_file():
-        return json.loads((run_dir / "summary.json").read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-    io.atomic_write_text(run_dir / "spec.toml", io.spec_to_toml(spec))
+    finished = folder.finished_summary()
+    if finished is not None:
+        return finished
     if spec["threads"] and spec["device"] == "cpu":
         torch.set_num_threads(spec["threads"])
     task, model, learner = build(spec)
-    if not (resume and (run_dir / "weights_init.npz").is_file()):
-        io.atomic_save_npz(run_dir / "weights_init.npz", **model.weight_groups())
+    initial = folder.load_weights(WEIGHTS_INIT) if folder.resuming else None
+    if initial is None:
+        initial = model.weight_groups()
+        folder.save_weights(initial, WEIGHTS_INIT)
     result = train(model, task, learner, steps=spec["steps"], batch_size=spec["batch_size"], seed=spec["seed"],
-                   run_dir=run_dir, eval_every=spec["eval_every"], eval_trials=spec["eval_trials"],
-                   final_eval_trials=spec["final_eval_trials"], resume=resume, device=spec["device"],
-                   progress=bool(spec["progress"]))
+                   run_dir=folder, eval_every=spec["eval_every"], eval_trials=spec["eval_trials"],
+                   final_eval_trials=spec["final_eval_trials"], device=spec["device"],
+                   progress=bool(spec["progress"]), initial=initial)
     weights = model.weight_groups()
-    io.atomic_save_npz(run_dir / "weights.npz", **weights)
-    io.atomic_torch_save(run_dir / "model.pt", {"state_dict": model.state_dict(), "config": model.config()})
+    folder.save_weights(weights)
+    folder.save_torch({"state_dict": model.state_dict(), "config": model.config()})
     history = result.pop("history")
+    w_max = learner.w_max() if hasattr(learner, "w_max") else {}
+    bounds = {g: (0.0, w_max[p]) for g, p in GROUP_PARAM.items() if p in w_max}
     summary = {"name": spec.get("name"), **result, "network": model.config(), "task_params": task.params(),
-               "weights": weight_statistics(weights, model), **digest_summary(history)}
-    io.atomic_write_json(run_dir / "summary.json", summary)
+               "sigma_stationarity": {g: stationarity([r["weights"][g]["sigma_ln"] for r in history if "weights" in r])
+                                      for g in weights},
+               "weights": weight_statistics(weights, model, initial=initial, bounds=bounds),
+               "weight_unit": "a.u.", "weight_bounds": {g: b[1] for g, b in bounds.items()},
+               "expected_signs": dict(EXPECTED_SIGN)}
+    folder.write_summary(summary)
     title = f"{spec.get('name')}: {task.name}, {learner.describe()['rule']}/{learner.describe()['optimizer']}"
-    plots.save_figure(rate_learning_curve(history, title=title), run_dir / "learning_curve.png")
+    folder.save_figure(rate_learning_curve(history, title=title), "learning_curve.png")
     if result["final"] is not None:
-        plots.save_figure(rate_psychometric(result["final"]["psychometric"], xlabel=task.evidence_label, title=title),
-                          run_dir / "psychometric.png")
-    plots.save_figure(weight_distribution_figure(weights, reference="song2005", title=title),
-                      run_dir / "weights.png")
-    ckpt = run_dir / "checkpoint.pt"
-    if ckpt.exists():
-        ckpt.unlink()
+        folder.save_figure(rate_psychometric(result["final"]["psychometric"], xlabel=task.evidence_label, title=title),
+                           "psychometric.png")
+    if all(np.isfinite(w).all() for w in weights.values()):  # a diverged run may end with NaN weights
+        folder.save_figure(weight_distribution_figure(weights, reference="song2005", title=title), "weights.png")
+    folder.remove_checkpoint()
     return summary
 
 
-def digest_summary(history: list[dict]) -> dict:
-    """The last digest of every weight group and the stationarity of its sigma(t) over the last third
-    of the run (:func:`synapse_madam.biology.digest.stationarity`), from the evaluation history."""
-    from ..biology.digest import stationarity
+def headline(summary: dict) -> str:
+    """One line for the CLI: task accuracy, eval loss, steps, sign violations, wall time; why it failed."""
+    s = summary
+    return join_headline([
+        f"task {s.get('task')}", headline_part("accuracy", s.get("accuracy")) or "accuracy n/a",
+        headline_part("eval loss", (s.get("final") or {}).get("loss")), f"steps {s.get('steps')}",
+        f"sign violations {s.get('sign_violations')}", headline_part("train time", s.get("wall_s"), ".1f", " s (wall)")], s)
 
-    rows = [h for h in history if "digest" in h]
-    if not rows:
-        return {}
-    groups = rows[-1]["digest"]
-    return {"digest": groups,
-            "stationarity": {g: stationarity([r["digest"][g]["sigma_ln"] for r in rows]) for g in groups}}
+
+def weight_groups(source) -> dict:
+    """The groups "EE", "EI", "IE", "II", "in", "out" with their prescribed signs: from a built
+    :class:`EIRateRNN` or from a run folder (with initial weights and Madam's bound if recorded)."""
+    from ..substrates import WeightGroup, groups_from_folder
+
+    if isinstance(source, EIRateRNN):
+        return {k: WeightGroup(k, w, EXPECTED_SIGN.get(k)) for k, w in source.weight_groups().items()}
+    return groups_from_folder(source)
+
 
 
 def load_model(run_dir) -> torch.nn.Module:
     """Rebuild the trained network of a finished run (model.pt + spec.toml)."""
-    from ..experiments import load_spec
+    from ..substrates import load_spec
 
     run_dir = Path(run_dir)
     spec = validate(load_spec(run_dir / "spec.toml"), str(run_dir / "spec.toml"))

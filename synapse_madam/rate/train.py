@@ -3,20 +3,22 @@
 A *learner* turns one batch of trials into one weight update. Two kinds exist:
 
 * :class:`BPTT` — backpropagation through time of the masked cross-entropy, then any optimizer
-  of :func:`synapse_madam.optim.make_optimizer` (Madam, Adam, SGD, ...). For additive optimizers
-  the network is projected back onto Dale's law after every step (:meth:`EIRateRNN.project_`)
-  and the synapses that crossed zero are counted; Madam needs no projection (its step cannot
-  change a sign), and its sign violations are counted all the same.
+  of :func:`synapse_madam.optim.make_optimizer` (Madam, Adam, SGD, ...). For optimizers that are
+  not declared ``sign_preserving`` in the registry the network is projected back onto Dale's law
+  after every step (:meth:`EIRateRNN.project_`) and the synapses that crossed zero are counted;
+  sign-preserving ones (Madam) need no projection, and their sign violations are counted all the same.
 * :class:`synapse_madam.rate.local.NodePerturbation` — a backprop-free three-factor rule.
 
 :func:`train` runs any learner: trials are drawn from a numpy Generator seeded by ``seed``,
 network noise from a torch Generator seeded by ``seed``; it evaluates every ``eval_every`` steps
 on a fixed grid of conditions, appends one line per evaluation to ``metrics.jsonl``, writes an
 atomic checkpoint (model, learner state, both random states, step) every ``checkpoint_every``
-steps, and with ``resume=True`` continues from it bit for bit. A non-finite loss or weight stops
-training and is recorded (``"diverged": true``) instead of raising. Every evaluation line also
-holds the digest of each weight group (``"digest"``: sigma(ln|w|), KS, fraction at the bound,
-sign flips; :func:`weight_digest`), so sigma(t) of a run can be read from metrics.jsonl.
+steps, and with ``resume=True`` continues from it bit for bit; all files go through a
+:class:`synapse_madam.runs.RunFolder`. Each metrics line carries the weight digest of every group
+(:func:`synapse_madam.biology.digest_weights`: ln|w| moments, sign flips against the initial
+weights, wrong-signed fraction, fraction at Madam's bound). A non-finite loss or weight, or a loss
+above 1e3 x the first step's, stops training and is recorded (``"diverged": true``) instead of
+raising; a final accuracy at chance is recorded as ``"failed": true`` (:func:`synapse_madam.runs.outcome`).
 """
 
 from __future__ import annotations
@@ -24,29 +26,32 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import io
-from ..optim import ZeroParameterWarning, make_optimizer
+from ..biology.digest import digest_weights
+from ..optim import ZeroParameterWarning, make_optimizer, optimizer_info
 from ..progress import progress_bar
+from ..runs import RunFolder, divergence, outcome
 from .tasks import Task, evaluate, masked_loss
 
-__all__ = ["BPTT", "DEFAULT_LR", "train", "make_learner", "steps_to_fraction"]
+__all__ = ["BPTT", "train", "make_learner", "steps_to_fraction", "weight_digests", "EXPECTED_SIGN", "GROUP_PARAM"]
 
-# default learning rates per optimizer for these networks (Madam: the published 0.01)
-DEFAULT_LR = {"madam": 0.01, "adam": 1e-3, "adamw": 1e-3, "sgd": 0.05, "sgd_momentum": 0.01}
-CHECKPOINT = "checkpoint.pt"
+# prescribed sign of each group (post-pre naming; I->E and I->I are inhibitory)
+EXPECTED_SIGN = {"EE": 1, "EI": 1, "IE": -1, "II": -1, "in": 1, "out": 1}
+# the parameter tensor each group is a part of (Madam's bound w_max is per tensor)
+GROUP_PARAM = {"EE": "w_rec", "EI": "w_rec", "IE": "w_rec", "II": "w_rec", "in": "w_in", "out": "w_out"}
 SYNAPTIC = ("w_rec", "w_in", "w_out")  # the tensors that take the rule's opt-in terms (not biases)
 
 
 class BPTT:
     """Backpropagation through time + a named optimizer (+ Dale's-law projection if additive).
 
-    ``projection``: "auto" (none for Madam, "zero" for the others), "none", "zero" or "floor"
-    (see :meth:`EIRateRNN.project_`). ``grad_clip``: clip the global gradient norm (None: off).
+    ``projection``: "auto" (none for an optimizer the registry declares sign_preserving, such as
+    Madam; "zero" for the others), "none", "zero" or "floor" (see :meth:`EIRateRNN.project_`).
+    ``lr``: None takes the optimizer's declared default_lr. ``grad_clip``: clip the global
+    gradient norm (None: off).
     ``restore``, ``noise``, ``set_point``, ``bound`` (Madam only): the rule's opt-in terms
     (:mod:`synapse_madam.rule`), applied through :class:`synapse_madam.Madam`'s options to the
     synaptic tensors ``w_rec``, ``w_in``, ``w_out``, with one set point per synapse group
@@ -60,12 +65,11 @@ class BPTT:
     def __init__(self, model, optimizer: str = "madam", lr: float | None = None, *, projection: str = "auto",
                  grad_clip: float | None = None, restore: float = 0.0, noise: float = 0.0, set_point: float = 1.0,
                  bound: str = "hard", noise_seed: int = 0, **optimizer_kwargs):
-        key = optimizer.lower()
-        self.optimizer_name = key
-        self.lr = DEFAULT_LR.get(key, 1e-3) if lr is None else float(lr)
-        multiplicative = "madam" in key
+        info = optimizer_info(optimizer)
+        self.optimizer_name = key = info.name
+        self.lr = info.default_lr if lr is None else float(lr)
         if projection == "auto":
-            projection = "none" if multiplicative else "zero"
+            projection = "none" if info.sign_preserving else "zero"
         if projection not in ("none", "zero", "floor"):
             raise ValueError(f"BPTT: projection={projection!r}; allowed values: auto, none, zero, floor.")
         if grad_clip is not None and not grad_clip > 0:
@@ -105,6 +109,12 @@ class BPTT:
         crossed = self.model.project_(self.projection) if self.projection != "none" else 0
         return {"loss": float(loss.detach()), "crossed": crossed}
 
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+
     @torch.no_grad()
     def _use_group_set_points(self) -> None:
         """Replace Madam's per-tensor set point mu_T = ln(set_point * RMS(W_1)) by the per-group one
@@ -126,29 +136,23 @@ class BPTT:
                     p.clamp_(-st["w_max"], st["w_max"])
             st["log_set_point"] = mu_g
 
-    def bounds(self) -> dict:
-        """Madam's magnitude bound w_max per named tensor once it is set (first step); else None."""
+    def w_max(self) -> dict:
+        """Madam's bound per parameter name where the optimizer keeps one in its state and applies
+        it (not with bound="none", where the restoring drift replaces it)."""
         out = {}
-        for name, p in self.model.named_parameters():
-            st = self.optimizer.state.get(p, {})
-            out[name] = float(st["w_max"]) if "w_max" in st and self._bounded(p) else None
-        return out
-
-    def _bounded(self, p) -> bool:
         for group in self.optimizer.param_groups:
-            if any(q is p for q in group["params"]):
-                return group.get("bound", "hard") != "none" and math.isfinite(group.get("p_scale", math.inf))
-        return False
-
-    def state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+            if group.get("bound", "hard") == "none":
+                continue
+            for p in group["params"]:
+                v = self.optimizer.state.get(p, {}).get("w_max")
+                if v is not None and torch.is_tensor(v) and v.numel() == 1:
+                    name = next(n for n, q in self.model.named_parameters() if q is p)
+                    out[name] = float(v)
+        return out
 
     def describe(self) -> dict:
         return {"rule": "bptt", "optimizer": self.optimizer_name, "lr": self.lr, "projection": self.projection,
-                "grad_clip": self.grad_clip, **(self.terms if "madam" in self.optimizer_name else {})}
+                "grad_clip": self.grad_clip, **(self.terms if self.optimizer_name == "madam" else {})}
 
 
 def make_learner(model, rule: str = "bptt", **kwargs):
@@ -163,34 +167,16 @@ def make_learner(model, rule: str = "bptt", **kwargs):
     raise ValueError(f"unknown learning rule {rule!r}; allowed values: bptt, node_perturbation.")
 
 
-GROUP_TENSOR = {"EE": "w_rec", "EI": "w_rec", "IE": "w_rec", "II": "w_rec", "in": "w_in", "out": "w_out"}
-
-
-def weight_digest(model, learner=None, initial: dict | None = None) -> dict:
-    """:func:`synapse_madam.biology.digest.digest_weights` of every weight group: ln|w| moments,
-    KS distance to its own log-normal, fraction at the learner's magnitude bound (when it has
-    one), sign flips against ``initial`` (the groups at the start of the run) and the fraction
-    of wrong-signed synapses (Dale's law)."""
-    from ..biology.digest import digest_weights
-    from .analysis import EXPECTED_SIGN
-
-    bounds = learner.bounds() if learner is not None and hasattr(learner, "bounds") else {}
+def weight_digests(model, learner=None, initial: dict | None = None) -> dict:
+    """The weight digest of every group (:func:`synapse_madam.biology.digest_weights`) with its
+    expected sign, its sign flips against ``initial`` ({group: array}) and, where the learner
+    keeps Madam's bound for the group's tensor, the fraction of synapses at it."""
+    w_max = learner.w_max() if learner is not None and hasattr(learner, "w_max") else {}
     out = {}
     for key, w in model.weight_groups().items():
-        hi = bounds.get(GROUP_TENSOR[key])
-        out[key] = digest_weights(w, initial=None if initial is None else initial[key],
-                                  bounds=(0.0, hi) if hi else None, expected_sign=EXPECTED_SIGN[key])
-    return out
-
-
-def weight_moments(model) -> dict:
-    """Per group: mean and std of ln|w| over nonzero synapses, and the count of exact zeros."""
-    out = {}
-    for key, w in model.weight_groups().items():
-        a = np.abs(w[w != 0]).astype(float)
-        out[key] = {"log_mean": float(np.log(a).mean()) if a.size else float("nan"),
-                    "log_sd": float(np.log(a).std()) if a.size else float("nan"),
-                    "n_zero": int((w == 0).sum())}
+        hi = w_max.get(GROUP_PARAM.get(key))
+        out[key] = digest_weights(w, initial=None if initial is None else initial.get(key),
+                                  bounds=None if hi is None else (0.0, hi), expected_sign=EXPECTED_SIGN.get(key))
     return out
 
 
@@ -211,64 +197,74 @@ def _finite(model) -> bool:
 
 def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed: int = 0, run_dir=None,
           eval_every: int = 100, eval_trials: int = 500, final_eval_trials: int = 2000,
-          checkpoint_every: int | None = None, resume: bool = False, progress: bool = True,
-          device: str | torch.device = "cpu") -> dict:
+          checkpoint_every: int | None = None, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, device: str | torch.device = "cpu", initial: dict | None = None) -> dict:
     """Train ``model`` on ``task`` with ``learner`` for ``steps`` updates; returns a summary dict.
 
     The summary holds the final evaluation (accuracy, loss, psychometric curve) on
     ``final_eval_trials`` trials, the evaluation history, ``steps_to_90`` (first evaluated step
     reaching 90 % of the final accuracy), the synapses that crossed zero (``crossed_total``),
     the sign violations and silent synapses at the end, wall time, and ``diverged``.
-    With ``run_dir``: metrics.jsonl (one line per evaluation) and checkpoint.pt are written.
+    With ``run_dir`` (a path, or an open :class:`~synapse_madam.runs.RunFolder`): metrics.jsonl
+    (one line per evaluation) and checkpoint.pt are written; a path is opened as a locked
+    RunFolder (a fresh start over results needs ``overwrite=True``). ``initial``: the weight
+    groups at the start of the run (default: the model's now), for the sign-flip count.
     """
     for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_every", eval_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "steps" else 1):
             raise ValueError(f"train: {name} must be a positive integer, got {v!r}.")
-    run_dir = Path(run_dir) if run_dir is not None else None
-    metrics = run_dir / "metrics.jsonl" if run_dir else None
-    ckpt = run_dir / CHECKPOINT if run_dir else None
-    checkpoint_every = checkpoint_every or eval_every
+    args = dict(steps=steps, batch_size=batch_size, seed=seed, eval_every=eval_every, eval_trials=eval_trials,
+                final_eval_trials=final_eval_trials, checkpoint_every=checkpoint_every or eval_every,
+                progress=progress, device=device, initial=initial)
+    if run_dir is None or isinstance(run_dir, RunFolder):
+        return _train(model, task, learner, run_dir, bool(run_dir is not None and run_dir.resuming), **args)
+    with RunFolder.open(run_dir, None, resume=resume, overwrite=overwrite) as folder:
+        return _train(model, task, learner, folder, folder.resuming, **args)
+
+
+def _train(model, task: Task, learner, folder: RunFolder | None, resume: bool, *, steps, batch_size, seed,
+           eval_every, eval_trials, final_eval_trials, checkpoint_every, progress, device, initial) -> dict:
     model.to(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    step, wall, crossed_total, history, start_loss = 0, 0.0, 0, [], []
-    initial = model.weight_groups()  # for sign flips in the digest (restored from the checkpoint on resume)
+    step, wall, crossed_total, history, start_loss, initial_loss = 0, 0.0, 0, [], [], None
+    if initial is None:
+        initial = model.weight_groups()
 
-    if resume and ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+    if resume and folder.has_checkpoint():
+        state = folder.load_checkpoint()
         model.load_state_dict(state["model"])
         learner.load_state_dict(state["learner"])
         rng.bit_generator.state = state["np_rng"]
         gen.set_state(state["torch_rng"])
         step, wall, crossed_total = state["step"], state["wall_s"], state["crossed_total"]
-        initial = state.get("initial_groups", initial)
-        history = [r for r in io.read_jsonl(metrics) if r.get("step", 0) <= step and "accuracy" in r]
-        io.atomic_write_text(metrics, "".join(_json_line(r) for r in history))  # drop lines past the checkpoint
-    elif metrics is not None and metrics.exists():
-        metrics.unlink()
+        initial_loss = state.get("initial_loss")
+        # drop lines past the checkpoint
+        history = [r for r in folder.truncate_metrics("step", step) if "accuracy" in r]
+    elif folder is not None:
+        folder.clear_metrics()
 
     def record(extra=None):
         ev = evaluate(model, task, n_trials=eval_trials, device=device)
         row = {"step": step, "accuracy": ev["accuracy"], "eval_loss": ev["loss"], "no_choice": ev["no_choice"],
                "train_loss": float(np.mean(start_loss)) if start_loss else None, "crossed_total": crossed_total,
                "sign_violations": model.sign_violations(), "n_silent": model.n_silent(), "wall_s": wall,
-               "weights": weight_moments(model), "digest": weight_digest(model, learner, initial), **(extra or {})}
+               "weights": weight_digests(model, learner, initial), **(extra or {})}
         history.append(row)
-        if metrics is not None:
-            io.append_jsonl(metrics, row)
+        if folder is not None:
+            folder.append_metrics(row)
         return row
 
     def save_checkpoint():
-        if ckpt is not None:
-            io.atomic_torch_save(ckpt, {"step": step, "model": model.state_dict(), "learner": learner.state_dict(),
-                                        "np_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
-                                        "wall_s": wall, "crossed_total": crossed_total,
-                                        "initial_groups": initial})
+        if folder is not None:
+            folder.save_checkpoint({"step": step, "model": model.state_dict(), "learner": learner.state_dict(),
+                                    "np_rng": rng.bit_generator.state, "torch_rng": gen.get_state(),
+                                    "wall_s": wall, "crossed_total": crossed_total, "initial_loss": initial_loss})
 
     if step == 0:
         record()
-    diverged = False
+    diverged = None
     bar = _progress(range(step, steps), progress, task.name, step, steps)
     for _ in bar:
         trials = task.generate(batch_size, rng).to(device)
@@ -278,11 +274,14 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
         step += 1
         crossed_total += out.get("crossed", 0)
         start_loss.append(out["loss"])
-        if not math.isfinite(out["loss"]) or not _finite(model):
-            diverged = True
-            row = {"step": step, "diverged": True, "train_loss": out["loss"], "wall_s": wall}
-            if metrics is not None:
-                io.append_jsonl(metrics, row)
+        if initial_loss is None:
+            initial_loss = out["loss"]
+        diverged = divergence(out["loss"], initial_loss) or (None if _finite(model) else "non-finite weight")
+        if diverged:
+            row = {"step": step, "diverged": True, "divergence": diverged,
+                   "train_loss": out["loss"] if math.isfinite(out["loss"]) else None, "wall_s": wall}
+            if folder is not None:
+                folder.append_metrics(row)
             break
         if step % eval_every == 0 or step == steps:
             row = record()
@@ -293,17 +292,13 @@ def train(model, task: Task, learner, *, steps: int, batch_size: int = 64, seed:
             save_checkpoint()
 
     final = evaluate(model, task, n_trials=final_eval_trials, device=device, seed=54321) if not diverged else None
+    accuracy = final["accuracy"] if final else None
     return {"task": task.name, "learner": learner.describe(), "steps": step, "batch_size": batch_size, "seed": seed,
-            "diverged": diverged, "final": final, "accuracy": final["accuracy"] if final else None,
+            **outcome(diverged, accuracy, 1.0 / task.n_choices, final_eval_trials),
+            "initial_loss": initial_loss, "final": final, "accuracy": accuracy,
             "steps_to_90": steps_to_fraction(history) if not diverged else None,
             "crossed_total": crossed_total, "sign_violations": model.sign_violations(), "n_silent": model.n_silent(),
             "wall_s": wall, "history": history}
-
-
-def _json_line(row: dict) -> str:
-    import json
-
-    return json.dumps(row, default=io._json_default) + "\n"
 
 
 def _progress(it, enabled: bool, name: str, initial: int, total: int):

@@ -1,7 +1,7 @@
 """Spiking networks in Brian2 with Madam-derived multiplicative plasticity.
 
     from synapse_madam.spiking import make_rule, poisson_to_lif
-    rule = make_rule("madam", w_max=0.01)           # or "additive", "van_rossum", "gutig"
+    rule = make_rule("madam", w_max=0.01)           # or "additive", "van_rossum", "gutig", "log_stdp"
     net = poisson_to_lif(rule, duration=...)         # Brian2 objects, ready to compose and run
 
 Brian2 is imported lazily inside the functions that need it, so ``import synapse_madam`` and
@@ -11,6 +11,7 @@ Brian2 is imported lazily inside the functions that need it, so ``import synapse
 from .plasticity import (
     RULES,
     AdditiveSTDP,
+    LogSTDP,
     MadamSTDP,
     PlasticityRule,
     WeightDependentSTDP,
@@ -22,6 +23,7 @@ from .plasticity import (
 __all__ = [
     "RULES",
     "AdditiveSTDP",
+    "LogSTDP",
     "MadamSTDP",
     "PlasticityRule",
     "WeightDependentSTDP",

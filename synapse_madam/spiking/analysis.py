@@ -1,12 +1,14 @@
-"""Statistics of spiking runs: activity (rates, CV of ISIs, stability), sign preservation, and a
-per-group digest of the final weights computed by the shared statistics layer.
+"""Statistics of spiking runs: activity (rates, CV of ISIs, stability) and a per-group summary of
+the final weights computed by the shared layers.
 
-The distribution statistics themselves (log-normal fit, KS / Anderson–Darling, sigma against a
-measured reference such as Song et al. 2005, bimodality) live in :mod:`synapse_madam.biology`;
-:func:`weight_digest` only calls them with settings cheap enough for millions of synapses (normal-
-theory CIs, test statistics without bootstrap p-values) and flattens the result for summary.json.
-``synapse-madam stats runs/NAME`` gives the full report (bootstrap CIs and p-values, all
-candidate fits, levels/bits) on the same weights.
+The weight digest itself (ln|w| moments, sign flips against the initial weights, wrong-signed
+fraction, fraction at the *known* bound w_max) is :func:`synapse_madam.biology.digest_weights`;
+the distribution statistics (log-normal fit, KS / Anderson–Darling, sigma against a measured
+reference such as Song et al. 2005, bimodality) live in :mod:`synapse_madam.biology`.
+:func:`group_statistics` calls them with settings cheap enough for millions of synapses
+(normal-theory CIs, test statistics without bootstrap p-values) and flattens the result for
+summary.json. ``synapse-madam stats runs/NAME`` gives the full report (bootstrap CIs and
+p-values, all candidate fits, levels/bits) on the same weights.
 """
 
 from __future__ import annotations
@@ -14,21 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import biology
+from ..biology.digest import digest_weights
 
 REFERENCE = "song2005"
-
-
-def sign_preservation(w_initial, w_final) -> dict:
-    """Fraction of synapses whose final weight has the same nonzero sign as the initial one, and
-    the fraction that ended at exactly 0 (a hard lower bound at 0 silences them; Madam-STDP's
-    multiplicative step w <- w exp(eta sign(w) g) cannot reach 0 or cross it)."""
-    w0 = np.asarray(w_initial, dtype=float).ravel()
-    w1 = np.asarray(w_final, dtype=float).ravel()
-    if w0.shape != w1.shape:
-        raise ValueError(f"initial and final weights differ in size: {w0.size} vs {w1.size}.")
-    kept = (np.sign(w1) == np.sign(w0)) & (w1 != 0)
-    return {"frac_sign_kept": float(np.mean(kept)) if w0.size else float("nan"),
-            "frac_zero": float(np.mean(w1 == 0)) if w0.size else float("nan")}
 
 
 def _num(v):
@@ -40,7 +30,7 @@ def _num(v):
     return float(v)
 
 
-def _class_digest(x: np.ndarray, n_zero_here: int, cmp_row, w_max: float | None, n_sim: int, seed) -> dict:
+def _class_statistics(x: np.ndarray, n_zero_here: int, cmp_row, w_max: float | None, n_sim: int, seed) -> dict:
     """One sign class: log-normal fit and GOF, reference comparison, bimodality (biology layer)."""
     gof = biology.lognormal_gof(x, n_mc=0)
     c = cmp_row
@@ -52,30 +42,38 @@ def _class_digest(x: np.ndarray, n_zero_here: int, cmp_row, w_max: float | None,
     m = np.concatenate([x, np.zeros(n_zero_here)]) if n_zero_here else x
     if m.size >= 4 and np.unique(m).size > 1:
         b = biology.assess_bimodality(m, upper=w_max, n_sim=n_sim, seed=seed)
-        out.update({"bimodal": b.bimodal, "frac_at_lower": b.near_bounds.at_lower,
-                    "frac_at_upper": b.near_bounds.at_upper, "dip_p": b.dip_linear.p_value,
-                    "dip_log_p": b.dip_log.p_value if b.dip_log else None})
+        out.update({"bimodal": b.bimodal, "dip_p": b.dip_linear.p_value,
+                    "dip_log_p": b.dip_log.p_value if b.dip_log else None,
+                    # fractions at the bounds only where the bound is known (max|w| is not a bound)
+                    "frac_at_lower": b.near_bounds.at_lower if w_max is not None else None,
+                    "frac_at_upper": b.near_bounds.at_upper if w_max is not None else None})
     return out
 
 
-def weight_digest(w, *, unit: str = "a.u.", w_max: float | None = None, reference: str = REFERENCE,
-                  n_sim: int = 500, seed: int | None = 0) -> dict:
-    """Counts and, per sign class (E: w > 0, I: |w| of w < 0), the distribution statistics.
+def group_statistics(w, *, unit: str = "a.u.", w_max: float | None = None, initial=None,
+                     expected_sign: int | None = None, reference: str = REFERENCE, n_sim: int = 500,
+                     seed: int | None = 0) -> dict:
+    """The weight digest of one group plus, per sign class (E: w > 0, I: |w| of w < 0), the
+    distribution statistics.
 
+    Top level: every key of :func:`synapse_madam.biology.digest_weights` (with ``initial`` for
+    ``sign_flips``, ``expected_sign`` for ``frac_wrong_sign`` and ``bounds`` = (0, ``w_max``)
+    when the bound is known), ``unit``, ``w_max``, ``mean``, ``n_positive``, ``n_negative``.
     Per class, from :mod:`synapse_madam.biology`: ``mu``, ``sigma`` of ln|w| (MLE) with a
     normal-theory CI, ``sigma_ratio`` = sigma / sigma_ref (unit-free; 1 = the spread of cortex for
     Song et al. 2005), ``ks`` / ``ad`` = Kolmogorov–Smirnov D and Anderson–Darling A^2 of the
     data against its own log-normal fit, ``ks_shape`` = KS distance to the reference shape,
     ``ks_raw`` / ``median_ratio`` (only when ``unit`` is the reference's, e.g. "mV"), and the
-    bimodality measures: fractions within 1% of 0 / ``w_max`` (default max|w|) and Hartigan's dip
-    test on |w| and ln|w| (``bimodal`` = either rejects unimodality at 0.05/2). Exact zeros are
-    dropped from the fits and counted (``n_zero``). Classes with fewer than 4 weights or a single
-    distinct value get no statistics.
+    bimodality measures: Hartigan's dip test on |w| and ln|w| (``bimodal`` = either rejects
+    unimodality at 0.05/2) and, when ``w_max`` is known, the fractions within 1% of 0 and of
+    ``w_max``. Exact zeros are dropped from the fits and counted (``n_zero``). Classes with fewer
+    than 4 weights or a single distinct value get no statistics.
     """
     w = np.asarray(w, dtype=float).ravel()
-    out = {"n": int(w.size), "unit": unit, "w_max": w_max, "mean": float(np.mean(w)) if w.size else float("nan"),
-           "n_positive": int(np.sum(w > 0)), "n_negative": int(np.sum(w < 0)), "n_zero": int(np.sum(w == 0)),
-           "classes": {}}
+    out = digest_weights(w, initial=initial, expected_sign=expected_sign,
+                         bounds=None if w_max is None else (0.0, w_max))
+    out.update({"unit": unit, "w_max": w_max, "mean": float(np.mean(w)) if w.size else float("nan"),
+                "n_positive": int(np.sum(w > 0)), "n_negative": int(np.sum(w < 0)), "classes": {}})
     nonzero = w[w != 0]
     if nonzero.size == 0:
         return out
@@ -87,7 +85,7 @@ def weight_digest(w, *, unit: str = "a.u.", w_max: float | None = None, referenc
     for row in cmp_.classes:
         if row.sign_class in ok:
             zeros_here = n_zero if len(classes) == 1 else 0
-            out["classes"][row.sign_class] = _class_digest(ok[row.sign_class], zeros_here, row, w_max, n_sim, seed)
+            out["classes"][row.sign_class] = _class_statistics(ok[row.sign_class], zeros_here, row, w_max, n_sim, seed)
     return out
 
 

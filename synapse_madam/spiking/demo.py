@@ -22,23 +22,23 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 100.0, target: str = "cython",
                      progress: bool = True, print_fn=print) -> dict:
     """Simulate each rule for ``duration_s`` of biological time; return {"results", "report"}."""
-    from .. import experiments
+    from .. import substrates
 
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    lines = ["| rule | σ(ln w) | σ / σ cortex | near 0 | near w_max | signs kept | output rate (Hz) | wall (s) |",
+    lines = ["| rule | σ(ln w) | σ / σ cortex | near 0 | near w_max | sign flips | output rate (Hz) | wall (s) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     results = {}
     for label, spec_file in SPIKING_DEMO_RULES.items():
-        spec = experiments.load_spec(MODELS / spec_file)
+        spec = substrates.load_spec(MODELS / spec_file)
         spec.update(duration_s=duration_s, chunk_s=min(duration_s, 20.0), target=target)
-        summary = experiments.run(spec, out_dir / "spiking" / spec["name"], source=spec_file)
+        summary = substrates.run(spec, out_dir / "spiking" / spec["name"], source=spec_file)
         digest = summary["weights"]["EE"]
         e = digest["classes"].get("E", {})
         results[label] = summary
         row = (f"| {label} | {e.get('sigma', float('nan')):.2f} | {e.get('sigma_ratio', float('nan')):.2f} "
                f"| {e.get('frac_at_lower', float('nan')):.1%} | {e.get('frac_at_upper', float('nan')):.1%} "
-               f"| {digest['sign']['frac_sign_kept']:.3f} | {summary.get('rate_hz', float('nan')):.1f} "
+               f"| {digest['sign_flips']} | {summary.get('rate_hz', float('nan')):.1f} "
                f"| {summary['wall_s']:.1f} |")
         lines.append(row)
         print_fn(f"  {label:14s} sigma(ln w) {e.get('sigma', float('nan')):.2f}   near 0 {e.get('frac_at_lower', float('nan')):.1%}"

@@ -50,10 +50,14 @@ class SongNetwork:
         return groups
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Signed final weights per plastic group (inhibitory as negative numbers), for weights.npz."""
-        out = {"EE": np.asarray(self.synapses.w[:], dtype=float)}
+        """Signed weights per plastic group, for weights.npz: the synaptic effect's sign times the
+        stored magnitude. A sign-preserving (``signed``) rule stores inhibitory weights as negative
+        numbers and its effect is gi += -w, so the signed weight is w itself and a flip shows as a
+        positive entry; other rules store |w| with effect gi += w, so the signed weight is -w."""
+        out = {"EE": np.array(self.synapses.w[:], dtype=float)}
         if self.params.get("inh_plastic"):
-            out["IE"] = -np.abs(np.asarray(self.inh_synapses.w[:], dtype=float))
+            w = np.array(self.inh_synapses.w[:], dtype=float)
+            out["IE"] = w if self.params.get("inh_signed") else -w
         return out
 
 
@@ -69,6 +73,7 @@ def poisson_to_lif(
     inh_w=None,
     record_weights: int = 2,
     weight_dt=None,
+    n_neurons: int = 1,
 ):
     """Network (a): ``n_inputs`` Poisson trains at ``rate`` (default 15 Hz) onto one
     conductance-based LIF neuron through synapses with ``rule`` (all-to-all, effect ge += w):
@@ -79,11 +84,19 @@ def poisson_to_lif(
     example). With ``n_inhibitory`` > 0, inhibitory Poisson inputs (rate ``inh_rate``, default
     10 Hz) act on gi (E_i = -70 mV, tau_i 5 ms); they are plastic with ``inh_rule`` if given
     (a sign-preserving rule gets negative weights and the effect gi += -w), else fixed.
+
+    ``n_neurons`` > 1 builds that many independent copies in one network (replicas for statistics
+    at one compile): neuron k gets its own inputs k*n_inputs ... (k+1)*n_inputs - 1, so synapse
+    index k*n_inputs + m is input m of neuron k (``w`` arrays follow that order). Inhibitory
+    inputs are then not supported.
     """
     import brian2 as b2
 
     _check_count("n_inputs", n_inputs, 1)
     _check_count("n_inhibitory", n_inhibitory, 0)
+    _check_count("n_neurons", n_neurons, 1)
+    if n_neurons > 1 and n_inhibitory:
+        raise ValueError("poisson_to_lif: n_neurons > 1 (independent replicas) does not support inhibitory inputs.")
     rate = 15 * b2.Hz if rate is None else rate
     eqs = """
     dv/dt = (ge * (E_e - v) + gi * (E_i - v) + E_L - v) / tau_m : volt
@@ -92,10 +105,14 @@ def poisson_to_lif(
     """
     ns = {"tau_m": 10 * b2.ms, "E_L": -74 * b2.mV, "E_e": 0 * b2.mV, "E_i": -70 * b2.mV,
           "tau_e": 5 * b2.ms, "tau_i": 5 * b2.ms, "v_t": -54 * b2.mV, "v_r": -60 * b2.mV}
-    neuron = b2.NeuronGroup(1, eqs, threshold="v > v_t", reset="v = v_r", method="euler", namespace=ns, name="neuron")
+    neuron = b2.NeuronGroup(n_neurons, eqs, threshold="v > v_t", reset="v = v_r", method="euler", namespace=ns, name="neuron")
     neuron.v = ns["v_r"]
-    inputs = b2.PoissonGroup(n_inputs, rates=rate, name="inputs")
-    syn = rule.connect(inputs, neuron, effect="ge_post += w", w=w, name="plastic")
+    inputs = b2.PoissonGroup(n_inputs * n_neurons, rates=rate, name="inputs")
+    if n_neurons == 1:
+        syn = rule.connect(inputs, neuron, effect="ge_post += w", w=w, name="plastic")
+    else:
+        pre = np.arange(n_inputs * n_neurons)
+        syn = rule.connect(inputs, neuron, effect="ge_post += w", i=pre, j=pre // n_inputs, w=w, name="plastic")
     objs = [inputs, neuron, syn]
     inh_inputs = inh_syn = None
     signed = False
@@ -115,12 +132,30 @@ def poisson_to_lif(
             inh_syn.w = 0.5 * float(syn.namespace["w_max"]) if inh_w is None else inh_w
         objs += [inh_inputs, inh_syn]
     spikes = b2.SpikeMonitor(neuron, name="spikes")
-    trace = b2.StateMonitor(syn, "w", record=list(range(min(record_weights, n_inputs))),
+    trace = b2.StateMonitor(syn, "w", record=list(range(min(record_weights, n_inputs * n_neurons))),
                             dt=100 * b2.ms if weight_dt is None else weight_dt, name="weight_trace")
     net = b2.Network(*objs, spikes, trace)
-    params = {"n_inputs": n_inputs, "rate_hz": float(rate), "n_inhibitory": n_inhibitory, "inh_signed": signed,
+    params = {"n_inputs": n_inputs, "n_neurons": n_neurons, "rate_hz": float(rate), "n_inhibitory": n_inhibitory,
+              "inh_signed": signed,
               "inh_plastic": bool(n_inhibitory and inh_rule is not None)}
     return SongNetwork(net, inputs, neuron, syn, spikes, trace, inh_inputs, inh_syn, params)
+
+
+INITIAL_LAWS = ("uniform", "constant")
+
+
+def initial_weights(law: str, n: int, w_hi: float, seed: int) -> np.ndarray:
+    """Initial magnitudes of one RMS, w_hi / sqrt(3), under two laws: "uniform" on [0, w_hi]
+    (Brian2's STDP example) or "constant" (all equal). sigma(ln w) starts at 1 and 0, so a
+    stationary sigma reached from both is set by the rule, not by the initialisation."""
+    if law not in INITIAL_LAWS:
+        raise ValueError(f"initial weight law {law!r} is not known; allowed: {', '.join(INITIAL_LAWS)} "
+                         "(or give a number for constant weights).")
+    if not (isinstance(w_hi, (int, float)) and w_hi > 0):
+        raise ValueError(f"initial weights {law!r} need an upper end w_hi > 0 (the rule's w_max), got {w_hi!r}.")
+    if law == "uniform":
+        return np.random.default_rng(seed).uniform(0.0, w_hi, n)
+    return np.full(n, w_hi / np.sqrt(3.0))
 
 
 @dataclass
@@ -143,11 +178,13 @@ class BrunelNetwork:
         return {key: self.synapses[key] for key in self.params["plastic"]}
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Signed weights in mV per plastic group ('EE', and 'IE' if plastic), for weights.npz."""
+        """Signed weights in mV per plastic group ('EE', and 'IE' if plastic), for weights.npz.
+        A sign-preserving rule on I->E stores negative weights (effect v += w), so they are
+        returned as they are and a flip shows; other rules store |w| (effect v += -w): -w."""
         out = {}
         for key in self.params["plastic"]:
-            w = np.asarray(self.synapses[key].w[:], dtype=float)
-            out[key] = -np.abs(w) if key.startswith("I") else w
+            w = np.array(self.synapses[key].w[:], dtype=float)
+            out[key] = w if (not key.startswith("I") or self.params.get("signed", {}).get(key)) else -w
         return out
 
     def n_synapses(self) -> int:
@@ -239,7 +276,9 @@ def brunel_network(
     net = b2.Network(exc, inh, ext_e, ext_i, *syns.values(), exc_spikes, inh_spikes)
     params = {"n_exc": n_exc, "n_inh": n_inh, "epsilon": epsilon, "c_e": c_e, "j_mv": j, "g": g,
               "nu_ext_hz": float(nu_ext_ratio * nu_thr), "nu_ext_ratio": nu_ext_ratio,
-              "n_rec_exc": n_rec_e, "n_rec_inh": n_rec_i, "plastic": plastic}
+              "n_rec_exc": n_rec_e, "n_rec_inh": n_rec_i, "plastic": plastic,
+              "signed": {"EE": bool(rule_ee is not None and rule_ee.signed),
+                         "IE": bool(rule_ie is not None and rule_ie.signed)}}
     return BrunelNetwork(net, exc, inh, syns, exc_spikes, inh_spikes, params)
 
 

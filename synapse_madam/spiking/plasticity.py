@@ -32,8 +32,23 @@ what the pairs do to the weight w (a dimensionless number; the ``effect`` statem
   i.e. w <- w exp(lr sign(w) d_hat): log|w| moves by at most lr g_bound per event and sign(w)
   never changes, so excitatory (w > 0) and inhibitory (w < 0) synapses keep their sign (Dale).
   Because the drive is normalised, only the ratio A-/A+ matters, not the amplitudes.
-  Optional multiplicative noise (spine-size fluctuations, Loewenstein, Kuras & Rumpel 2011):
-  every ``noise_dt``, log|w| += noise_std sqrt(noise_dt / 1 s) N(0, 1), then the bound.
+  Opt-in terms of ``synapse_madam.rule`` (all off by default = the published rule), in
+  continuous time: the restoring rate ``restore`` is theta per *second* (not per Madam step:
+  a synapse's step count depends on its firing rates, the clock does not), ``noise_std`` is the
+  ln|w| fluctuation per sqrt(second). Every ``noise_dt`` = Delta, one exact Ornstein-Uhlenbeck
+  step of x = ln|w| towards mu = ln(set_point * RMS(initial w)) (rule.initial_log_set_point):
+
+      x <- mu + (x - mu) exp(-theta Delta) + noise_std sqrt((1 - exp(-2 theta Delta)) / (2 theta)) N(0, 1)
+
+  which is rule.log_space_relaxation with restore = theta Delta and noise = noise_std sqrt(Delta),
+  so with no spikes ln|w| is stationary N(mu, noise_std^2 / (2 theta)) (rule.stationary_log_moments).
+  theta = 0 leaves the random walk log|w| += noise_std sqrt(Delta) N(0, 1) (spine-size
+  fluctuations, Loewenstein, Kuras & Rumpel 2011). ``bound`` is "hard" (the published clip at
+  w_max, after events and after the OU step), "soft" (a potentiating step is scaled by
+  max(0, 1 - |w|/w_max), rule.soft_bound_factor; no clip) or "none".
+* LogSTDP (Gilson & Fukai 2011, PLoS ONE 6:e25339): additive-in-time pair STDP whose LTD grows
+  only logarithmically with w above w0 and whose LTP saturates softly, giving long-tailed weights
+  without an upper bound (see the class).
 
 The Brian2 statements are produced from the templates below (one place), and tests check the
 Madam statements against a numpy re-simulation that calls ``synapse_madam.rule``.
@@ -64,11 +79,18 @@ madam_g = {grad}
 madam_n += 1
 madam_v = beta * madam_v + (1 - beta) * (madam_g * madam_g)
 madam_ghat = clip(madam_g / sqrt(clip(madam_v / (1 - beta**madam_n), v_floor, inf)), -g_bound, g_bound)
-w = clip(w * exp(-lr * sign(w) * madam_ghat), -w_max, w_max)
+{soft}
+w = {bounded}
 """
 
-#: Multiplicative log-normal noise on |w| (Loewenstein et al. 2011), run every noise_dt.
-MADAM_NOISE = "w = clip(w * exp(noise_step_std * randn()), -w_max, w_max)"
+#: rule.soft_bound_factor: a step that grows |w| (sign(w) * g_hat < 0) is scaled by max(0, 1 - |w|/w_max).
+MADAM_SOFT = "madam_ghat = madam_ghat * (1 + int(sign(w) * madam_ghat < 0) * (clip(1 - abs(w) / w_max, 0, inf) - 1))"
+
+#: rule.multiplicative_step (the Madam event) and rule.log_space_relaxation (the clock-driven OU
+#: step, every noise_dt; with restore = 0 the random walk w * exp(sd * N(0, 1))), before the bound.
+MADAM_EVENT = "w * exp(-lr * sign(w) * madam_ghat)"
+MADAM_WALK = "w * exp(ou_sd * randn())"
+MADAM_OU = "sign(w) * exp(madam_mu + (log(abs(w)) - madam_mu) * ou_decay{noise})"
 
 
 def _brian2():
@@ -293,8 +315,18 @@ class MadamSTDP(PlasticityRule):
     lr = DEFAULT_LR, beta = DEFAULT_BETA, g_bound = DEFAULT_G_BOUND, p_scale = DEFAULT_P_SCALE
     (w_max = p_scale * RMS(initial weights) unless ``w_max`` is given). ``a_minus / a_plus``
     sets the depression/potentiation balance (1.05 as in Song et al. 2000); the scale of the
-    drive cancels in the normalisation. ``noise_std`` > 0 adds multiplicative noise:
-    log|w| diffuses with standard deviation noise_std per sqrt(second), applied every noise_dt.
+    drive cancels in the normalisation.
+
+    Opt-in terms (defaults off: the published rule exactly), applied every ``noise_dt``
+    (default 100 ms) as one exact OU step of ln|w| (module docstring):
+
+    * ``restore``: log-space restoring rate theta in 1/s (per second of biological time, not per
+      Madam step), towards mu = ln(set_point * RMS(initial w)) of the synapse group;
+    * ``noise_std``: ln|w| fluctuation per sqrt(s) (with restore = 0 the random walk of earlier
+      versions, bit for bit);
+    * ``bound``: "hard" (published clip at w_max), "soft" (potentiation scaled by
+      max(0, 1 - |w|/w_max), no clip) or "none".
+
     Weights may be negative (inhibitory); their sign never changes. The drive acts on the signed
     weight (gradient semantics): at an inhibitory synapse, pre-before-post pairs move w toward 0
     (weaker inhibition) and post-before-pre pairs make it more negative (stronger inhibition).
@@ -316,13 +348,21 @@ class MadamSTDP(PlasticityRule):
         noise_dt=None,
         tau_plus=None,
         tau_minus=None,
+        restore: float = 0.0,
+        set_point: float = madam_rule.DEFAULT_SET_POINT,
+        bound: str = madam_rule.DEFAULT_BOUND,
     ):
         super().__init__(tau_plus, tau_minus, w_max)
-        madam_rule.validate_hyperparameters(lr, beta, g_bound, p_scale)
+        noise_std = _positive("noise_std", noise_std, allow_zero=True)
+        restore = _positive("restore", restore, allow_zero=True)
+        if not isinstance(bound, str):
+            raise TypeError(f"madam: bound must be a string, one of {madam_rule.BOUNDS}, got {bound!r}.")
+        madam_rule.validate_hyperparameters(lr, beta, g_bound, p_scale, restore=restore, noise=noise_std,
+                                            set_point=set_point, bound=bound)
         self.lr, self.beta, self.g_bound, self.p_scale = float(lr), float(beta), float(g_bound), float(p_scale)
         self.a_plus = _positive("a_plus", a_plus)
         self.a_minus = _positive("a_minus", a_minus)
-        self.noise_std = _positive("noise_std", noise_std, allow_zero=True)
+        self.noise_std, self.restore, self.set_point, self.bound = noise_std, restore, float(set_point), bound
         b2 = _brian2()
         self.noise_dt = _time("noise_dt", 100 * b2.ms if noise_dt is None else noise_dt)
 
@@ -330,11 +370,32 @@ class MadamSTDP(PlasticityRule):
     def model(self) -> str:
         return TRACE_MODEL + "madam_v : 1  # second moment of the drive\nmadam_n : 1  # Madam steps taken\n"
 
+    def _bounded(self, expr: str) -> str:
+        return f"clip({expr}, -w_max, w_max)" if self.bound == "hard" else expr
+
+    def _step(self, grad: str) -> str:
+        return MADAM_STEP.format(grad=grad, soft=MADAM_SOFT if self.bound == "soft" else "",
+                                 bounded=self._bounded(MADAM_EVENT))
+
     def _potentiation(self) -> str:
-        return MADAM_STEP.format(grad="-a_plus * apre")
+        return self._step("-a_plus * apre")
 
     def _depression(self) -> str:
-        return MADAM_STEP.format(grad="a_minus * apost")
+        return self._step("a_minus * apost")
+
+    def ou_coefficients(self) -> tuple[float, float]:
+        """(decay, sd) of one noise_dt step: rule.ou_coefficients(restore * dt, noise_std * sqrt(dt))."""
+        dt = float(self.noise_dt)
+        return madam_rule.ou_coefficients(self.restore * dt, self.noise_std * math.sqrt(dt))
+
+    def clock_statement(self) -> str | None:
+        """The statement run every noise_dt (None when restore = noise_std = 0)."""
+        if not (self.restore or self.noise_std):
+            return None
+        if not self.restore:
+            return "w = " + self._bounded(MADAM_WALK)
+        noise = " + ou_sd * randn()" if self.noise_std else ""
+        return "w = " + self._bounded(MADAM_OU.format(noise=noise))
 
     def namespace(self) -> dict:
         return {
@@ -345,43 +406,99 @@ class MadamSTDP(PlasticityRule):
         }
 
     def _extra_namespace(self) -> dict:
-        if not self.noise_std:
+        if not (self.restore or self.noise_std):
             return {}
-        return {"noise_step_std": self.noise_std * math.sqrt(float(self.noise_dt))}
+        decay, sd = self.ou_coefficients()
+        return {"ou_decay": decay, "ou_sd": sd}
 
     def _initialize(self, syn, w) -> None:
-        if "w_max" not in syn.namespace:
-            syn.namespace["w_max"] = self._w_max_from(syn, w)
+        needs_w_max = "w_max" not in syn.namespace
+        if needs_w_max or self.restore:
+            arr = self._initial_weights(syn, w, "w_max" if needs_w_max else "the set point mu")
+            if needs_w_max:
+                syn.namespace["w_max"] = float(madam_rule.initial_w_max(arr, self.p_scale))
+                if not syn.namespace["w_max"] > 0:
+                    raise ValueError("madam: initial weights are all zero, so w_max = p_scale*RMS(w) = 0; "
+                                     "give nonzero w.")
+            if self.restore:
+                mu = float(madam_rule.initial_log_set_point(arr, self.set_point))
+                if not math.isfinite(mu):
+                    raise ValueError("madam: initial weights are all zero, so the set point "
+                                     "mu = ln(set_point*RMS(w)) is -inf; give nonzero w.")
+                syn.namespace["madam_mu"] = mu
         super()._initialize(syn, w)
 
-    def _w_max_from(self, syn, w) -> float:
-        """p_scale * RMS(initial w), as rule.initial_w_max."""
+    def _initial_weights(self, syn, w, what: str) -> np.ndarray:
+        """The initial weights as a float64 array (a scalar stands for itself: RMS = |w|)."""
         if isinstance(w, str):
             b2 = _brian2()
             from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
             if isinstance(b2.get_device(), CPPStandaloneDevice):
                 raise ValueError(
-                    "madam: with cpp_standalone the initial weights given as an expression are not "
-                    "known before the run; give w_max explicitly or the initial w as an array."
+                    f"madam: with cpp_standalone the initial weights given as an expression are not "
+                    f"known before the run, so {what} cannot be computed; give the initial w as an array "
+                    "or a number" + (" (or w_max explicitly)." if what == "w_max" else ".")
                 )
-            if "w_max" in w:
+            if "w_max" in w and "w_max" not in syn.namespace:
                 raise ValueError(
                     f"madam: the initial weights {w!r} refer to w_max, which is not set; give w_max "
                     "(to the rule or to connect()) or initial weights that do not use it."
                 )
             syn.w = w
-            arr = np.asarray(syn.w[:], dtype=float)
-        else:
-            arr = np.atleast_1d(np.asarray(w, dtype=float))  # a scalar: RMS = |w|, no size needed
-        w_max = float(madam_rule.initial_w_max(arr.astype(np.float64), self.p_scale))
-        if not w_max > 0:
-            raise ValueError("madam: initial weights are all zero, so w_max = p_scale*RMS(w) = 0; give nonzero w.")
-        return w_max
+            return np.asarray(syn.w[:], dtype=np.float64)
+        return np.atleast_1d(np.asarray(w, dtype=np.float64))
 
     def _attach(self, syn) -> None:
-        if self.noise_std:
-            syn.run_regularly(MADAM_NOISE, dt=self.noise_dt, name=syn.name + "_noise")
+        statement = self.clock_statement()
+        if statement is not None:
+            syn.run_regularly(statement, dt=self.noise_dt, name=syn.name + "_noise")
+
+
+class LogSTDP(PlasticityRule):
+    """Log-STDP of Gilson & Fukai (2011, PLoS ONE 6:e25339), pair-based, on w >= 0, no upper bound:
+
+        post spike: w <- w + eta * c_plus * f_plus(w) * apre     (apre: tau_plus, +1 per pre spike)
+        pre spike:  w <- max(0, w - eta * c_minus * f_minus(w) * apost)   (apost: tau_minus)
+
+        f_plus(w)  = exp(-w / (beta * w0))                         (soft saturation of LTP)
+        f_minus(w) = w / w0 for w <= w0,  1 + ln(1 + alpha (w/w0 - 1)) / alpha above w0
+
+    so LTD is multiplicative for small weights and grows only logarithmically above w0, which
+    leaves a long (log-normal-like) tail. Form and values (w0 = 0.005, alpha = 5, beta = 50,
+    eta = 2e-4, tau_plus = 17 ms with c_plus = 1, tau_minus = 34 ms with c_minus = 0.5) as in
+    A. Gilra's Brian2 code for Gilson, Fukai & Burkitt (2012); w0 = 0.005 is also the scale of
+    network (a)'s weights (units of the leak conductance). ``w_max`` is only a reporting scale.
+    """
+
+    name = "log_stdp"
+    default_w = "rand() * 2 * w0"
+
+    def __init__(self, w0=0.005, alpha=5.0, beta=50.0, eta=2e-4, c_plus=1.0, c_minus=0.5,
+                 tau_plus=None, tau_minus=None, w_max=None):
+        b2 = _brian2()
+        super().__init__(17 * b2.ms if tau_plus is None else tau_plus,
+                         34 * b2.ms if tau_minus is None else tau_minus, w_max)
+        self.w0, self.alpha, self.beta = _positive("w0", w0), _positive("alpha", alpha), _positive("beta", beta)
+        self.eta, self.c_plus, self.c_minus = _positive("eta", eta), _positive("c_plus", c_plus), _positive("c_minus", c_minus)
+
+    def namespace(self) -> dict:
+        return {**super().namespace(), "w0": self.w0, "log_alpha": self.alpha, "log_beta": self.beta,
+                "eta": self.eta, "c_plus": self.c_plus, "c_minus": self.c_minus}
+
+    def _potentiation(self) -> str:
+        return "w = w + eta * c_plus * exp(-w / (log_beta * w0)) * apre"
+
+    def _depression(self) -> str:
+        # the clip keeps log() finite below w0, where int(w > w0) = 0 selects the linear branch
+        f_minus = ("(int(w <= w0) * w / w0 + int(w > w0) * "
+                   "(1 + log(clip(1 + log_alpha * (w / w0 - 1), 1, inf)) / log_alpha))")
+        return f"w = clip(w - eta * c_minus * {f_minus} * apost, 0, inf)"
+
+    def _initialize(self, syn, w) -> None:
+        if not isinstance(w, str) and np.any(np.asarray(w, dtype=float) < 0):
+            raise ValueError("log_stdp: initial weights must be >= 0 (excitatory magnitudes).")
+        syn.w = w
 
 
 #: rule name -> factory (keyword parameters)
@@ -391,11 +508,12 @@ RULES = {
     "van_rossum": van_rossum_stdp,
     "gutig": gutig_stdp,
     "madam": MadamSTDP,
+    "log_stdp": LogSTDP,
 }
 
 
 def make_rule(name: str, **params) -> PlasticityRule:
-    """Build a rule by name: 'additive', 'weight_dependent', 'van_rossum', 'gutig' or 'madam'.
+    """Build a rule by name: 'additive', 'weight_dependent', 'van_rossum', 'gutig', 'madam' or 'log_stdp'.
 
     Time parameters (tau_plus, tau_minus, noise_dt) may be Brian2 quantities or numbers in
     milliseconds (as written in the TOML specs: ``tau_plus_ms = 20``)."""

@@ -10,16 +10,19 @@ Spec keys (all but ``substrate`` optional)::
     seed = 1
     dt_ms = 0.1
     [rule]                       # plastic synapses (E->E / inputs->neuron)
-    name = "madam"               # additive | weight_dependent | van_rossum | gutig | madam
+    name = "madam"               # additive | weight_dependent | van_rossum | gutig | madam | log_stdp
     w_max = 0.01                 # + any parameter of that rule (times as *_ms numbers)
     [inh_rule]                   # optional: plastic inhibitory synapses (I->E / inh inputs)
     name = "madam"
-    [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz
+    [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz,
+                                 #   w_init (number, or "uniform"/"constant" of one RMS), w_init_max
                                  # brunel: n_exc, epsilon, g, j_mv, nu_ext_ratio, delay_ms,
                                  #         w_max_factor, record_fraction
 
-Outputs: spec.toml, metrics.jsonl (one line per chunk), summary.json, weights.npz (signed weights
-per group: "EE", and "IE" when inhibitory synapses are plastic), figures.
+Outputs (through :class:`synapse_madam.runs.RunFolder`): spec.toml, metrics.jsonl (one line per
+chunk: rates and the weight digest of every plastic group), summary.json (with the stationarity of
+sigma ln|w|), weights.npz and weights_init.npz (signed weights per group: "EE", and "IE" when
+inhibitory synapses are plastic), figures.
 """
 
 from __future__ import annotations
@@ -27,21 +30,27 @@ from __future__ import annotations
 import inspect
 import shutil
 import time
-from pathlib import Path
 
 import numpy as np
 
-from .. import io
+from ..biology.digest import stationarity
+from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from . import analysis
 from .backend import TARGETS
 
+CHECKPOINT = "checkpoint.b2"
+
 NETWORKS = {
-    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init"},
+    "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init", "w_init_max"},
     "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction"},
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
 DEFAULTS = {"network": "poisson_lif", "target": "cython", "duration_s": 100.0, "chunk_s": 10.0, "seed": 1, "dt_ms": 0.1}
+
+
+#: rule parameters that are strings (Madam-STDP's bound: "hard" | "soft" | "none"); all others are numbers
+_STRING_RULE_KEYS = {"bound"}
 
 
 def _rule_params(name: str) -> set[str]:
@@ -71,7 +80,10 @@ def _validate_rule(section, key: str, source: str) -> dict:
         if k not in allowed:
             raise ValueError(f"{source}: unknown key {key}.{k} for rule {section['name']!r}; "
                              f"allowed: {', '.join(sorted(allowed))}.")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if k in _STRING_RULE_KEYS:
+            if not isinstance(v, str):
+                raise ValueError(f"{source}: {key}.{k} must be a string, got {v!r}.")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{source}: {key}.{k} must be a number, got {v!r}.")
     return dict(section)
 
@@ -126,16 +138,22 @@ def build(spec: dict):
             kw["rate"] = p["rate_hz"] * b2.Hz
         if "inh_rate_hz" in p:
             kw["inh_rate"] = p["inh_rate_hz"] * b2.Hz
-        if "w_init" in p:
-            kw["w"] = float(p["w_init"])
+        if "w_init" in p:  # a number (constant), or "uniform" / "constant" (same RMS) up to w_init_max
+            if isinstance(p["w_init"], str):
+                from .networks import initial_weights
+
+                w_hi = p.get("w_init_max", rule.w_max)
+                kw["w"] = initial_weights(p["w_init"], kw["n_inputs"], w_hi, spec["seed"])
+            else:
+                kw["w"] = float(p["w_init"])
         return poisson_to_lif(rule, inh_rule=inh_rule, **kw)
     if "delay_ms" in p:
         p["delay"] = p.pop("delay_ms") * b2.ms
     return brunel_network(rule, rule_ie=inh_rule, **p)
 
 
-def _chunk_metrics(net, t0: float, t1: float) -> dict:
-    """Rates and weight moments of the last chunk (runtime targets)."""
+def _chunk_metrics(net, t0: float, t1: float, initial: dict | None = None) -> dict:
+    """Rates of the last chunk and the weight digest of every plastic group (runtime targets)."""
     row = {"t_s": t1}
     if hasattr(net, "neuron"):
         t = np.asarray(net.spikes.t[:], dtype=float)
@@ -143,32 +161,43 @@ def _chunk_metrics(net, t0: float, t1: float) -> dict:
     else:
         t = np.asarray(net.exc_spikes.t[:], dtype=float)
         row["exc_rate_hz"] = float(np.sum((t >= t0) & (t < t1)) / (net.params["n_rec_exc"] * (t1 - t0)))
-    for key, w in net.weights().items():
-        a = np.abs(w[w != 0])
-        row[f"{key}_mean"] = float(np.mean(w))
-        row[f"{key}_log_sd"] = float(np.std(np.log(a))) if a.size else float("nan")
+    row["weights"] = {key: g.digest() for key, g in weight_groups(net, initial).items()}
     return row
 
 
-def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=print):
+def simulate(spec: dict, run_dir=None, resume: bool = False, log=print):
     """Build and run a validated spec; returns (summary dict, data dict). ``data`` holds numpy
     copies taken before the device is reset: "weights" (signed, per group) and the monitors
     ("trace_t", "trace_w" for poisson_lif; "spike_i", "spike_t" of E neurons for brunel).
 
-    Runtime targets run in chunks of ``chunk_s``: a metrics line after each and, with a run_dir,
-    a Brian2 checkpoint (``Network.store``) that ``resume`` restores. cpp_standalone runs once.
+    ``run_dir``: an open :class:`synapse_madam.runs.RunFolder`, a path (opened as one, locked;
+    ``resume`` continues it) or None. Runtime targets run in chunks of ``chunk_s``: a metrics line
+    (rates and the weight digest of every plastic group) after each and, with a run folder, a
+    Brian2 checkpoint (``Network.store``) that a resumed run restores. cpp_standalone runs once.
     """
+    if run_dir is None or isinstance(run_dir, RunFolder):
+        return _simulate(spec, run_dir, log)
+    with RunFolder.open(run_dir, spec, resume=resume, free_keys=free_keys(spec)) as folder:
+        return _simulate(spec, folder, log)
+
+
+def _simulate(spec: dict, folder: RunFolder | None, log):
     import brian2 as b2
 
     from .backend import codegen_target, last_run_seconds
 
     duration = float(spec["duration_s"])
     standalone = spec["target"] == "cpp_standalone"
-    directory = str(run_dir / "standalone") if (standalone and run_dir) else None
+    directory = str(folder.file("standalone")) if (standalone and folder) else None
     with codegen_target(spec["target"], directory=directory) as device:
         t_build = time.perf_counter()
         net = build(spec)
         build_s = time.perf_counter() - t_build
+        initial = (folder.load_weights(WEIGHTS_INIT) if folder is not None and folder.resuming else None)
+        if initial is None and not standalone:  # standalone weights exist only after the run
+            initial = net.weights()
+            if folder is not None:
+                folder.save_weights(initial, WEIGHTS_INIT)
         wall = 0.0
         if standalone:
             t_start = time.perf_counter()
@@ -176,13 +205,16 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
             total = time.perf_counter() - t_start
             wall = last_run_seconds(device, total)
             compile_s = total - wall
-            if run_dir is not None:  # one metrics line for the whole (single) standalone run
-                io.append_jsonl(run_dir / "metrics.jsonl", {**_chunk_metrics(net, 0.0, duration), "wall_s": wall})
+            if folder is not None:  # one metrics line for the whole (single) standalone run
+                folder.clear_metrics()
+                folder.append_metrics({**_chunk_metrics(net, 0.0, duration, initial), "wall_s": wall})
         else:
-            ckpt = run_dir / "checkpoint.b2" if run_dir else None
-            if resume and ckpt is not None and ckpt.is_file():
-                net.network.restore(filename=str(ckpt))
-                log(f"resumed from {ckpt} at t = {float(net.network.t):.1f} s")
+            if folder is not None and folder.resuming and folder.has_checkpoint(CHECKPOINT):
+                net.network.restore(filename=str(folder.checkpoint_path(CHECKPOINT)))
+                folder.truncate_metrics("t_s", float(net.network.t) + 1e-9)
+                log(f"resumed from {folder.checkpoint_path(CHECKPOINT)} at t = {float(net.network.t):.1f} s")
+            elif folder is not None:
+                folder.clear_metrics()
             compile_s = 0.0
             while float(net.network.t) < duration - 1e-9:
                 t0 = float(net.network.t)
@@ -190,14 +222,18 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
                 t_start = time.perf_counter()
                 net.network.run(step * b2.second)
                 wall += time.perf_counter() - t_start
-                row = _chunk_metrics(net, t0, t0 + step)
+                row = _chunk_metrics(net, t0, t0 + step, initial)
                 row["wall_s"] = wall
-                log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
-                if run_dir is not None:
-                    io.append_jsonl(run_dir / "metrics.jsonl", row)
-                    net.network.store(filename=str(ckpt))
-        summary = summarize(spec, net, wall, build_s, compile_s)
-        data = {"weights": net.weights()}
+                log(" ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, (int, float))))
+                if folder is not None:
+                    folder.append_metrics(row)
+                    folder.write_checkpoint_with(lambda name: net.network.store(filename=name), CHECKPOINT)
+        summary = summarize(spec, net, wall, build_s, compile_s, initial)
+        if folder is not None:
+            sigma = {k: [r.get("weights", {}).get(k, {}).get("sigma_ln") for r in folder.metrics()]
+                     for k in summary["weights"]}
+            summary["sigma_stationarity"] = {k: stationarity(v) for k, v in sigma.items()}
+        data = {"weights": net.weights(), "initial": initial}
         if hasattr(net, "neuron"):
             data["trace_t"] = np.asarray(net.weight_trace.t[:], dtype=float)
             data["trace_w"] = np.asarray(net.weight_trace.w[:], dtype=float)
@@ -207,26 +243,22 @@ def simulate(spec: dict, run_dir: Path | None = None, resume: bool = False, log=
     return summary, data
 
 
-def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float) -> dict:
+def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float, initial: dict | None = None) -> dict:
     """Timing, activity statistics and weight statistics of a finished run."""
     duration = float(spec["duration_s"])
     out = {"name": spec.get("name"), "network": spec["network"], "target": spec["target"],
            "rule": spec["rule"], "inh_rule": spec.get("inh_rule"), "duration_s": duration,
            "wall_s": wall_s, "wall_per_bio_s": wall_s / duration, "build_s": build_s,
            "compile_s": compile_s, "params": net.params}
-    weights = net.weights()
-    unit = net.weight_unit
-    bounds = {key: _w_max_of(net, key) for key in weights}
+    groups = weight_groups(net, initial)
     # read by `synapse-madam stats runs/NAME` (biology.run_weight_info)
-    out["weight_unit"] = unit
-    out["weight_bounds"] = {k: v for k, v in bounds.items() if v is not None}
+    out["weight_unit"] = net.weight_unit
+    out["weight_bounds"] = {k: g.bounds[1] for k, g in groups.items() if g.bounds is not None}
+    out["expected_signs"] = {k: g.expected_sign for k, g in groups.items()}
     out["reference"] = analysis.reference_info()
-    out["weights"] = {}
-    for key, w in weights.items():
-        summary = analysis.weight_digest(w, unit=unit, w_max=bounds[key])
-        expected = np.full(w.shape, -1.0 if key.startswith("I") else 1.0)
-        summary["sign"] = analysis.sign_preservation(expected, w)
-        out["weights"][key] = summary
+    out["weights"] = {key: analysis.group_statistics(g.w, unit=g.unit, w_max=None if g.bounds is None else g.bounds[1],
+                                                     initial=g.initial, expected_sign=g.expected_sign)
+                      for key, g in groups.items()}
     if hasattr(net, "neuron"):
         out["rate_hz"] = float(net.spikes.num_spikes / duration)
     else:
@@ -245,6 +277,25 @@ def _w_max_of(net, key: str) -> float | None:
     return float(value) if value is not None and np.isfinite(value) else None
 
 
+def weight_groups(source, initial: dict | None = None) -> dict:
+    """The plastic groups ("EE", and "IE" when inhibition is plastic): signed weights with their
+    expected sign (+1 for E, -1 for I presynaptic neurons), the network's unit and the rule's
+    w_max where it has one; from a built network (with ``initial`` weights if given) or from a
+    run folder."""
+    from ..substrates import WeightGroup, groups_from_folder
+
+    if not hasattr(source, "plastic_groups"):
+        return groups_from_folder(source)
+    initial = initial or {}
+    out = {}
+    for key, w in source.weights().items():
+        hi = _w_max_of(source, key)
+        w0 = initial.get(key)
+        out[key] = WeightGroup(key, w, -1 if key.startswith("I") else 1, source.weight_unit,
+                               None if hi is None else (0.0, hi), w0 if w0 is not None and w0.shape == w.shape else None)
+    return out
+
+
 def recurrent_events(net) -> int:
     """Number of recurrent synaptic events: for every recorded spike, the out-degree of its
     neuron (requires record_fraction = 1 for an exact count)."""
@@ -258,36 +309,48 @@ def recurrent_events(net) -> int:
     return total
 
 
-def run(spec: dict, run_dir, *, resume: bool = False) -> dict:
-    """Run a validated spec into run_dir (see module doc); returns the summary."""
-    from .. import plots
+def free_keys(spec: dict) -> set[str]:
+    """Spec keys that may change on --resume: cosmetic ones, and ``duration_s`` (a resumed
+    simulation continues the same trajectory for longer)."""
+    return {"name", "description", "duration_s"}
+
+
+def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
+    """The protocol's run: train/simulate a resolved spec into an open, locked RunFolder; the summary."""
     from ..biology.figures import weight_distribution_figure
     from .figures import spike_raster, weight_traces
 
-    run_dir = Path(run_dir)
-    if resume and (run_dir / "summary.json").is_file():
-        import json
-
-        return json.loads((run_dir / "summary.json").read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume and (run_dir / "metrics.jsonl").exists():
-        (run_dir / "metrics.jsonl").unlink()
-    io.atomic_write_text(run_dir / "spec.toml", io.spec_to_toml(spec))
-    summary, data = simulate(spec, run_dir, resume=resume)
+    finished = folder.finished_summary()
+    if finished is not None and finished.get("duration_s") == spec["duration_s"]:
+        return finished
+    summary, data = simulate(spec, folder)
     weights = data["weights"]
-    io.atomic_save_npz(run_dir / "weights.npz", **weights)
+    folder.save_weights(weights)
     fig = weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
-                                      reference=summary["reference"]["name"],
-                                      title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
-    plots.save_figure(fig, run_dir / "weights.png")
+                                     reference=summary["reference"]["name"],
+                                     title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
+    folder.save_figure(fig, "weights.png")
     if "trace_t" in data:
-        plots.save_figure(weight_traces(data["trace_t"], data["trace_w"], title="two synapses"), run_dir / "weight_traces.png")
+        folder.save_figure(weight_traces(data["trace_t"], data["trace_w"], title="two synapses"), "weight_traces.png")
     else:
-        plots.save_figure(spike_raster(data["spike_i"], data["spike_t"], title="excitatory neurons"), run_dir / "raster.png")
-    io.atomic_write_json(run_dir / "summary.json", summary)
-    ckpt = run_dir / "checkpoint.b2"
-    if ckpt.exists():
-        ckpt.unlink()
+        folder.save_figure(spike_raster(data["spike_i"], data["spike_t"], title="excitatory neurons"), "raster.png")
+    folder.write_summary(summary)
+    folder.remove_checkpoint(CHECKPOINT)
     # cpp_standalone's raw result arrays (tens of MB) duplicate weights.npz; the generated code stays
-    shutil.rmtree(run_dir / "standalone" / "results", ignore_errors=True)
+    shutil.rmtree(folder.file("standalone") / "results", ignore_errors=True)
     return summary
+
+
+def headline(summary: dict) -> str:
+    """One line for the CLI: biological time, firing rates, sigma of ln|w| and sign flips per
+    plastic group, wall time."""
+    s = summary
+    parts = [f"{s.get('network')}: {s.get('duration_s'):g} s of biological time",
+             headline_part("output rate", s.get("rate_hz"), ".2f", " Hz")]
+    parts += [headline_part(f"{pop} rate", s[pop].get("rate_hz"), ".2f", " Hz")
+              for pop in ("exc", "inh") if isinstance(s.get(pop), dict)]
+    for key, d in (s.get("weights") or {}).items():
+        parts.append(f"{key}: {headline_part('sigma ln|w|', d.get('sigma_ln'), '.3f') or 'sigma ln|w| n/a'}, "
+                     f"sign flips {d.get('sign_flips')}")
+    parts.append(headline_part("wall time", s.get("wall_s"), ".1f", " s"))
+    return join_headline(parts, s)
