@@ -26,9 +26,11 @@ Parts (each run is cached as JSON under --out, so an interrupted benchmark resum
 
 Every run logs the digest of each synapse group every ``--eval-every`` steps (sigma(ln|w|), KS to
 its own log-normal, fraction at the bound, sign flips) and the stationarity of sigma(t) over the
-last third (< 5 % change). Writes docs/bridge_rate.md, docs/bridge_rate.json and figures.
+last third (< 5 % change). Writes docs/bridge_rate_results.md and the figures; the raw record of each
+run (config, accuracy curve, sigma(t)/KS/fraction at bounds per group) is its cached JSON.
 
-    nice -n 5 python benchmarks/bridge_rate.py --workers 2          # everything (~25 CPU-min)
+    nice -n 5 python benchmarks/bridge_rate.py --workers 4          # everything (~30 CPU-min)
+    python benchmarks/bridge_rate.py --report-only                  # tables and figures from the cache
     python benchmarks/bridge_rate.py --part main --steps 60 --seeds 1 --out /tmp/br --docs /tmp/br  # smoke
 """
 
@@ -195,6 +197,23 @@ def report(records, args, song_sigma, cmd, load):
                 lines.append(f"| {c} | {i} | {_ms([r['accuracy'] for r in rs])} | {_ms(p['sigma'])} | "
                              f"{_ms([s / song_sigma for s in p['sigma']])} | {_ms(p['ks'])} | {_ms(p['bounds'])} | "
                              f"{sum(p['stat'])}/{len(rs)} (max change {max(p['rel']):.3f}) | {others} |")
+        lines += ["", "All groups (mean over seeds): sigma | ratio | KS | at bound | stationary runs", "",
+                  "| condition | init | " + " | ".join(("E->E", "E->I", "I->E", "I->I", "in", "out")) + " |",
+                  "|---|---|" + "---|" * 6]
+        for c in conds:
+            for i in INITS:
+                rs = by(part="main", cond=c, init=i)
+                if not rs:
+                    continue
+                cells = []
+                for g in (*GROUPS, "in", "out"):
+                    p = pooled(rs, g)
+                    sig = np.mean([x or 0.0 for x in p["sigma"]])
+                    ks = [x for x in p["ks"] if x is not None]
+                    bd = [x for x in p["bounds"] if x is not None]
+                    cells.append(f"{sig:.3f} / {sig / song_sigma:.2f} / {np.mean(ks) if ks else float('nan'):.3f} / "
+                                 f"{(f'{np.mean(bd):.3f}' if bd else 'none')} / {sum(p['stat'])}of{len(rs)}")
+                lines.append(f"| {c} | {i} | " + " | ".join(cells) + " |")
         lines += ["", "Initialisation independence (E->E, final sigma: |gamma - constant| / mean, per condition):", ""]
         for c in conds:
             a = pooled(by(part="main", cond=c, init="gamma"), "EE")["sigma"]
@@ -293,10 +312,17 @@ def figures(records, args, song_sigma, docs: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    main = [r for r in records if r["part"] == "main"]
+    main = [r for r in records if r["part"] in ("main", "post")]
     if main:
         fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), sharey=True)
         colors = {"madam": "tab:red", "restore": "tab:blue", "restore+noise": "tab:green"}
+        post = [r for r in records if r["part"] == "post"]
+        if post:
+            colors[post[0]["cond"]] = "tab:purple"
+        labels = {c: c for c in colors}
+        if post:
+            labels[post[0]["cond"]] = (f"restore {post[0]['terms']['restore']:g} + noise {post[0]['terms']['noise']:g} "
+                                       "(after the map)")
         for ax, g in zip(axes, GROUPS):
             for r in main:
                 s = r["series"][g]
@@ -308,23 +334,27 @@ def figures(records, args, song_sigma, docs: Path):
             ax.set_xlabel("step")
         axes[0].set_ylabel("sigma(ln|w|)")
         from matplotlib.lines import Line2D
-        handles = [Line2D([], [], color=c, label=k) for k, c in colors.items()]
+        handles = [Line2D([], [], color=c, label=labels[k]) for k, c in colors.items()]
         handles += [Line2D([], [], color="k", ls="-", label="gamma init"),
                     Line2D([], [], color="k", ls="--", label="constant init"),
                     Line2D([], [], color="k", ls=":", label="Song 2005")]
-        axes[-1].legend(handles=handles, fontsize=7, loc="upper right")
         fig.suptitle("perceptual_dm, BPTT: sigma(t) per synapse group (grey: last third, where stationarity is judged)")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 0.82, 1))
+        fig.legend(handles=handles, fontsize=8, loc="center right")
         fig.savefig(docs / "bridge_rate_sigma_t.png", dpi=110)
         plt.close(fig)
     maps = [r for r in records if r["part"] == "map"]
     if maps:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-        for ax, key, title in ((axes[0], "sigma_ln", "E->E sigma(ln|w|)"), (axes[1], "ks_D", "E->E KS")):
+        fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.6))
+        ref = [r["accuracy"] for r in records if r["part"] == "main" and r["cond"] == "madam" and r["init"] == "gamma"
+               and r["seed"] == 1]
+        acc_title = "accuracy" + (f" (published Madam, same seed: {ref[0]:.2f})" if ref else "")
+        for ax, key, title in ((axes[0], "sigma_ln", "E->E sigma(ln|w|)"), (axes[1], "ks_D", "E->E KS"),
+                               (axes[2], "accuracy", acc_title)):
             m = np.full((len(args.map_restore), len(args.map_noise)), np.nan)
             for r in maps:
                 i, j = args.map_restore.index(r["terms"]["restore"]), args.map_noise.index(r["terms"]["noise"])
-                m[i, j] = r["final_digest"]["EE"][key]
+                m[i, j] = r["accuracy"] if key == "accuracy" else r["final_digest"]["EE"][key]
             im = ax.imshow(m, origin="lower", cmap="viridis")
             for i in range(m.shape[0]):
                 for j in range(m.shape[1]):
@@ -384,7 +414,6 @@ def main(argv=None):
     cmd = "python benchmarks/bridge_rate.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(records, args, song, cmd.strip(), (load0, load1))
     (docs / "bridge_rate_results.md").write_text(text)
-    (docs / "bridge_rate.json").write_text(json.dumps([{k: v for k, v in r.items()} for r in records]))
     figures(records, args, song, docs)
     print(text)
 

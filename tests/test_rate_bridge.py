@@ -246,7 +246,7 @@ def test_bridge_spec_runs_from_the_cli_and_reports_stationarity(tmp_path):
                  "--set", "eval_trials=16", "--set", "final_eval_trials=16", "--set", "batch_size=6",
                  "--set", "network.n_rec=20", "--set", "task_params.stimulus_ms=100"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["learner"]["restore"] == 0.005 and summary["learner"]["noise"] == 0.01
+    assert summary["learner"]["restore"] == 0.0025 and summary["learner"]["noise"] == 0.03
     assert set(summary["sigma_stationarity"]) == {"EE", "EI", "IE", "II", "in", "out"}
     assert summary["sigma_stationarity"]["EE"]["n_points"] == 5
     assert summary["weights"]["EE"]["sign_flips"] == 0 and summary["sign_violations"] == 0
