@@ -78,7 +78,7 @@ def _mean(xs):
 def table(results, song_sigma):
     lines = ["| task | learner | seeds | accuracy (mean; per seed) | steps to 90% | wall s to 90% | wall s total | "
              "time ratio vs madam | crossed zero (projected) | silent synapses | Dale violations | "
-             + " | ".join(f"σ {g} (σ/σ_Song)" for g in GROUPS) + " | KS shape EE |",
+             + " | ".join(f"σ {g} (σ/σ_Song)" for g in GROUPS) + " | KS EE (data vs own log-normal fit) |",
              "|" + "---|" * (12 + len(GROUPS))]
     for task in TASKS:
         rows = [r for r in results if r["task"] == task]
@@ -98,7 +98,7 @@ def table(results, song_sigma):
             for g in GROUPS:
                 s = _mean([r["stats"][g].get("sigma") for r in rs])
                 sig.append(f"{s:.2f} ({s / song_sigma:.2f})" if s is not None else "-")
-            ks = _mean([r["stats"]["EE"].get("ks_shape") for r in rs])
+            ks = _mean([r["stats"]["EE"].get("ks_lognormal") for r in rs])
             learned = [r for r in rs if (r["accuracy"] or 0) >= LEARNED]
             n_learned = f" ({len(learned)}/{len(rs)} learned)" if len(learned) < len(rs) else ""
             fmt = lambda v, f="{:.0f}": "-" if v is None else f.format(v)  # noqa: E731
@@ -213,7 +213,8 @@ def write_markdown(results, args, total, cmd, out) -> str:
           "Baseline for the time ratio: Madam (BPTT), same task, same run. Wall times are training time only "
           "(evaluations excluded) and were measured on a CPU shared with other jobs: compare them loosely.  ",
           f"σ: std of ln|w| of the nonzero synapses after training; σ_Song = {song:.4f} (Song et al. 2005). "
-          "KS shape: KS distance between the fitted and the Song log-normal at equal medians.  ",
+          "KS EE: KS distance between ln|w| of E->E and the normal with its own mean and sd (the data against "
+          "their fitted log-normal; 0 = exactly log-normal).  ",
           init_table(results, song), "", table(results, song), "",
           "Figures: `rate_accuracy.png` (accuracy vs step), `rate_sigma_EE.png` (σ of E→E vs step), "
           "`rate_psychometric.png`, `rate_weights_<task>.png` (ln|w| histograms per E/I group, seed 1).", ""]

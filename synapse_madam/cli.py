@@ -165,11 +165,38 @@ def _sweep(args) -> int:
     return 0
 
 
+def _add_atlas_command(sub) -> None:
+    p = sub.add_parser(
+        "atlas", help="ln|w| of runs from any substrate against measured cortex: one figure + table",
+        description="Draw the ln|w| densities of finished runs (deep, rate, spiking run folders) on one log axis "
+                    "against a measured log-normal, with sigma(t) over each run, and tabulate per run and weight "
+                    "group: sigma ratio to the reference, KS D and Anderson-Darling A^2 of ln|w| against its own "
+                    "fitted normal, fraction at known bounds, sign flips against the initial weights and the "
+                    "stationarity of sigma(t). Writes atlas.png, atlas.md and atlas.json into --out.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (runs/NAME with weights.npz)")
+    p.add_argument("--reference", default="song2005", help="log-normal reference dataset (default song2005)")
+    p.add_argument("--out", default="runs/atlas", metavar="DIR", help="output folder (default runs/atlas)")
+    p.add_argument("--group", action="append", default=None, help="only this weight group (repeatable)")
+    p.add_argument("--no-figure", action="store_true", help="write only atlas.md and atlas.json")
+    p.set_defaults(func=_atlas)
+
+
+def _atlas(args) -> int:
+    from .atlas import build_atlas, write_atlas
+
+    atlas = build_atlas(args.runs, args.reference, groups=args.group)
+    print(atlas.to_markdown())
+    written = write_atlas(atlas, args.out, figure=not args.no_figure)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 # The demo's parts, in order: (title, "module:function(out_dir, progress=...)"). Substrates append theirs.
 DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam.deep.demo:run_deep_demo"),
          ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo"),
          ("rate networks: Dale's law by construction (Madam) vs projection (Adam)", "synapse_madam.rate.demo:run_rate_demo"),
-         ("spiking synapses (Brian2): additive STDP vs Madam-STDP", "synapse_madam.spiking.demo:run_spiking_demo")]
+         ("spiking synapses (Brian2): additive STDP vs Madam-STDP", "synapse_madam.spiking.demo:run_spiking_demo"),
+         ("atlas: every substrate's ln|w| against cortex", "synapse_madam.atlas:run_atlas_demo")]
 
 
 def _add_demo_command(sub) -> None:
@@ -198,7 +225,8 @@ def _demo(args) -> int:
 
 
 # Each entry adds one sub-command to the parser. Substrates register theirs here.
-COMMANDS = [_add_info_command, _add_run_command, _add_sweep_command, _add_stats_command, _add_demo_command]
+COMMANDS = [_add_info_command, _add_run_command, _add_sweep_command, _add_stats_command, _add_atlas_command,
+            _add_demo_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,10 +116,12 @@ class LNSFormat:
 
     def magnitude_range(self, scale: float) -> tuple[float, float]:
         """(smallest, largest) representable magnitude for this ``scale``."""
+        _check_scale(scale)
         return scale * self.base ** (-self.k_max), float(scale)
 
     def levels(self, scale: float = 1.0) -> np.ndarray:
         """All representable magnitudes, largest first (k = 0, 1, ..., k_max)."""
+        _check_scale(scale)
         return scale * self.base ** (-np.arange(self.n_levels, dtype=np.float64))
 
     # --- codes ----------------------------------------------------------------------------
@@ -155,6 +157,7 @@ class LNSFormat:
     def encode(self, w, scale, rounding: str = "nearest", uniform=None):
         """Packed codes of weights ``w`` (magnitudes clipped to the representable range)."""
         _check_finite(w)
+        _check_scale(scale)
         sign = torch.where(w < 0, -1, 1) if is_torch(w) else np.where(w < 0, -1, 1)
         return self.pack(sign, self.round_exponent(self.exponent(w, scale), rounding, uniform))
 
@@ -189,6 +192,15 @@ def check_bits(bits, who: str) -> None:
 def check_rounding(rounding: str) -> None:
     if rounding not in ROUNDING_MODES:
         raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}.")
+
+
+def _check_scale(scale) -> None:
+    """The scale (the largest magnitude, level k = 0) must be a finite number > 0: with 0, a
+    negative or NaN scale every weight would silently get code 0."""
+    ok = bool(torch.all(torch.isfinite(scale) & (scale > 0))) if is_torch(scale) else \
+        bool(np.all(np.isfinite(np.asarray(scale, dtype=float)) & (np.asarray(scale, dtype=float) > 0)))
+    if not ok:
+        raise ValueError(f"LNS: scale must be a finite number > 0 (the largest magnitude), got {scale!r}.")
 
 
 def _check_finite(w) -> None:

@@ -364,6 +364,15 @@ class RunFolder:
         if self.writer:
             io.atomic_torch_save(self.path / name, obj)
 
+    def load_torch(self, name: str = MODEL) -> Any:
+        """torch.load of a file the run saved with :meth:`save_torch` (model.pt)."""
+        import torch
+
+        f = self.path / name
+        if not f.is_file():
+            raise FileNotFoundError(f"{str(f)!r} not found; the run writes it when it finishes.")
+        return torch.load(f, weights_only=False)
+
     def save_figure(self, fig, name: str) -> Path | None:
         """Save a matplotlib Figure as ``name`` (PNG) in the folder and close it."""
         if not self.writer:
@@ -417,10 +426,11 @@ def reusable_summary(path, spec: dict, free_keys: Iterable[str] = (), *, overwri
     ``overwrite`` (then None: the caller reruns it with overwrite=True). A difference only in free
     keys (e.g. more epochs) gives None, so the caller resumes and extends the run."""
     path = Path(path)
-    stored = RunFolder(path).stored_spec()
-    if stored is None:
-        return None
-    diff = spec_diff(stored, spec, free_keys)
+    folder = RunFolder(path)
+    stored = folder.stored_spec()
+    if stored is None or not folder._existing_results():
+        return None  # nothing there yet that another spec could have made
+    diff = spec_diff(stored, spec, set(free_keys) | set(COSMETIC_KEYS))
     if diff:
         if overwrite:
             return None

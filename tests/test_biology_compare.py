@@ -33,7 +33,7 @@ def test_song_like_data_in_mV_match_the_reference():
     c = compare(x, "song2005", unit="mV", n_boot=300)
     (e,) = c.classes
     assert e.sign_class == "E" and e.sigma_ratio_ci[0] <= 1 <= e.sigma_ratio_ci[1]
-    assert e.ks_raw < 0.05 and e.ks_shape < 0.05 and e.ks_data_shape < 0.05
+    assert e.ks_raw < 0.05 and e.ks_fit < 0.05 and e.ks_data_shape < 0.05
     assert e.median_ratio == pytest.approx(1.0, abs=0.1)
 
 
@@ -41,9 +41,9 @@ def test_scale_does_not_change_the_shape_comparison():
     x = np.random.default_rng(1).lognormal(SONG.mu, 0.5, 1000)
     a = compare(x, unit="mV", n_boot=100).classes[0]
     b = compare(1e-3 * x, unit="a.u.", n_boot=100).classes[0]
-    assert b.sigma_ratio == pytest.approx(a.sigma_ratio) and b.ks_shape == pytest.approx(a.ks_shape)
+    assert b.sigma_ratio == pytest.approx(a.sigma_ratio) and b.ks_fit == pytest.approx(a.ks_fit)
+    assert b.ks_data_shape == pytest.approx(a.ks_data_shape)
     assert b.ks_raw is None and b.median_ratio is None
-    assert a.ks_shape == pytest.approx(ks_distance_normals(0, a.sigma, 0, SONG.sigma))
     assert a.sigma_ratio == pytest.approx(0.5 / SONG.sigma, abs=0.05)
 
 
@@ -68,3 +68,17 @@ def test_bad_input():
         compare([1.0, np.nan, 2.0])
     with pytest.raises(ValueError, match="at least"):
         compare([])
+
+
+def test_ks_fit_is_the_data_against_its_own_log_normal_not_two_fits():
+    """Issue 11: the old "KS shape" compared the fitted and the reference log-normal, a function of
+    sigma alone, so a bimodal ln|w| with cortex's sigma read as a perfect match. ks_fit sees it."""
+    rng = np.random.default_rng(3)
+    half = np.sqrt(SONG.sigma**2 - 0.1**2)  # two narrow peaks at +-half: overall sd = sigma_ref
+    y = np.r_[rng.normal(-half, 0.1, 2000), rng.normal(half, 0.1, 2000)]
+    (c,) = compare(np.exp(y), n_boot=0).classes
+    assert c.sigma_ratio == pytest.approx(1.0, abs=0.02)
+    assert ks_distance_normals(0, c.sigma, 0, SONG.sigma) < 0.01  # what the old column showed
+    assert c.ks_fit > 0.15  # the data are far from log-normal
+    assert c.ks_fit == pytest.approx(stats.kstest(y, "norm", args=(y.mean(), y.std())).statistic)
+    assert "KS fit" in str(compare(np.exp(y), n_boot=0)) and "KS shape" not in str(compare(np.exp(y), n_boot=0))

@@ -226,3 +226,17 @@ def test_cli_trains_at_a_chosen_bit_width_and_reports_memory(tmp_path, capsys):
     shown = json.loads((out / "summary.json").read_text())
     assert shown["state_bytes_per_param"] == pytest.approx(3.0, abs=0.05)  # int8 codes + bf16 moment
     assert "bits = 5" in (out / "spec.toml").read_text()
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_scale_that_is_not_a_positive_number_is_one_error(scale):
+    """It used to return code 0 for every weight."""
+    from synapse_madam.lns import LNSFormat
+
+    fmt = LNSFormat(8)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        fmt.encode(np.array([0.5, -0.25]), scale)
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        fmt.encode(torch.tensor([0.5, -0.25]), torch.tensor(scale))
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
+        fmt.levels(scale)

@@ -17,6 +17,9 @@ EXPECTED = {
     "low_precision.ipynb": (["LNSMadam 8 bits", "SGD uniform 4 bits", "median relative error"], 2),
     "rate_networks.ipynb": (["madam      accuracy", "sign violations 0", "node perturbation: accuracy",
                              "Synapse statistics of Madam-trained network"], 0),
+    # the zero-gradient law from two starts, sigma(t) with/without homeostasis, runs of all substrates, the atlas
+    "bridge.ipynb": (["within 4 sampling sd", "restoring drift only", "same state", "the initialisation is remembered",
+                      "sign flips per run"], 3),
     # network (b)'s weights are compared with Song et al. 2005 in their unit (mV)
     "spiking_plasticity.ipynb": (["sign kept", "Synapse statistics of", "madam", "weights in mV",
                                   "'sign_flips': 0, 'frac_wrong_sign': 0.0"], 0),

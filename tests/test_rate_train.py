@@ -124,7 +124,7 @@ def test_node_perturbation_gradient_estimate_aligns_with_backprop():
     assert cos > 0.8
 
 
-def test_runner_validate_and_cli(tmp_path):
+def test_runner_validate_and_cli(tmp_path, capsys):
     from pathlib import Path
     models = Path(__file__).resolve().parents[1] / "models"
     for name in ("rate_perceptual_dm", "rate_context_dm", "rate_parametric_wm"):
@@ -145,6 +145,7 @@ def test_runner_validate_and_cli(tmp_path):
             "--set", "eval_every=3", "--set", "eval_trials=24", "--set", "final_eval_trials=24",
             "--set", "batch_size=8", "--set", "network.n_rec=20", "--set", "task_params.stimulus_ms=100"]
     assert main(args) == 0
+    assert "accuracy" in capsys.readouterr().out  # the rate substrate's headline
     for f in ("spec.toml", "metrics.jsonl", "summary.json", "weights.npz", "weights_init.npz", "model.pt",
               "learning_curve.png", "psychometric.png", "weights.png"):
         assert (out / f).is_file(), f

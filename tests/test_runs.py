@@ -145,6 +145,20 @@ def test_result_files_get_normal_permissions(tmp_path):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
 
 
+def test_reusable_summary(tmp_path):
+    assert runs.reusable_summary(tmp_path / "none", {"a": 1}) is None
+    with RunFolder.open(tmp_path / "p", {"a": 1, "progress": True}):
+        pass  # a spec.toml but no results (a run that died at once): not a conflict
+    assert runs.reusable_summary(tmp_path / "p", {"a": 2}) is None
+    with RunFolder.open(tmp_path / "p", {"a": 1, "progress": True}, overwrite=True) as f:
+        f.write_summary({"acc": 0.5})
+    assert runs.reusable_summary(tmp_path / "p", {"a": 1, "progress": False}) == {"acc": 0.5}
+    with pytest.raises(RunFolderError, match="a \\(1 -> 2\\)"):
+        runs.reusable_summary(tmp_path / "p", {"a": 2, "progress": True})
+    assert runs.reusable_summary(tmp_path / "p", {"a": 2}, overwrite=True) is None
+    assert runs.reusable_summary(tmp_path / "p", {"a": 1, "e": 3}, free_keys={"e"}) is None  # extend: resume
+
+
 def test_stats_output_names_follow_the_input(tmp_path):
     (tmp_path / "run").mkdir()
     assert runs.stats_output_names(tmp_path / "run")["json"] == tmp_path / "run" / "stats_weights.json"
@@ -247,3 +261,34 @@ def test_sweep_refuses_reusing_points_made_with_another_spec(spec, tmp_path, cap
     summary = json.loads((point / "summary.json").read_text())
     assert summary["train_examples"] == 512 and "train_subset = 512" in (point / "spec.toml").read_text()
     assert summary["final_test_acc"] != acc or summary["final_train_loss"] is not None
+
+
+def test_the_resolved_spec_names_the_lr_each_substrate_runs_with():
+    from synapse_madam import substrates
+    from synapse_madam.optim import OPTIMIZERS
+
+    deep = substrates.validate({"substrate": "deep", "optimizer": "adam"}, "x")
+    assert deep["lr"] == OPTIMIZERS["adam"].default_lr == 1e-3
+    rate = substrates.validate({"substrate": "rate", "task": "perceptual_dm", "learning": {"optimizer": "sgd"},
+                                "network": {"n_rec": 10}}, "x")
+    assert rate["learning"]["lr"] == OPTIMIZERS["sgd"].default_lr == 0.05
+    spiking = substrates.validate({"substrate": "spiking", "rule": {"name": "madam"}}, "x")
+    assert spiking["rule"]["lr"] == 0.01 and spiking["rule"]["bound"] == "hard"
+
+
+def test_registry_metadata_replaces_name_tests():
+    from synapse_madam.optim import OPTIMIZERS, check_options
+
+    assert {n for n, i in OPTIMIZERS.items() if i.sign_preserving} == {"madam", "lns_madam", "log_adam", "log_sgd"}
+    assert "restore" in OPTIMIZERS["madam"].options and "bits" in OPTIMIZERS["lns_madam"].options
+    with pytest.raises(ValueError, match="unknown option\\(s\\) bits; allowed: p_scale"):
+        check_options("madam", {"bits": 5})
+
+
+def test_rate_projection_follows_sign_preservation_not_the_name():
+    from synapse_madam.rate import EIRateRNN
+    from synapse_madam.rate.train import BPTT
+
+    net = EIRateRNN(3, 3, 10, seed=0)
+    assert BPTT(net, "log_adam").projection == "none"  # sign-preserving, no "madam" in its name
+    assert BPTT(net, "adam").projection == "zero"

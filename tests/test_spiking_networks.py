@@ -78,11 +78,15 @@ def test_validate_errors_name_the_key():
     assert spec["target"] == "cython" and spec["duration_s"] == 100.0
 
 
-def test_cli_run_writes_run_folder(tmp_path):
+def test_cli_run_writes_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code = cli.main(["run", str(MODELS / "spiking_song_madam.toml"), "--set", 'target="numpy"', "--set", "duration_s=0.4",
                      "--set", "chunk_s=0.2", "--set", "network_params.n_inputs=100", "--out", str(out)])
     assert code == 0
+    headline = capsys.readouterr().out
+    assert "0.4 s of biological time" in headline and "EE: sigma ln|w|" in headline and "sign flips 0" in headline
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["weights"]["EE"]["sigma_ln"] > 0 and r["weights"]["EE"]["sign_flips"] == 0 for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["target"] == "numpy" and summary["rule"]["name"] == "madam"
     with np.load(out / "weights.npz") as z:

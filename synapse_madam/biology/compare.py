@@ -10,8 +10,11 @@ For each class, with the fitted ln|w| ~ N(mu, sigma^2) and the reference N(mu_re
 * ``sigma_ratio`` = sigma / sigma_ref (with the bootstrap CI of sigma divided by sigma_ref; the
   reference's own sampling error is not published with it and is treated as zero). It is
   unit-free: rescaling the weights only shifts mu. 1 means the same spread as cortex.
-* ``ks_shape`` = sup_z |Phi(z/sigma) - Phi(z/sigma_ref)|, the KS distance between the two
-  log-normals after aligning their medians: a unit-free distance that depends on sigma only.
+* ``ks_fit`` = KS distance between ln x and the normal with ln x's own mean and sd: the data
+  against their fitted log-normal, i.e. whether they are log-normal at all (0 = exactly). (The
+  KS distance between the fitted and the reference log-normal at equal medians, which this
+  module reported as "KS shape" before, is a function of sigma / sigma_ref only: it cannot see
+  a bimodal or clipped distribution, so it is no longer reported.)
 * ``ks_data_shape`` = KS distance between the data and the reference log-normal moved to the
   data's median (the data, not the fit, against the reference shape).
 * ``ks_raw`` = KS distance between the fitted and the reference log-normal as they are; only
@@ -87,7 +90,7 @@ class ClassComparison:
     sigma_ci: tuple[float, float]
     sigma_ratio: float
     sigma_ratio_ci: tuple[float, float]
-    ks_shape: float
+    ks_fit: float
     ks_data_shape: float
     ks_raw: float | None
     median_ratio: float | None
@@ -112,11 +115,11 @@ class Comparison:
         head = (f"reference {ref.name}: ln x ~ N({ref.mu:.3f}, {ref.sigma:.4f}^2) in {ref.unit} "
                 f"[{ref.citation.short}]; weights in {self.unit}; {self.n_zero} exact zeros dropped")
         lines = [head, f"{'class':5} {'n':>7} {'mu [CI]':>24} {'sigma [CI]':>22} {'sigma/ref [CI]':>22} "
-                       f"{'KS shape':>8} {'KS data':>8} {'KS raw':>7}"]
+                       f"{'KS fit':>8} {'KS data':>8} {'KS raw':>7}"]
         for c in self.classes:
             raw = "n/a" if c.ks_raw is None else f"{c.ks_raw:.3f}"
             lines.append(f"{c.sign_class:5} {c.n:7d} {_ci(c.mu, c.mu_ci):>24} {_ci(c.sigma, c.sigma_ci):>22} "
-                         f"{_ci(c.sigma_ratio, c.sigma_ratio_ci):>22} {c.ks_shape:8.3f} {c.ks_data_shape:8.3f} {raw:>7}")
+                         f"{_ci(c.sigma_ratio, c.sigma_ratio_ci):>22} {c.ks_fit:8.3f} {c.ks_data_shape:8.3f} {raw:>7}")
         return "\n".join(lines)
 
 
@@ -129,12 +132,12 @@ def compare_class(name: str, x: np.ndarray, fit: LogNormalFit, ref: LogNormalRef
     """Compare magnitudes ``x`` of one sign class (with their log-normal ``fit``) to ``ref``."""
     y = np.log(x)
     med = float(np.median(y))
-    u = np.sort(stats.norm.cdf(y, med, ref.sigma))
-    ks_data = float(ks_ad_statistics(u)[0])
+    ks_data = float(ks_ad_statistics(np.sort(stats.norm.cdf(y, med, ref.sigma)))[0])
+    ks_fit = float(ks_ad_statistics(np.sort(stats.norm.cdf(y, fit.mu, fit.sigma)))[0])
     ratio_ci = (fit.sigma_ci[0] / ref.sigma, fit.sigma_ci[1] / ref.sigma)
     return ClassComparison(
         name, fit.n, fit.mu, fit.mu_ci, fit.sigma, fit.sigma_ci, fit.sigma / ref.sigma, ratio_ci,
-        ks_distance_normals(0.0, fit.sigma, 0.0, ref.sigma), ks_data,
+        ks_fit, ks_data,
         ks_distance_normals(fit.mu, fit.sigma, ref.mu, ref.sigma) if same_unit else None,
         math.exp(fit.mu - ref.mu) if same_unit else None)
 

@@ -11,11 +11,11 @@ import math
 import numpy as np
 from scipy import stats
 
-from ..plots import STYLE, new_figure, plt
+from ..plots import STYLE, colour, new_figure, plt
 
 __all__ = ["FIT_STYLE", "CLASS_COLOUR", "CLASS_NAME", "plot_log_histogram", "plot_qq_lognormal",
            "figure_weight_statistics", "figure_sigma_summary", "plot_bounded_histogram",
-           "weight_distribution_figure"]
+           "weight_distribution_figure", "atlas_figure"]
 
 FIT_STYLE = {  # name -> (label, colour, linestyle)
     "lognormal": ("log-normal", "#c0392b", "-"),
@@ -225,4 +225,82 @@ def weight_distribution_figure(weights: dict, *, unit="a.u.", bounds=None, refer
         fig.tight_layout()
         if title:
             fig.suptitle(title, x=0.01, y=1.0, ha="left", va="bottom", fontsize=10)
+    return fig
+
+
+def atlas_figure(atlas, *, bins: int = 60, title: str | None = None):
+    """The atlas (:class:`synapse_madam.atlas.Atlas`): ln|w| densities of every run and weight group
+    on one log axis against the reference log-normal (left), and sigma(t) / sigma_ref over each run
+    (right), one legend below both. With one group per run, a line's colour is its learner's (as
+    in every figure of the library) and its style tells runs of the same learner apart; with
+    several groups per run, colour is the run and style the group.
+
+    Left: each group's ln|w| is centred at its median, so weights in different units (a.u., mV,
+    nS) share the axis and only the shape is compared; the x axis is |w| / median(|w|) on a log
+    scale, the y axis the density of ln|w| (about sqrt(n) bins, at most ``bins``); the reference is
+    N(0, sigma_ref^2), the measured log-normal moved to median 1. A bound shows as a spike, a
+    bimodal law as two peaks, a too-narrow law as a tall thin peak. Right: sigma_ln at each logged
+    point over the fraction of the run, divided by sigma_ref (1 = cortex's spread; the band is
+    +-10 %); a flat last third (shaded) is the stationary state the evidence protocol asks for.
+    """
+    ref = atlas.reference
+    groups = [g for g in atlas.groups if g.ln_w.size > 1]
+    runs = list(dict.fromkeys(g.run for g in atlas.groups))
+    # one group per run: colour = the learner's (Madam and Madam-STDP red, Adam blue, ...; plots.colour),
+    # line style = the n-th run in that colour. Several groups per run: colour = the run, style = the group.
+    one_each = len(atlas.groups) == len(runs)
+    cycle = list(plt.get_cmap("tab10").colors if not one_each else plt.get_cmap("Dark2").colors)
+    colour_of = {}
+    for i, r in enumerate(runs):
+        learner = next((g.learner for g in atlas.groups if g.run == r), None)
+        colour_of[r] = (colour(learner, None) if one_each and learner else None) or cycle[i % len(cycle)]
+    styles = ["-", "--", ":", "-.", (0, (6, 1.5)), (0, (3, 1, 1, 1, 1, 1))]
+    style_of, seen = {}, {}
+    for g in atlas.groups:
+        key = colour_of[g.run] if one_each else g.run
+        style_of[g.label] = styles[seen.setdefault(key, 0) % len(styles)]
+        seen[key] += 1
+    centred = {g.label: g.ln_w - np.median(g.ln_w) for g in groups}
+    lo = min([-3.5 * ref.sigma] + [float(np.quantile(y, 0.002)) for y in centred.values()])
+    hi = max([3.5 * ref.sigma] + [float(np.quantile(y, 0.998)) for y in centred.values()])
+    with plt.rc_context(STYLE):
+        fig, (ax, ax_t) = new_figure(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+        for g in groups:
+            y = centred[g.label]
+            e = np.linspace(lo, hi, int(np.clip(np.sqrt(y.size), 8, bins)) + 1)
+            dens = np.histogram(y, bins=e)[0] / (y.size * np.diff(e))  # mass outside the axis stays outside
+            ax.stairs(dens, np.exp(e), color=colour_of[g.run], ls=style_of[g.label], lw=1.4,
+                      label=f"{g.run} {g.group} (σ/σ_ref {g.sigma_ratio:.2f}, KS {g.digest['ks_D']:.3f})")
+        z = np.linspace(lo, hi, 400)
+        ax.plot(np.exp(z), stats.norm.pdf(z, 0.0, ref.sigma), color="k", lw=2.4, alpha=0.8,
+                label=f"{ref.citation.short} ({ref.measure}), σ = {ref.sigma:.2f}")
+        ax.set_xscale("log")
+        ax.set_xlabel("|w| / median |w|  (each group centred at its median, so units drop out)")
+        ax.set_ylabel("density of ln|w|")
+        ax.set_title(title or f"ln|w| of {len(runs)} run(s) against {ref.citation.short}")
+        ax.grid(alpha=0.3)
+
+        ax_t.axhspan(0.9, 1.1, color="k", alpha=0.08, lw=0)
+        ax_t.axhline(1.0, color="k", lw=1.2, alpha=0.7)
+        ax_t.axvspan(2 / 3, 1, color="tab:green", alpha=0.07, lw=0)
+        drawn = 0
+        for g in atlas.groups:
+            if len(g.sigma_t) < 2:
+                continue
+            t = np.array([p[0] for p in g.sigma_t], float)
+            s = np.array([p[1] for p in g.sigma_t], float)
+            frac = (t - t[0]) / (t[-1] - t[0]) if t[-1] > t[0] else np.linspace(0, 1, t.size)
+            ax_t.plot(frac, s / ref.sigma, color=colour_of[g.run], ls=style_of[g.label], lw=1.3,
+                      marker="." if t.size < 30 else None)
+            drawn += 1
+        ax_t.set_xlabel("fraction of the run (shaded: the last third, where σ must move < 5 %)")
+        ax_t.set_ylabel(f"σ(ln|w|) / σ_ref   (σ_ref = {ref.sigma:.2f}; band ±10 %)")
+        ax_t.set_title("σ(t) during each run" if drawn else "σ(t): no run logged its digest during the run")
+        ax_t.set_xlim(0, 1)
+        ax_t.set_ylim(bottom=0)
+        ax_t.grid(alpha=0.3)
+        fig.tight_layout()
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2 if len(labels) > 6 else 1,
+                   fontsize=7, frameon=False)
     return fig

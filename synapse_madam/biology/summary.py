@@ -111,7 +111,7 @@ class StatsReport:
         }
 
     def table_rows(self) -> list[list[str]]:
-        head = ["group", "class", "n", "mu [95% CI]", "sigma [95% CI]", "sigma/ref", "KS shape", "KS raw",
+        head = ["group", "class", "n", "mu [95% CI]", "sigma [95% CI]", "sigma/ref", "KS fit", "KS raw",
                 "best fit", "log-normal AD p", "bimodal (dip p lin/log)", "at bounds", "levels (bits)"]
         rows = [head]
         for g in self.groups:
@@ -124,7 +124,7 @@ class StatsReport:
                 runner = f" (dAIC ln {c.fits.delta_aic['lognormal']:.0f})" if c.fits.best.name != "lognormal" else ""
                 rows.append([g.name, c.sign_class, str(c.n), f"{ln.mu:.3f} [{lo:.3f}, {hi:.3f}]",
                              f"{ln.sigma:.3f} [{s_lo:.3f}, {s_hi:.3f}]",
-                             f"{cmp_.sigma_ratio:.2f}", f"{cmp_.ks_shape:.3f}",
+                             f"{cmp_.sigma_ratio:.2f}", f"{cmp_.ks_fit:.3f}",
                              "n/a" if cmp_.ks_raw is None else f"{cmp_.ks_raw:.3f}", best + runner,
                              f"{c.fits['lognormal'].ad_p:.3f}" + (" (rejected)" if c.lognormal_rejected else ""),
                              ("yes" if b.bimodal else "no") + f" ({b.dip_linear.p_value:.3f}/{dl})",
@@ -140,7 +140,8 @@ class StatsReport:
                 f"Bimodal: dip test p < {self.settings['alpha']}/2 on |w| or ln|w|. "
                 f"At bounds: |w| within {self.settings['rtol']:.0%} of the range from 0 or the upper bound "
                 f"({_bounds_text(self.settings.get('bounds'))}). "
-                f"KS shape: fit vs reference at equal medians (sigma only); KS raw: as they are "
+                f"KS fit: KS distance of ln|w| to its own fitted normal (is it log-normal?); KS raw: fit vs "
+                f"reference as they are "
                 f"(only when the weights are in {r.unit})."]
 
     def to_text(self) -> str:

@@ -44,7 +44,7 @@ def run_deep_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = Non
         for lr in opt_lrs:
             spec = validate(dict(base, optimizer=opt, lr=float(lr), name=f"demo/{opt}_lr{lr:g}"), "demo")
             run_dir = out_dir / "deep" / f"{opt}_lr{lr:g}"
-            summary = run(spec, run_dir)
+            summary = run(spec, run_dir, resume=True)  # a rerun reuses what the same spec made
             rows.append(summary)
             runs[(opt, float(lr))] = run_dir
             print_fn(f"  {opt:6s} lr={lr:<7g} test accuracy {summary['final_test_acc']:.4f}"
@@ -91,7 +91,7 @@ def run_lns_demo(out_dir: str | Path = "runs/demo", *, epochs: int | None = None
     for label, opt, lr, options in LNS_DEMO_POINTS:
         tag = label.replace(" ", "_").replace("+", "plus")
         spec = validate(dict(base, optimizer=opt, lr=lr, optimizer_options=dict(options), name=f"demo/{tag}"), "demo")
-        summary = run(spec, out_dir / "lns" / tag)
+        summary = run(spec, out_dir / "lns" / tag, resume=True)
         results.append((label, summary))
         print_fn(f"  {label:22s} test accuracy {summary['final_test_acc']:.4f}   "
                  f"{summary['state_bytes_per_param']:.1f} bytes/param")

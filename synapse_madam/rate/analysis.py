@@ -40,7 +40,7 @@ def group_statistics(name: str, w, *, reference: str = "song2005", n_boot: int =
     cls = max(cmp_.classes, key=lambda c: c.n)  # the group's own sign class (violators are few)
     fits = compare_fits(mags, n_boot=n_boot, n_mc=max(n_mc, 1), seed=seed)
     out.update({"mu": cls.mu, "sigma": cls.sigma, "sigma_ci": list(cls.sigma_ci), "sigma_ratio": cls.sigma_ratio,
-                "ks_shape": cls.ks_shape, "ks_data_shape": cls.ks_data_shape,
+                "ks_data_shape": cls.ks_data_shape,
                 "ks_lognormal": fits["lognormal"].ks, "best_fit": fits.best.name,
                 "delta_aic_lognormal": fits.delta_aic["lognormal"]})
     return out

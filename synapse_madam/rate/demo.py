@@ -35,7 +35,7 @@ def run_rate_demo(out_dir: str | Path = "runs/demo", *, steps: int = 400, progre
                     progress=progress)
         spec["learning"] = {**spec.get("learning", {}), **learning}
         spec["name"] = f"rate_demo_{learning['optimizer']}"
-        s = substrates.run(spec, out_dir / "rate" / spec["name"], source=str(SPEC))
+        s = substrates.run(spec, out_dir / "rate" / spec["name"], source=str(SPEC), resume=True)
         results[label] = s
         ee = s["weights"].get("EE", {})
         ratio = ee.get("sigma_ratio", float("nan"))

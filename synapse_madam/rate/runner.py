@@ -47,7 +47,6 @@ figures (learning curve, psychometric curve, weight histograms).
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -225,10 +224,10 @@ def weight_groups(source) -> dict:
 
 def load_model(run_dir) -> torch.nn.Module:
     """Rebuild the trained network of a finished run (model.pt + spec.toml)."""
-    from ..substrates import load_spec
-
-    run_dir = Path(run_dir)
-    spec = validate(load_spec(run_dir / "spec.toml"), str(run_dir / "spec.toml"))
-    _, model, _ = build(spec)
-    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=False)["state_dict"])
+    folder = RunFolder(run_dir)
+    stored = folder.stored_spec()
+    if stored is None:
+        raise FileNotFoundError(f"{str(run_dir)!r} has no spec.toml; give a finished rate run folder.")
+    _, model, _ = build(validate(stored, str(folder.file("spec.toml"))))
+    model.load_state_dict(folder.load_torch()["state_dict"])
     return model

@@ -36,7 +36,7 @@ def _class_statistics(x: np.ndarray, n_zero_here: int, cmp_row, w_max: float | N
     c = cmp_row
     out = {"n": int(x.size), "mu": _num(c.mu), "sigma": _num(c.sigma), "sigma_ci": _num(c.sigma_ci),
            "sigma_ratio": _num(c.sigma_ratio), "sigma_ratio_ci": _num(c.sigma_ratio_ci), "ks": _num(gof.ks),
-           "ad": _num(gof.ad), "ks_shape": _num(c.ks_shape), "ks_raw": _num(c.ks_raw), "median_ratio": _num(c.median_ratio)}
+           "ad": _num(gof.ad), "ks_data_shape": _num(c.ks_data_shape), "ks_raw": _num(c.ks_raw), "median_ratio": _num(c.median_ratio)}
     # exact zeros sit at the lower bound of a one-signed group: they count for the bounds and the
     # linear-scale dip, as in biology.analyze
     m = np.concatenate([x, np.zeros(n_zero_here)]) if n_zero_here else x
@@ -62,7 +62,7 @@ def group_statistics(w, *, unit: str = "a.u.", w_max: float | None = None, initi
     Per class, from :mod:`synapse_madam.biology`: ``mu``, ``sigma`` of ln|w| (MLE) with a
     normal-theory CI, ``sigma_ratio`` = sigma / sigma_ref (unit-free; 1 = the spread of cortex for
     Song et al. 2005), ``ks`` / ``ad`` = Kolmogorov–Smirnov D and Anderson–Darling A^2 of the
-    data against its own log-normal fit, ``ks_shape`` = KS distance to the reference shape,
+    data against its own log-normal fit, ``ks_data_shape`` = KS distance of the data to the reference log-normal moved to the data's median,
     ``ks_raw`` / ``median_ratio`` (only when ``unit`` is the reference's, e.g. "mV"), and the
     bimodality measures: Hartigan's dip test on |w| and ln|w| (``bimodal`` = either rejects
     unimodality at 0.05/2) and, when ``w_max`` is known, the fractions within 1% of 0 and of

@@ -32,7 +32,7 @@ def run_spiking_demo(out_dir: str | Path = "runs/demo", *, duration_s: float = 1
     for label, spec_file in SPIKING_DEMO_RULES.items():
         spec = substrates.load_spec(MODELS / spec_file)
         spec.update(duration_s=duration_s, chunk_s=min(duration_s, 20.0), target=target)
-        summary = substrates.run(spec, out_dir / "spiking" / spec["name"], source=spec_file)
+        summary = substrates.run(spec, out_dir / "spiking" / spec["name"], source=spec_file, resume=True)
         digest = summary["weights"]["EE"]
         e = digest["classes"].get("E", {})
         results[label] = summary

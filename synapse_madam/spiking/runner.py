@@ -85,7 +85,23 @@ def _validate_rule(section, key: str, source: str) -> dict:
                 raise ValueError(f"{source}: {key}.{k} must be a string, got {v!r}.")
         elif isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"{source}: {key}.{k} must be a number, got {v!r}.")
-    return dict(section)
+    return {"name": section["name"], **_rule_defaults(section["name"]), **section}
+
+
+def _rule_defaults(name: str) -> dict:
+    """The rule's own numeric and string defaults (e.g. Madam-STDP's lr), so that spec.toml states
+    the parameters the run used; defaults computed from other parameters (None) stay implicit."""
+    from .plasticity import RULES
+
+    out = {}
+    for p in inspect.signature(RULES[name]).parameters.values():
+        d = p.default
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or d is p.empty or d is None or p.name.startswith("tau_") \
+                or p.name.endswith("_dt"):
+            continue
+        if isinstance(d, str) or (isinstance(d, (int, float)) and not isinstance(d, bool)):
+            out[p.name] = d
+    return out
 
 
 def validate(spec: dict, source: str) -> dict:
