@@ -64,7 +64,7 @@ def _stats(args) -> int:
         groups = {g: groups[g] for g in args.group}
     report = analyze(groups, reference, unit=unit, zeros=args.zeros, source=str(args.path),
                      n_boot=args.n_boot, n_sim=args.n_sim, bounds={g: b for g, b in bounds.items() if g in groups},
-                     seed=args.seed)
+                     seed=args.seed, progress=True)
     print(report.to_text())
     names = stats_output_names(args.path, args.out)  # derived from the input: two inputs never collide
     written = [atomic_write_json(names["json"], report.to_dict()), atomic_write_text(names["md"], report.to_markdown())]

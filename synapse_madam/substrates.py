@@ -142,10 +142,11 @@ def get(name) -> Substrate:
 
 
 def load_spec(path: str | Path) -> dict:
-    """Read a TOML spec; clear errors for a missing file or bad TOML. ``name`` defaults to the stem."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"spec file {str(path)!r} not found (specs live in models/*.toml).")
+    """Read a TOML spec (a path, or the name of a packaged spec: "fashion_mlp"); clear errors for a
+    missing file or bad TOML. ``name`` defaults to the stem."""
+    from .models import resolve
+
+    path = resolve(path)
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

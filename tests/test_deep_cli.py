@@ -106,11 +106,20 @@ def test_deep_demo_small(tmp_path):
 def test_lns_demo_small(tmp_path):
     from synapse_madam.deep.demo import LNS_DEMO_POINTS, run_lns_demo
 
-    res = run_lns_demo(tmp_path, epochs=1, progress=False, print_fn=lambda *a: None)
+    res = run_lns_demo(tmp_path, epochs=1, progress=False, lrs=[0.01, 0.001], print_fn=lambda *a: None)
     assert [label for label, _ in res["results"]] == [p[0] for p in LNS_DEMO_POINTS]
     bytes_per_param = {label: s["state_bytes_per_param"] for label, s in res["results"]}
     assert bytes_per_param["LNSMadam 8 bits"] == pytest.approx(3.0, abs=0.05)  # int8 codes + bf16 moment
     assert "| LNSMadam 5 bits |" in res["report"]
+    assert "same lrs (0.01, 0.001) with stochastic rounding" in res["report"]
+
+
+def test_lns_demo_gives_the_uniform_baseline_the_same_lrs_and_rounding():
+    from synapse_madam.deep.demo import LNS_DEMO_POINTS
+
+    rounding = {label: options.get("rounding") for label, _opt, options in LNS_DEMO_POINTS}
+    assert set(rounding.values()) == {"stochastic"}, rounding
+    assert all(len(p) == 3 for p in LNS_DEMO_POINTS), "no per-format lr: every format runs the shared grid"
 
 
 @pytest.mark.slow

@@ -103,7 +103,6 @@ def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SYNAPSE_MADAM_DATA", raising=False)
     monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
-    monkeypatch.setattr(data, "_REPO_ROOT", tmp_path)
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
         data.find_fashion_mnist(tmp_path / "empty")
 
@@ -170,7 +169,6 @@ def test_missing_text_corpus_names_the_package(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SYNAPSE_MADAM_DATA", raising=False)
     monkeypatch.setattr(data, "FORTUNES_SYSTEM_DIR", tmp_path / "nowhere")
-    monkeypatch.setattr(data, "_REPO_ROOT", tmp_path)
     with pytest.raises(FileNotFoundError, match="apt-get install fortunes-min"):
         data.find_fortunes()
 

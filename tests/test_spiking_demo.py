@@ -4,10 +4,14 @@ from synapse_madam.spiking.demo import SPIKING_DEMO_RULES, run_spiking_demo
 
 
 def test_spiking_demo_small(tmp_path):
-    res = run_spiking_demo(tmp_path, duration_s=1.0, target="numpy", progress=False, print_fn=lambda *a: None)
+    printed = []
+    res = run_spiking_demo(tmp_path, duration_s=1.0, target="numpy", progress=False, print_fn=printed.append)
     assert set(res["results"]) == set(SPIKING_DEMO_RULES)
-    for label, summary in res["results"].items():
+    for (label, summary), line in zip(res["results"].items(), printed):
         digest = summary["weights"]["EE"]
         assert digest["sign_flips"] == 0 and digest["frac_wrong_sign"] == 0.0
         assert f"| {label} |" in res["report"]
+        # the time printed is wall-clock time, and is called so
+        assert f"wall time {summary['wall_s']:.1f} s for 1 s of biological time" in line and "simulated" not in line
+    assert "| wall time (s) |" in res["report"] and "not simulated time" in res["report"]
     assert (tmp_path / "spiking").is_dir()

@@ -10,6 +10,9 @@ For every weight group (e.g. a layer, or a Brian2 pathway such as "EE") and ever
 * is it bimodal? — fraction at the bounds and Hartigan's dip test on |w| and ln|w|;
 * how many distinguishable levels / bits? — Bartol et al. (2015) levels = ln(R) / (2 CV) over the
   0.5–99.5 % range R of |w| at Bartol's pairwise CV (from the reference data, tag M).
+
+A class of more than ``max_resample`` (10^5) values is bootstrapped and dip-tested on a random
+subsample of that size (see ``fitting`` and ``bimodality``); the report names each such class.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_finite_1d
+from ._sampling import MAX_RESAMPLE, subsample_note
 from .bimodality import Bimodality, assess_bimodality
 from .compare import SIGN_CLASSES, ClassComparison, compare_class, split_by_sign
 from .fitting import FitComparison, compare_fits
@@ -46,6 +50,12 @@ class ClassStats:
     bimodality: Bimodality
     precision: Precision
     alpha: float
+    max_resample: int | None = MAX_RESAMPLE
+
+    @property
+    def resample_note(self) -> str | None:
+        """"bootstrap and dip test on a random subsample of M of N values", or None (all used)."""
+        return subsample_note(max(self.n, self.bimodality.dip_linear.n), self.max_resample)
 
     @property
     def lognormal_rejected(self) -> bool:
@@ -57,6 +67,9 @@ class ClassStats:
         b = self.bimodality
         return {
             "class": self.sign_class, "n": self.n,
+            "resampling": {"note": self.resample_note, "bootstrap_n": self.fits.lognormal.boot_size,
+                           "dip_n": self.bimodality.dip_linear.n_tested,
+                           "dip_log_n": self.bimodality.dip_log.n_tested if self.bimodality.dip_log else None},
             "lognormal": {"mu": ln.mu, "mu_ci": list(ln.mu_ci), "sigma": ln.sigma, "sigma_ci": list(ln.sigma_ci),
                           "ci_level": ln.ci_level, "n_boot": ln.n_boot, "median": ln.median, "mean": ln.mean,
                           "mode": ln.mode, "ks": self.fits["lognormal"].ks, "ks_p": self.fits["lognormal"].ks_p,
@@ -144,13 +157,18 @@ class StatsReport:
                 f"reference as they are "
                 f"(only when the weights are in {r.unit})."]
 
+    def resample_notes(self) -> list[str]:
+        """One line per sign class whose bootstrap and dip test ran on a subsample."""
+        return [f"{g.name} [{c.sign_class}]: {c.resample_note}" for g in self.groups for c in g.classes
+                if c.resample_note]
+
     def to_text(self) -> str:
         rows = self.table_rows()
         widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
         fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
         zeros = [f"{g.name}: {g.n_zero} exact zeros dropped" for g in self.groups if g.n_zero]
         return "\n".join(self._header_lines() + [""] + [fmt(rows[0]), fmt(["-" * w for w in widths])]
-                         + [fmt(r) for r in rows[1:]] + zeros)
+                         + [fmt(r) for r in rows[1:]] + zeros + self.resample_notes())
 
     def to_markdown(self) -> str:
         rows = self.table_rows()
@@ -158,8 +176,9 @@ class StatsReport:
         md.append("| " + " | ".join(rows[0]) + " |")
         md.append("|" + "---|" * len(rows[0]))
         md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-        zeros = [f"- {g.name}: {g.n_zero} exact zeros dropped" for g in self.groups if g.n_zero]
-        return "\n".join(md + ([""] + zeros if zeros else [])) + "\n"
+        notes = [f"- {g.name}: {g.n_zero} exact zeros dropped" for g in self.groups if g.n_zero]
+        notes += [f"- {line}" for line in self.resample_notes()]
+        return "\n".join(md + ([""] + notes if notes else [])) + "\n"
 
 
 def _bounds_text(bounds) -> str:
@@ -177,7 +196,8 @@ def _at_bounds_text(near) -> str:
 def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: str = "a.u.",
             zeros: str = "error", source: str = "weights", ci_level: float = 0.95, n_boot: int = 1000,
             n_mc: int = 500, n_sim: int = 500, alpha: float = 0.05, rtol: float = 0.01,
-            pair_cv: float | None = None, bounds: dict | None = None, seed: int | None = 0) -> StatsReport:
+            pair_cv: float | None = None, bounds: dict | None = None, seed: int | None = 0,
+            max_resample: int | None = MAX_RESAMPLE, progress: bool = False) -> StatsReport:
     """Fits, reference comparison, bimodality and precision for every group and sign class.
 
     ``groups``: a dict name -> signed weights (any shapes), or a single array. Sign classes with
@@ -189,7 +209,12 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
     ``bounds``: group name -> the upper bound of |w| of a hard-bounded rule (e.g. g_max of additive
     STDP, Song et al. 2000), for the fraction at the bounds; groups not named have no known upper
     bound (fraction at the upper bound: None; at the lower: the exact zeros).
+    ``max_resample``: classes with more values are bootstrapped and dip-tested on a random
+    subsample of this size (None: never). ``progress``: a bar over the classes and their steps
+    (on a terminal only, see :mod:`synapse_madam.progress`).
     """
+    from ..progress import progress_bar
+
     ref = reference_distribution(reference)
     if not isinstance(groups, dict):
         groups = {"weights": groups}
@@ -203,27 +228,37 @@ def analyze(groups, reference: str | LogNormalReference = "song2005", *, unit: s
         if not v > 0:
             raise ValueError(f"bounds[{k!r}] = {v!r}; an upper bound of |w| must be > 0.")
     out = []
+    bar = progress_bar(total=3 * 2 * len(groups), desc="stats", enabled=progress, unit="step")
     for name, w in groups.items():
         flat = as_finite_1d(w, f"weight group {name!r}")
         classes, n_zero = split_by_sign(flat, zeros=zeros, name=f"weight group {name!r}")
         stats_, mags = [], {}
         for cls in SIGN_CLASSES:
             x = classes.get(cls)
-            if x is None or x.size < 4 or np.unique(x).size < 2:
+            if x is None or x.size < 4 or x.min() == x.max():
+                bar.update(3)
                 continue
-            fits = compare_fits(x, ci_level=ci_level, n_boot=n_boot, n_mc=n_mc, seed=seed)
+            x = np.sort(x)  # once: the fits' KS/AD statistics and the reference comparison need it sorted
+            bar.set_description(f"stats {name} [{cls}] fits ({x.size:,} values)")
+            fits = compare_fits(x, ci_level=ci_level, n_boot=n_boot, n_mc=n_mc, seed=seed, max_resample=max_resample)
+            bar.update(1)
+            bar.set_description(f"stats {name} [{cls}] reference, dip test")
             cmp_ = compare_class(cls, x, fits.lognormal, ref, unit == ref.unit)
             # weights at exactly 0 sit at the lower bound: in an unsigned group they belong to its
             # one class and count for the bounds and the linear-scale dip (ln|w| ignores them)
             with_zeros = np.concatenate([x, np.zeros(n_zero)]) if n_zero and len(classes) == 1 else x
             bim = assess_bimodality(with_zeros, upper=bounds.get(str(name)), rtol=rtol, alpha=alpha, n_sim=n_sim,
-                                    seed=seed)
+                                    seed=seed, max_size=max_resample)
+            bar.update(1)
             prec = levels_from_sizes(x, cv, quantiles=RANGE_QUANTILES)
-            stats_.append(ClassStats(cls, x.size, fits, cmp_, bim, prec, alpha))
+            bar.update(1)
+            stats_.append(ClassStats(cls, x.size, fits, cmp_, bim, prec, alpha, max_resample))
             mags[cls] = x
         if not stats_:
             raise ValueError(f"weight group {name!r}: no sign class has >= 4 weights with >= 2 distinct values.")
         out.append(GroupStats(str(name), tuple(np.shape(w)), n_zero, tuple(stats_), mags))
+    bar.close()
     settings = {"ci_level": ci_level, "n_boot": n_boot, "n_mc": n_mc, "n_sim": n_sim, "alpha": alpha,
-                "rtol": rtol, "pair_cv": cv, "zeros": zeros, "bounds": bounds, "seed": seed}
+                "rtol": rtol, "pair_cv": cv, "zeros": zeros, "bounds": bounds, "seed": seed,
+                "max_resample": max_resample}
     return StatsReport(source, ref, unit, tuple(out), settings)

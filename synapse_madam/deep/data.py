@@ -5,8 +5,7 @@ Three real datasets, none downloaded at run time:
 * ``fashion_mnist``: Fashion-MNIST (Xiao, Rasul, Vollgraf 2017, arXiv:1708.07747), 60 000 train +
   10 000 test 28x28 grey images in 10 classes, read from the standard IDX files (gzip or raw) by
   the small parser :func:`read_idx`. Searched in: the directory the caller gives, ``$SYNAPSE_MADAM_DATA``
-  (and its ``fashion-mnist/`` sub-folder), ``data/fashion-mnist`` (in the current folder and in
-  the repository), and ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``).
+  (and its ``fashion-mnist/`` sub-folder), ``data/fashion-mnist`` (in the current folder), and ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``).
 * ``digits``: scikit-learn's 8x8 handwritten digits (1 797 images, UCI ML digits, Alpaydin &
   Kaynak 1998), shipped inside scikit-learn. The embedded default for the demo and the tests.
 * ``fortunes``: a real English text corpus for character-level language modelling, the
@@ -43,7 +42,6 @@ FASHION_MNIST_FILES = {
 }
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 FORTUNES_SYSTEM_DIR = Path("/usr/share/games/fortunes")
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # IDX type byte -> (numpy big-endian dtype); LeCun's IDX format (yann.lecun.com/exdb/mnist).
 _IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -139,7 +137,7 @@ def fashion_mnist_search_path(data_dir: str | os.PathLike | None = None) -> list
     env = os.environ.get("SYNAPSE_MADAM_DATA")
     if env:
         folders += [Path(env), Path(env) / "fashion-mnist"]
-    folders += [Path("data/fashion-mnist"), _REPO_ROOT / "data" / "fashion-mnist", FASHION_MNIST_SYSTEM_DIR]
+    folders += [Path("data/fashion-mnist"), FASHION_MNIST_SYSTEM_DIR]
     seen, out = set(), []
     for f in folders:
         key = str(f.resolve()) if f.exists() else str(f)
@@ -260,7 +258,7 @@ def find_fortunes(path: str | os.PathLike | None = None) -> list[Path]:
     env = os.environ.get("SYNAPSE_MADAM_DATA")
     if env:
         candidates.append(Path(env) / "fortunes")
-    candidates += [Path("data/fortunes"), _REPO_ROOT / "data" / "fortunes", FORTUNES_SYSTEM_DIR]
+    candidates += [Path("data/fortunes"), FORTUNES_SYSTEM_DIR]
     for c in candidates:
         if c.is_file():
             return [c]

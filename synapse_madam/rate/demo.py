@@ -16,7 +16,7 @@ __all__ = ["RATE_DEMO_LEARNERS", "run_rate_demo"]
 
 RATE_DEMO_LEARNERS = {"Madam": {"optimizer": "madam", "lr": 0.01},
                       "Adam + projection": {"optimizer": "adam", "lr": 0.001}}
-SPEC = Path(__file__).resolve().parents[2] / "models" / "rate_perceptual_dm.toml"
+SPEC = "rate_perceptual_dm"  # a packaged spec (synapse_madam/models/)
 
 
 def run_rate_demo(out_dir: str | Path = "runs/demo", *, steps: int = 400, progress: bool = True,
