@@ -12,6 +12,9 @@ Kuras & Rumpel 2011 measured log-normal spine sizes whose ln-size performs such 
 * ``frac_at_lower`` / ``frac_at_upper`` / ``frac_at_bounds``: fraction of entries whose |w| lies
   within ``rel_tol`` (relative) of a *known* bound (lo, hi) on |w|. Without known bounds these are
   None: the largest observed |w| is not a bound (a log-normal sample has no bound at all);
+* ``corr_init``: Pearson correlation of ln|w| with the *initial* ln|w| (entries nonzero in
+  both): how much of its initialisation the group remembers (1: magnitudes ranked as at the
+  start, 0: forgotten; None when the initial magnitudes are all equal, e.g. a constant init);
 * ``sign_flips``: entries whose sign differs from the *initial* weights' (a nonzero weight
   that became zero counts as a flip: it lost its sign);
 * ``frac_wrong_sign``: fraction of entries whose sign is not the group's expected sign
@@ -30,10 +33,10 @@ import warnings
 
 import numpy as np
 
-__all__ = ["digest_weights", "stationarity", "DIGEST_KEYS"]
+__all__ = ["digest_weights", "stationarity", "corr_init", "DIGEST_KEYS"]
 
 DIGEST_KEYS = ("n", "n_zero", "mean_ln", "sigma_ln", "skew_ln", "ks_D", "frac_at_lower", "frac_at_upper",
-               "frac_at_bounds", "sign_flips", "frac_wrong_sign")
+               "frac_at_bounds", "sign_flips", "corr_init", "frac_wrong_sign")
 
 
 def _as_numpy(w, name: str) -> np.ndarray:
@@ -67,7 +70,7 @@ def digest_weights(w, *, initial=None, bounds=None, expected_sign=None, rel_tol:
     out: dict = {"n": n, "n_zero": int(np.sum(a == 0)), "n_nonfinite": int(np.sum(nonfinite)),
                  "mean_ln": None, "sigma_ln": None, "skew_ln": None, "ks_D": None,
                  "frac_at_lower": None, "frac_at_upper": None, "frac_at_bounds": None,
-                 "sign_flips": None, "frac_wrong_sign": None}
+                 "sign_flips": None, "corr_init": None, "frac_wrong_sign": None}
     mags = np.abs(a[(a != 0) & ~nonfinite])
     if mags.size >= 2:
         from scipy import stats
@@ -90,6 +93,7 @@ def digest_weights(w, *, initial=None, bounds=None, expected_sign=None, rel_tol:
             raise ValueError(f"digest_weights: initial has {a0.size} entries but w has {n}; give the same group's "
                              "initial weights.")
         out["sign_flips"] = int(np.sum(np.sign(a0) != np.sign(a)))
+        out["corr_init"] = corr_init(a, a0)
     if expected_sign is not None:
         if expected_sign not in (1, -1):
             raise ValueError(f"digest_weights: expected_sign must be +1 or -1, got {expected_sign!r}.")
@@ -112,6 +116,19 @@ def _at_bounds(mags: np.ndarray, bounds, rel_tol: float, n: int) -> dict:
     at_hi = np.abs(mags - hi) <= rel_tol * hi if math.isfinite(hi) else np.zeros(mags.shape, bool)
     return {"frac_at_lower": float(at_lo.sum() / n), "frac_at_upper": float(at_hi.sum() / n),
             "frac_at_bounds": float((at_lo | at_hi).sum() / n)}
+
+
+def corr_init(w, w0) -> float | None:
+    """Pearson correlation of ln|w| and ln|w0| over entries nonzero and finite in both; None with
+    fewer than 3 such entries or when either side has (numerically) one magnitude only."""
+    a, b = np.abs(np.asarray(w, dtype=float).ravel()), np.abs(np.asarray(w0, dtype=float).ravel())
+    keep = (a > 0) & (b > 0) & np.isfinite(a) & np.isfinite(b)
+    if keep.sum() < 3:
+        return None
+    x, y = np.log(a[keep]), np.log(b[keep])
+    if x.std() < 1e-9 or y.std() < 1e-9:
+        return None
+    return _float(np.corrcoef(x, y)[0, 1])
 
 
 def stationarity(sigma_series, *, last_fraction: float = 1 / 3, tol: float = 0.05) -> dict:

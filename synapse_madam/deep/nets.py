@@ -15,9 +15,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..optim import reinit_zero_tensors
+from ..optim import constant_magnitude_, reinit_zero_tensors
 
-__all__ = ["MLP", "SmallCNN", "ResNet", "CharTransformer", "NETS", "build_net"]
+__all__ = ["MLP", "SmallCNN", "ResNet", "CharTransformer", "NETS", "INITS", "build_net"]
+
+INITS = {
+    "default": "the net's own initialisation (PyTorch's: uniform weights and biases)",
+    "constant_magnitude": "the default init with every tensor's magnitudes set to its RMS (same RMS, signs kept)",
+}
 
 
 class MLP(nn.Module):
@@ -182,13 +187,18 @@ def net_options(name: str) -> dict:
 
 
 def build_net(name: str, input_shape, num_classes: int, *, seed: int | None = None,
-              allow_zero_init: bool = False, zero_init_std: float = 0.01, **options) -> nn.Module:
+              allow_zero_init: bool = False, zero_init_std: float = 0.01, init: str = "default",
+              **options) -> nn.Module:
     """Build the net called ``name`` (see NETS) for inputs of ``input_shape`` and ``num_classes`` outputs.
 
     With ``seed`` the initial weights are reproducible (torch's global RNG is seeded). Unless
     ``allow_zero_init``, every parameter tensor that is all zeros afterwards is refilled with
-    N(0, ``zero_init_std``^2) noise (:func:`synapse_madam.reinit_zero_tensors`).
+    N(0, ``zero_init_std``^2) noise (:func:`synapse_madam.reinit_zero_tensors`). ``init`` picks
+    the initial distribution (see INITS): "constant_magnitude" keeps signs and each tensor's RMS
+    but gives all its entries that RMS as magnitude (:func:`synapse_madam.optim.constant_magnitude_`).
     """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; allowed values: {', '.join(INITS)}.")
     if name not in NETS:
         raise ValueError(f"unknown net {name!r}; allowed values: {', '.join(NETS)}.")
     allowed = net_options(name)
@@ -205,4 +215,6 @@ def build_net(name: str, input_shape, num_classes: int, *, seed: int | None = No
     model = NETS[name][0](tuple(input_shape), num_classes, **options)
     if not allow_zero_init:
         reinit_zero_tensors(model, std=zero_init_std)
+    if init == "constant_magnitude":
+        constant_magnitude_(model)
     return model

@@ -12,6 +12,7 @@ A deep spec (all keys but ``substrate`` optional)::
     seed = 0
     schedule = "constant"         # constant | step | cosine
     train_subset = 0              # 0 = the whole training split, else a seeded subset
+    init = "default"              # default | constant_magnitude (same RMS, one magnitude per tensor)
     [net_options]                 # passed to the net (e.g. width, depth)
     [data_options]                # passed to the dataset loader (e.g. data_dir, block_size)
     [optimizer_options]           # passed to the optimizer; allowed: its declared options (e.g. p_scale)
@@ -31,7 +32,7 @@ from dataclasses import fields
 from ..io import spec_to_toml
 from ..runs import RunFolder, headline_part, join_headline
 from .data import DATASETS
-from .nets import NETS, net_options
+from .nets import INITS, NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
 
 __all__ = ["DEFAULTS", "validate", "run", "spec_to_toml", "build", "run_in", "headline", "weight_groups", "free_keys"]
@@ -41,7 +42,7 @@ DEFAULTS = {
     "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": None, "epochs": 10,
     "batch_size": 128, "seed": 0, "schedule": "constant", "device": "auto", "amp": "auto",
     "train_subset": 0, "test_subset": 0, "eval_batch_size": 1000, "progress": True,
-    "net_options": {}, "data_options": {}, "optimizer_options": {},
+    "net_options": {}, "data_options": {}, "optimizer_options": {}, "init": "default",
 }
 _TABLES = ("net_options", "data_options", "optimizer_options")
 
@@ -55,7 +56,7 @@ def validate(spec: dict, source: str = "spec") -> dict:
         raise ValueError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(DEFAULTS)}.")
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
     out.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in spec.items()})
-    choices = {"dataset": DATASETS, "net": NETS, "schedule": SCHEDULES, "amp": AMP_MODES}
+    choices = {"dataset": DATASETS, "net": NETS, "schedule": SCHEDULES, "amp": AMP_MODES, "init": INITS}
     for key, allowed in choices.items():
         if out[key] not in allowed:
             raise ValueError(f"{source}: key {key!r} is {out[key]!r}; allowed values: {', '.join(allowed)}.")
@@ -102,7 +103,8 @@ def build(spec: dict):
 
     data = load_dataset(spec["dataset"], train_subset=spec["train_subset"] or None,
                         test_subset=spec["test_subset"] or None, **spec["data_options"])
-    model = build_net(spec["net"], data.input_shape, data.num_classes, seed=spec["seed"], **spec["net_options"])
+    model = build_net(spec["net"], data.input_shape, data.num_classes, seed=spec["seed"], init=spec["init"],
+                      **spec["net_options"])
     return data, model, _train_config(spec)
 
 

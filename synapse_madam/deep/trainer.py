@@ -383,8 +383,12 @@ def _check_resumable(saved: dict, config: TrainConfig, path) -> None:
 
 
 def _bounds(model, opt) -> dict[str, tuple[float, float]]:
-    """The known bound on |w| of each weight matrix: (0, w_max) where the optimizer keeps one in
-    its state (Madam's p_scale x initial RMS, set at the first step); none otherwise."""
+    """The known bound on |w| of each weight matrix: the optimizer's ``magnitude_bounds(p)`` where
+    it declares them (Madam: (0, w_max) unless bound="none"; LNSMadam: the format's range), else
+    (0, w_max) where it keeps a w_max in its state (Madam's p_scale x initial RMS); none otherwise."""
+    declared = getattr(opt, "magnitude_bounds", None)
+    if declared is not None:
+        return {name: b for name, p in model.named_parameters() if (b := declared(p)) is not None}
     out = {}
     for name, p in model.named_parameters():
         w_max = opt.state.get(p, {}).get("w_max") if hasattr(opt, "state") else None

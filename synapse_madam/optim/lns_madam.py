@@ -155,6 +155,14 @@ class LNSMadam(Optimizer):
                     if "codes" in self.state[p]:
                         p.copy_(fmt.decode(self.state[p]["codes"], self.state[p]["scale"], dtype=p.dtype))
 
+    def magnitude_bounds(self, p) -> tuple[float, float] | None:
+        """(smallest, largest) representable |w| of parameter ``p``: (scale * base**-k_max, scale)."""
+        state = self.state.get(p, {})
+        group = next((g for g in self.param_groups if any(q is p for q in g["params"])), None)
+        if "scale" not in state or group is None:
+            return None
+        return self.format_of(group).magnitude_range(float(state["scale"]))
+
     @torch.no_grad()
     def step(self, closure=None):
         """One LNS-Madam step: integer add on the codes, then decode the forward weights."""

@@ -228,6 +228,15 @@ class Madam(Optimizer):
                 madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper)
         return loss
 
+    def magnitude_bounds(self, p) -> tuple[float, float] | None:
+        """(0, w_max) of parameter ``p`` when its group has a bound ("hard" clips there, "soft"
+        stops potentiation there); None for bound="none" or before p's first step."""
+        state = self.state.get(p, {})
+        group = next((g for g in self.param_groups if any(q is p for q in g["params"])), None)
+        if "w_max" not in state or group is None or group["bound"] == "none":
+            return None
+        return 0.0, float(state["w_max"])
+
     def __setstate__(self, state):
         super().__setstate__(state)
         self._fill_term_defaults()  # optimizers pickled before the log-space terms existed
