@@ -39,7 +39,7 @@ OPTIMIZER_COLOURS = {
 RULE_COLOURS = {
     "madam": OPTIMIZER_COLOURS["madam"], "additive": "#7f7f7f", "weight_dependent": "#e377c2",
     "van_rossum": "#8c564b", "gutig": "#17becf", "node_perturbation": "#ff9896", "bptt": "#aec7e8",
-    "log_stdp": "#843c39",
+    "log_stdp": "#843c39", "vogels_madam": "#ad494a",
 }
 COLOURS = {**RULE_COLOURS, **OPTIMIZER_COLOURS}
 # labels that figures receive -> canonical name ("Madam-STDP", "madam lr=0.01", "FP32 Adam", ...)

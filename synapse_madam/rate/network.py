@@ -5,7 +5,7 @@ Euler-discretised with step dt and time constant tau (alpha = dt / tau)::
 
     tau dx/dt = -x + W_rec r + W_in u + b + sqrt(2 tau) sigma_rec xi(t)
     x_{t+1}   = (1 - alpha) x_t + alpha (W_rec r_t + W_in u_t + b) + sqrt(2 alpha) sigma_rec N(0, 1)
-    r_t       = f(x_t),      z_t = W_out r_t      (readout logits)
+    r_t       = f(x_t),      z_t = W_out r_t + b_out      (readout logits)
 
 Dale's law: each presynaptic neuron is excitatory (the first ``round(frac_exc * n)``, 80 % by
 default) or inhibitory, and all its outgoing recurrent weights share that sign. Afferent input
@@ -44,7 +44,7 @@ ACTIVATIONS = {
     "rect_tanh": lambda x: torch.relu(torch.tanh(x)),        # saturating, rates in [0, 1)
     "sigmoid": torch.sigmoid,                                # rates in (0, 1)
 }
-INITS = ("gamma", "lognormal")
+INITS = ("gamma", "lognormal", "constant")
 GROUPS = ("EE", "EI", "IE", "II", "in", "out")
 PROJECTIONS = ("zero", "floor")
 
@@ -72,6 +72,25 @@ def draw_magnitudes(shape, init: str, rng: np.random.Generator, *, gamma_shape: 
     return torch.as_tensor(x, dtype=torch.float32)
 
 
+def _constant_magnitudes(w_rec, conn, n_exc, w_in, w_out, b_rec):
+    """Every group's magnitudes replaced by that group's RMS (signs and structure kept)."""
+    def rms_fill(w, where):
+        out = torch.zeros_like(w)
+        if where.any():
+            out[where] = torch.sqrt(torch.mean(w[where] ** 2)) * torch.sign(w[where])
+        return out
+    e, n = n_exc, w_rec.shape[0]
+    rec = torch.zeros_like(w_rec)
+    for rows, cols in ((slice(0, e), slice(0, e)), (slice(e, n), slice(0, e)), (slice(0, e), slice(e, n)),
+                       (slice(e, n), slice(e, n))):
+        block = w_rec[rows, cols]
+        rec[rows, cols] = rms_fill(block, conn[rows, cols].bool())
+    out = torch.zeros_like(w_out)
+    out[:, :e] = rms_fill(w_out[:, :e], torch.ones_like(w_out[:, :e], dtype=torch.bool))
+    return (rec, rms_fill(w_in, torch.ones_like(w_in, dtype=torch.bool)), out,
+            None if b_rec is None else rms_fill(b_rec, torch.ones_like(b_rec, dtype=torch.bool)))
+
+
 class EIRateRNN(nn.Module):
     """Batched E/I rate RNN with Dale's law (see module docstring for the equations).
 
@@ -81,8 +100,12 @@ class EIRateRNN(nn.Module):
         tau_ms, dt_ms: time constant and Euler step (defaults 100 ms and 20 ms, Song et al. 2016).
         activation: one of ``ACTIVATIONS`` (default "relu").
         sigma_rec: recurrent noise sigma_rec (default 0.05, Song et al. 2016 used 0.15 for some tasks).
-        init: magnitude distribution "gamma" (default, shape ``gamma_shape``) or "lognormal"
-            (``lognormal_sigma``); every group has mean magnitude 1 before scaling.
+        init: magnitude distribution "gamma" (default, shape ``gamma_shape``), "lognormal"
+            (``lognormal_sigma``), or "constant": every synapse of a group ("EE", "EI", "IE",
+            "II", "in", "out") and every background drive gets the same magnitude, the RMS that
+            group has under the gamma init of the same seed (a control initialisation with
+            sigma(ln|w|) = 0 and the gamma init's RMS). Gamma and log-normal groups have mean
+            magnitude 1 before scaling.
         spectral_radius: W_rec is scaled to this spectral radius after balancing (default 1.5,
             Song et al. 2016).
         p_connect: connection probability of recurrent synapses (default 1: all-to-all).
@@ -93,6 +116,11 @@ class EIRateRNN(nn.Module):
             neuron's input (default 0.5; 0 disables it). It stands for excitatory input from
             outside the network, keeps it away from the silent fixed point x = 0 when the task
             inputs are off (delay and decision epochs), and is kept >= 0 like an afferent synapse.
+        readout_bias: initial value of the trainable readout bias b_out, the same for every
+            output unit (default 1; 0 disables it). Equal biases leave the initial softmax
+            unchanged; the bias is positive so that Madam, which keeps signs and cannot move an
+            exact zero, can grow or shrink each unit's offset (only differences matter to the
+            softmax). It is not a synapse: Dale's law and the weight groups do not include it.
         seed: seed of the initial weights.
 
     Balanced scaling: inhibitory magnitudes are multiplied by n_exc / n_inh, so that the
@@ -105,7 +133,7 @@ class EIRateRNN(nn.Module):
                  init: str = "gamma", gamma_shape: float = 2.0, lognormal_sigma: float = 1.0,
                  spectral_radius: float = 1.5, p_connect: float = 1.0, autapses: bool = False,
                  input_scale: float = 1.0, readout_scale: float | None = None, background: float = 0.5,
-                 seed: int = 0):
+                 readout_bias: float = 1.0, seed: int = 0):
         super().__init__()
         for name, v in (("n_input", n_input), ("n_output", n_output), ("n_rec", n_rec)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -120,6 +148,7 @@ class EIRateRNN(nn.Module):
         _check("lognormal_sigma", lognormal_sigma, lambda x: x > 0, "> 0")
         _check("input_scale", input_scale, lambda x: x > 0, "> 0")
         _check("background", background, lambda x: x >= 0, ">= 0 (0: no background drive)")
+        _check("readout_bias", readout_bias, lambda x: math.isfinite(x) and x >= 0, ">= 0 (0: no readout bias)")
         if activation not in ACTIVATIONS:
             raise ValueError(f"EIRateRNN: activation={activation!r}; allowed values: {', '.join(ACTIVATIONS)}.")
         if init not in INITS:
@@ -134,7 +163,8 @@ class EIRateRNN(nn.Module):
         self.activation, self.sigma_rec = activation, float(sigma_rec)
         self.f = ACTIVATIONS[activation]
         rng = np.random.default_rng(int(seed))
-        mags = lambda shape: draw_magnitudes(shape, init, rng, gamma_shape=gamma_shape,  # noqa: E731
+        draw = "gamma" if init == "constant" else init  # constant: gamma first, then each group's RMS
+        mags = lambda shape: draw_magnitudes(shape, draw, rng, gamma_shape=gamma_shape,  # noqa: E731
                                              lognormal_sigma=lognormal_sigma)
 
         # presynaptic sign per neuron: +1 for E, -1 for I (Dale's law)
@@ -153,12 +183,17 @@ class EIRateRNN(nn.Module):
         out_conn = torch.zeros(n_output, n_rec)
         out_conn[:, :n_exc] = 1.0                                  # readout from E neurons only
         w_out = mags((n_output, n_rec)) * readout_scale * out_conn
+        b_rec = mags((n_rec,)) * background if background > 0 else None
+        if init == "constant":
+            w, w_in, w_out, b_rec = _constant_magnitudes(w, conn, n_exc, w_in, w_out, b_rec)
 
         self.w_rec = nn.Parameter(w)
         self.w_in = nn.Parameter(w_in)
         self.w_out = nn.Parameter(w_out)
         # tonic excitatory background drive per neuron (positive, trainable; 0 disables it)
-        self.b_rec = nn.Parameter(mags((n_rec,)) * background) if background > 0 else None
+        self.b_rec = nn.Parameter(b_rec) if b_rec is not None else None
+        # readout bias (trainable, free of Dale's law; 0 disables it)
+        self.b_out = nn.Parameter(torch.full((n_output,), float(readout_bias))) if readout_bias > 0 else None
         # structure (which synapses exist) and the prescribed sign of each; never used as a sign mask
         self.register_buffer("conn_rec", conn)
         self.register_buffer("conn_out", out_conn)
@@ -207,6 +242,8 @@ class EIRateRNN(nn.Module):
             rates.append(self.f(x))
         r_all = torch.stack(rates)
         z = r_all @ w_out.T
+        if self.b_out is not None:
+            z = z + self.b_out
         return (z, r_all) if return_rates else z
 
     # ------------------------------------------------------------------ Dale's law
@@ -264,8 +301,36 @@ class EIRateRNN(nn.Module):
         out["out"] = self.w_out.detach().cpu()[:, :e].numpy().ravel().copy()
         return out
 
+    @torch.no_grad()
+    def group_log_rms(self, name: str) -> torch.Tensor:
+        """ln RMS of the synapse group each entry of tensor ``name`` belongs to, in that tensor's
+        shape (float32): for ``w_rec`` the four blocks E->E, E->I, I->E, I->I, each over its
+        existing synapses; for ``w_in`` and ``w_out`` (one group each) over theirs. Absent
+        synapses get their block's value (they are 0 and never move).
+
+        Per-group set points of the rule's log-space homeostasis are built from it: one set point
+        per tensor would pull E and I synapses (whose magnitudes differ 4x under balanced
+        scaling) to one magnitude and undo the E/I balance; synaptic scaling acts per synapse type.
+        """
+        def log_rms(w, where):
+            return torch.log(torch.sqrt(torch.mean(w[where] ** 2)))
+        e, n = self.n_exc, self.n_rec
+        if name == "w_rec":
+            w, c = self.w_rec.detach(), self.conn_rec.bool()
+            out = torch.empty_like(w)
+            for rows, cols in ((slice(0, e), slice(0, e)), (slice(e, n), slice(0, e)), (slice(0, e), slice(e, n)),
+                               (slice(e, n), slice(e, n))):
+                out[rows, cols] = log_rms(w[rows, cols], c[rows, cols])
+            return out
+        if name == "w_in":
+            return torch.full_like(self.w_in, float(log_rms(self.w_in.detach(), self.w_in != 0)))
+        if name == "w_out":
+            return torch.full_like(self.w_out, float(log_rms(self.w_out.detach(), self.conn_out.bool())))
+        raise ValueError(f"group_log_rms: name must be one of w_rec, w_in, w_out, got {name!r}.")
+
     def config(self) -> dict:
         """Sizes and constants (for summaries)."""
         return {"n_rec": self.n_rec, "n_exc": self.n_exc, "n_inh": self.n_inh, "n_input": self.n_input,
                 "n_output": self.n_output, "tau_ms": self.tau_ms, "dt_ms": self.dt_ms,
-                "activation": self.activation, "sigma_rec": self.sigma_rec}
+                "activation": self.activation, "sigma_rec": self.sigma_rec,
+                "readout_bias": self.b_out is not None}

@@ -28,6 +28,12 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
     grad_clip = 1.0               # bptt, optional
     p_scale = 3.0                 # Madam's magnitude bound, x RMS of each initial tensor (optimizers
                                   # that declare the option)
+    restore = 0.0                 # the rule's opt-in terms (synapse_madam.rule; Madam BPTT and
+    noise = 0.0                   # node_perturbation; off by default = the published rule): log-space
+    set_point = 1.0               # restoring rate per step, ln|w| fluctuation per sqrt(step) (noise
+    bound = "hard"                # seed = the spec's seed), set point x initial RMS, hard | soft | none.
+                                  # They act on w_rec, w_in, w_out, one set point per synapse group;
+                                  # biases take the published step.
                                   # node_perturbation: sigma, sigma_out, baseline, baseline_decay
 
 Outputs (through :class:`synapse_madam.runs.RunFolder`): spec.toml, metrics.jsonl (one line per
@@ -54,8 +60,10 @@ TOP_KEYS = {"substrate", "name", "description", "task", "seed", "steps", "batch_
             "final_eval_trials", "device", "threads", "progress", "network", "task_params", "learning"}
 DEFAULTS = {"seed": 1, "steps": 2000, "batch_size": 64, "eval_every": 100, "eval_trials": 500,
             "final_eval_trials": 2000, "device": "cpu", "threads": 1, "progress": True}
-LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"},
-                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay", "p_scale"}}
+TERMS = {"restore", "noise", "set_point", "bound"}  # the rule's opt-in terms (synapse_madam.rule), Madam only
+LEARNING_KEYS = {"bptt": {"rule", "optimizer", "lr", "projection", "grad_clip", "p_scale"} | TERMS,
+                 "node_perturbation": {"rule", "lr", "sigma", "sigma_out", "baseline", "baseline_decay",
+                                       "p_scale"} | TERMS}
 
 
 def _network_keys() -> set[str]:
@@ -101,6 +109,10 @@ def validate(spec: dict, source: str) -> dict:
         if "p_scale" in learning and "p_scale" not in info.options:
             raise ValueError(f"{source}: learning.p_scale is not an option of optimizer {info.name!r} "
                              f"(its options: {', '.join(info.options)}).")
+        terms = sorted(TERMS & set(learning))
+        if terms and info.name != "madam":
+            raise ValueError(f"{source}: learning.{terms[0]} is a term of Madam's rule; it does not apply to "
+                             f"optimizer {learning['optimizer']!r}. Remove it or set learning.optimizer = 'madam'.")
     elif "optimizer" in learning:  # the local rule's step is Madam's: accept only that name
         if str(learning["optimizer"]).lower() != "madam":
             raise ValueError(f"{source}: learning.optimizer is {learning['optimizer']!r}, but rule "
@@ -133,6 +145,8 @@ def build(spec: dict):
     task = make_task(spec["task"], **tp)
     model = EIRateRNN(task.n_input, task.n_output, seed=spec["seed"], **net)
     learning = dict(spec["learning"])
+    if TERMS & set(learning):
+        learning["noise_seed"] = spec["seed"]  # the fluctuation streams follow the run's seed
     learner = make_learner(model, learning.pop("rule"), **learning)
     return task, model, learner
 

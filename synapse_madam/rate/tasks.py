@@ -2,7 +2,11 @@
 
 Every task follows the convention of Song, Yang & Wang (2016) and Yang et al. (2019, Nat
 Neurosci 22:297): input channel 0 is a fixation cue, on until the decision epoch (its offset is
-the go signal); output 0 is "fixate", outputs 1..n_choices are the choices. Each time step has a
+the go signal); output 0 is "fixate", outputs 1..n_choices are the choices. A task with
+``go_cue`` (``parametric_wm`` by default) also has an explicit go cue: its last input channel
+is 1 during the decision epoch and 0 before, a noise-free onset that drives the response
+instead of leaving it to the removal of an input (with relu units and excitatory afferents an
+offset only lowers the drive, and fixation won the decision epoch on some seeds). Each time step has a
 target class (0 during fixation/stimulus/delay, 1 + correct choice during the decision epoch) and
 a loss weight: 1 before the decision, ``decision_weight`` (5) in the decision epoch after a
 grace period (the first 100 ms, where the network may still be switching), 0 on the padding of
@@ -83,10 +87,16 @@ class Task:
     evidence_label = "evidence"
 
     SIGMA_IN = 0.01
+    GO_CUE = False  # default of ``go_cue``: an explicit go-cue input channel (the last one)
 
     def __init__(self, dt_ms: float = 20.0, tau_ms: float = 100.0, sigma_in: float | None = None,
-                 decision_weight: float = 5.0, grace_ms: float = 100.0, **epochs):
+                 decision_weight: float = 5.0, grace_ms: float = 100.0, go_cue: bool | None = None, **epochs):
         sigma_in = self.SIGMA_IN if sigma_in is None else sigma_in
+        go_cue = self.GO_CUE if go_cue is None else go_cue
+        if not isinstance(go_cue, bool):
+            raise ValueError(f"task {self.name!r}: go_cue must be true or false, got {go_cue!r}.")
+        self.go_cue = go_cue
+        self.n_input = type(self).n_input + int(go_cue)  # the go cue is the last channel
         _positive("dt_ms", dt_ms)
         _positive("sigma_in", sigma_in)
         _positive("decision_weight", decision_weight)
@@ -99,7 +109,8 @@ class Task:
         for key, value in epochs.items():
             name = key.removesuffix("_ms")
             if name not in self.epochs:
-                allowed = ", ".join(f"{e}_ms" for e in self.epochs) + ", dt_ms, tau_ms, sigma_in, decision_weight, grace_ms"
+                allowed = (", ".join(f"{e}_ms" for e in self.epochs)
+                           + ", dt_ms, tau_ms, sigma_in, decision_weight, grace_ms, go_cue")
                 raise ValueError(f"task {self.name!r}: unknown parameter {key!r}; allowed: {allowed} "
                                  "(+ the task's own parameters).")
             lo, hi = (value, value) if isinstance(value, (int, float)) else tuple(value)
@@ -120,7 +131,7 @@ class Task:
 
     def params(self) -> dict:
         return {"dt_ms": self.dt_ms, "tau_ms": self.tau_ms, "sigma_in": self.sigma_in,
-                "decision_weight": self.decision_weight, "grace_ms": self.grace_ms,
+                "decision_weight": self.decision_weight, "grace_ms": self.grace_ms, "go_cue": self.go_cue,
                 **{f"{k}_ms": list(v) for k, v in self.epochs.items()}}
 
     def _durations(self, rng: np.random.Generator, batch: int) -> dict:
@@ -146,10 +157,12 @@ class Task:
         pre_decision = (time < starts["decision"][None])
         inputs[..., 0] = pre_decision
         choice, evidence, condition, extra = self._stimulus(inputs, in_epoch, rng, batch, conditions or {})
-        sensory = inputs[..., 1:]
+        sensory = inputs[..., 1:self.n_input - int(self.go_cue)]
         trial_on = time < t[None]
         sensory += (rng.standard_normal(sensory.shape) * self.input_noise_std * trial_on[..., None]).astype(np.float32)
         decision = in_epoch["decision"]
+        if self.go_cue:  # noise-free, like the fixation cue
+            inputs[..., -1] = decision
         targets = np.where(decision, 1 + choice[None], 0)
         grace = int(round(self.grace_ms / self.dt_ms))
         in_grace = decision & (time < (starts["decision"] + grace)[None])
@@ -276,10 +289,12 @@ class ParametricWM(Task):
     Frequency f (Hz) is shown on a positively tuned channel 1, (f - f_min)/(f_max - f_min), and
     a negatively tuned channel 2, (f_max - f)/(f_max - f_min), during the f1 and f2 epochs.
     f1 is drawn from ``f1_hz`` and f2 = f1 +- one of ``delta_hz``. f1 must be held through the
-    delay; with ``stimulus_in_decision`` (default) f2 stays on through the decision epoch."""
+    delay; with ``stimulus_in_decision`` (default) f2 stays on through the decision epoch.
+    Channel 3 is the explicit go cue (on in the decision epoch; ``go_cue=False`` removes it)."""
 
     name = "parametric_wm"
-    n_input = 3
+    n_input = 3  # fixation, f+ and f- channels; + the go cue (channel 3) with go_cue (default)
+    GO_CUE = True
     EPOCHS = {"fixation": (100, 100), "f1": (300, 300), "delay": (500, 1000), "f2": (300, 300),
               "decision": (300, 300)}
     evidence_label = "f1 - f2 (Hz)"

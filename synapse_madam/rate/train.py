@@ -42,6 +42,7 @@ __all__ = ["BPTT", "train", "make_learner", "steps_to_fraction", "weight_digests
 EXPECTED_SIGN = {"EE": 1, "EI": 1, "IE": -1, "II": -1, "in": 1, "out": 1}
 # the parameter tensor each group is a part of (Madam's bound w_max is per tensor)
 GROUP_PARAM = {"EE": "w_rec", "EI": "w_rec", "IE": "w_rec", "II": "w_rec", "in": "w_in", "out": "w_out"}
+SYNAPTIC = ("w_rec", "w_in", "w_out")  # the tensors that take the rule's opt-in terms (not biases)
 
 
 class BPTT:
@@ -51,12 +52,19 @@ class BPTT:
     Madam; "zero" for the others), "none", "zero" or "floor" (see :meth:`EIRateRNN.project_`).
     ``lr``: None takes the optimizer's declared default_lr. ``grad_clip``: clip the global
     gradient norm (None: off).
+    ``restore``, ``noise``, ``set_point``, ``bound`` (Madam only): the rule's opt-in terms
+    (:mod:`synapse_madam.rule`), applied through :class:`synapse_madam.Madam`'s options to the
+    synaptic tensors ``w_rec``, ``w_in``, ``w_out``, with one set point per synapse group
+    (:meth:`EIRateRNN.group_log_rms`; W_rec holds E and I synapses whose magnitudes differ 4x);
+    biases and background drives take the published step in a second parameter group.
+    ``noise_seed``: Madam's noise seed (tensor k of the synapses draws hash_normal(seed * 1000003 + k, t)).
     """
 
     kind = "bptt"
 
     def __init__(self, model, optimizer: str = "madam", lr: float | None = None, *, projection: str = "auto",
-                 grad_clip: float | None = None, **optimizer_kwargs):
+                 grad_clip: float | None = None, restore: float = 0.0, noise: float = 0.0, set_point: float = 1.0,
+                 bound: str = "hard", noise_seed: int = 0, **optimizer_kwargs):
         info = optimizer_info(optimizer)
         self.optimizer_name = key = info.name
         self.lr = info.default_lr if lr is None else float(lr)
@@ -67,7 +75,24 @@ class BPTT:
         if grad_clip is not None and not grad_clip > 0:
             raise ValueError(f"BPTT: grad_clip must be > 0 or None, got {grad_clip!r}.")
         self.model, self.projection, self.grad_clip = model, projection, grad_clip
-        self.optimizer = make_optimizer(key, list(model.parameters()), self.lr, **optimizer_kwargs)
+        terms = {k: v for k, v in (("restore", restore), ("noise", noise), ("set_point", set_point), ("bound", bound))
+                 if v != {"restore": 0.0, "noise": 0.0, "set_point": 1.0, "bound": "hard"}[k]}
+        if terms and key != "madam":
+            raise ValueError(f"BPTT: {', '.join(terms)} are terms of Madam's rule (synapse_madam.rule); optimizer "
+                             f"{optimizer!r} has none. Use optimizer='madam' or remove them.")
+        self.terms = {"restore": float(restore), "noise": float(noise), "set_point": float(set_point), "bound": bound}
+        self._group_mu = {}
+        if terms:  # the terms act on the synapses; biases and background drives take the published step
+            named = dict(model.named_parameters())
+            synaptic = [p for n, p in named.items() if n in SYNAPTIC]
+            others = [p for n, p in named.items() if n not in SYNAPTIC]
+            params = [{"params": synaptic, **terms}] + ([{"params": others}] if others else [])
+            optimizer_kwargs["seed"] = noise_seed
+            # one set point per synapse group (E->E, E->I, I->E, I->I, in, out), from the initial weights
+            self._group_mu = {n: math.log(float(set_point)) + model.group_log_rms(n) for n in SYNAPTIC}
+        else:
+            params = list(model.parameters())
+        self.optimizer = make_optimizer(key, params, self.lr, **optimizer_kwargs)
 
     def step(self, trials, generator: torch.Generator) -> dict:
         logits = self.model(trials.inputs, generator=generator)
@@ -79,6 +104,8 @@ class BPTT:
         with warnings.catch_warnings():  # the only exact zeros are absent synapses (conn masks)
             warnings.simplefilter("ignore", ZeroParameterWarning)
             self.optimizer.step()
+        if self._group_mu:
+            self._use_group_set_points()
         crossed = self.model.project_(self.projection) if self.projection != "none" else 0
         return {"loss": float(loss.detach()), "crossed": crossed}
 
@@ -88,18 +115,44 @@ class BPTT:
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
 
+    @torch.no_grad()
+    def _use_group_set_points(self) -> None:
+        """Replace Madam's per-tensor set point mu_T = ln(set_point * RMS(W_1)) by the per-group one
+        mu_g (a tensor of W's shape) right after the first step, where the optimizer creates it.
+        That first step relaxed x = ln|w| towards mu_T: x_1 = mu_T + (x' - mu_T) e^-theta + n; moving
+        x_1 by (mu_g - mu_T)(1 - e^-theta) gives exactly the step towards mu_g. Later steps (and
+        resumed runs, whose saved state holds mu_g) find the tensor-shaped mu and skip this."""
+        named = dict(self.model.named_parameters())
+        restore = self.terms["restore"]
+        for name, mu_g in self._group_mu.items():
+            p = named[name]
+            st = self.optimizer.state.get(p)
+            if not st or "log_set_point" not in st or st["log_set_point"].shape == p.shape:
+                continue
+            mu_g = mu_g.to(device=p.device, dtype=st["log_set_point"].dtype)
+            if restore:
+                p.mul_(torch.exp((mu_g - st["log_set_point"]) * -math.expm1(-restore)).to(p.dtype))
+                if self.terms["bound"] == "hard":
+                    p.clamp_(-st["w_max"], st["w_max"])
+            st["log_set_point"] = mu_g
+
     def w_max(self) -> dict:
-        """Madam's bound per parameter name where the optimizer keeps one in its state."""
+        """Madam's bound per parameter name where the optimizer keeps one in its state and applies
+        it (not with bound="none", where the restoring drift replaces it)."""
         out = {}
-        for name, p in self.model.named_parameters():
-            v = self.optimizer.state.get(p, {}).get("w_max")
-            if v is not None and torch.is_tensor(v) and v.numel() == 1:
-                out[name] = float(v)
+        for group in self.optimizer.param_groups:
+            if group.get("bound", "hard") == "none":
+                continue
+            for p in group["params"]:
+                v = self.optimizer.state.get(p, {}).get("w_max")
+                if v is not None and torch.is_tensor(v) and v.numel() == 1:
+                    name = next(n for n, q in self.model.named_parameters() if q is p)
+                    out[name] = float(v)
         return out
 
     def describe(self) -> dict:
         return {"rule": "bptt", "optimizer": self.optimizer_name, "lr": self.lr, "projection": self.projection,
-                "grad_clip": self.grad_clip}
+                "grad_clip": self.grad_clip, **(self.terms if self.optimizer_name == "madam" else {})}
 
 
 def make_learner(model, rule: str = "bptt", **kwargs):

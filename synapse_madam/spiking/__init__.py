@@ -19,6 +19,7 @@ from .plasticity import (
     make_rule,
     van_rossum_stdp,
 )
+from .inhibitory import VogelsMadam
 
 __all__ = [
     "RULES",
@@ -30,6 +31,7 @@ __all__ = [
     "gutig_stdp",
     "make_rule",
     "van_rossum_stdp",
+    "VogelsMadam",
     "poisson_to_lif",
     "brunel_network",
 ]

@@ -170,6 +170,8 @@ class BrunelNetwork:
     exc_spikes: object
     inh_spikes: object
     params: dict = field(default_factory=dict)
+    #: StateMonitors of a subsample of w per plastic group (``record_synapses`` > 0), else empty
+    weight_monitors: dict = field(default_factory=dict)
     #: w is the jump of v in mV (delta synapses): the PSP amplitude, comparable with EPSPs in mV.
     weight_unit: ClassVar[str] = "mV"
 
@@ -205,6 +207,10 @@ def brunel_network(
     w_ee=None,
     w_max_factor: float = 2.0,
     record_fraction: float = 1.0,
+    ee_init: str = "constant",
+    record_synapses: int = 0,
+    record_dt=None,
+    connectivity_seed: int | None = None,
 ):
     """Network (b): Brunel (2000) model A with plastic E->E (and optionally I->E) synapses.
 
@@ -216,7 +222,13 @@ def brunel_network(
     ``j_mv`` defaults to 100 mV / C_E (J C_E = 100 mV, as Brunel's 0.1 mV with C_E = 1000), so
     nu_thr stays 10 Hz when the network is scaled. Plastic weights are dimensionless numbers in
     mV (effect v += w mV); a sign-preserving rule on I->E gets negative weights -g J.
-    ``w_ee`` overrides the initial E->E weights (default J, all equal). Rules bounded to
+    ``w_ee`` overrides the initial E->E weights; otherwise ``ee_init`` picks them with RMS J:
+    "constant" (all J) or "uniform" (on [0, sqrt(3) J]). ``record_synapses`` > 0 records the
+    weights of that many plastic synapses per group (a seeded random subsample; all if fewer)
+    every ``record_dt`` (default 10 s) in StateMonitors ``weight_monitors[group]``; the plastic
+    groups are then wired in numpy (Bernoulli(epsilon) per pair, like ``connect(p=epsilon)``,
+    from ``connectivity_seed``) so that the subsample is known before a cpp_standalone run.
+    Rules bounded to
     [0, w_max] get w_max = w_max_factor * J (E->E) or w_max_factor * g J (I->E); Madam-STDP gets
     its own p_scale * RMS(initial weights) unless the rule carries a w_max.
     """
@@ -227,6 +239,9 @@ def brunel_network(
         raise ValueError(f"epsilon (connection probability) must be in (0, 1], got {epsilon!r}.")
     if not g > 0 or not nu_ext_ratio > 0:
         raise ValueError(f"g and nu_ext_ratio must be > 0, got g={g!r}, nu_ext_ratio={nu_ext_ratio!r}.")
+    if ee_init not in EE_INITS:
+        raise ValueError(f"ee_init must be one of {', '.join(EE_INITS)}, got {ee_init!r}.")
+    _check_count("record_synapses", record_synapses, 0)
     n_inh = n_exc // 4
     c_e = max(1, int(round(epsilon * n_exc)))
     j = 100.0 / c_e if j_mv is None else float(j_mv)
@@ -250,21 +265,31 @@ def brunel_network(
         s.connect(p=epsilon)
         return s
 
+    rng = np.random.default_rng(connectivity_seed)
+    wiring = {}
+    if record_synapses or (ee_init != "constant" and w_ee is None):
+        for key, n_src, n_tgt in (("EE", n_exc, n_exc), ("IE", n_inh, n_exc)):
+            wiring[key] = bernoulli_pairs(n_src, n_tgt, epsilon, rng)
     syns = {}
     plastic = []
     if rule_ee is not None:
-        syns["EE"] = rule_ee.connect(exc, exc, effect=effect.format(sign=""), p=epsilon,
-                                     w=j if w_ee is None else w_ee, w_max=_bound(rule_ee, w_max_factor * j),
-                                     delay=delay, name="EE")
+        if w_ee is None:  # RMS J under both laws: uniform on [0, sqrt(3) J] or all J
+            w_ee = j if "EE" not in wiring else initial_weights(ee_init, wiring["EE"][0].size, np.sqrt(3.0) * j,
+                                                                int(rng.integers(2**31)))
+        w_max_ee = _bound(rule_ee, w_max_factor * j)
+        conn = {"i": wiring["EE"][0], "j": wiring["EE"][1]} if "EE" in wiring else {"p": epsilon}
+        syns["EE"] = rule_ee.connect(exc, exc, effect=effect.format(sign=""), w=w_ee, w_max=w_max_ee,
+                                     delay=delay, name="EE", **conn)
         plastic.append("EE")
     else:
         syns["EE"] = fixed(exc, exc, j, "EE")
     syns["EI"] = fixed(exc, inh, j, "EI")
     if rule_ie is not None:
         signed = rule_ie.signed
-        syns["IE"] = rule_ie.connect(inh, exc, effect=effect.format(sign="" if signed else "-"), p=epsilon,
+        conn = {"i": wiring["IE"][0], "j": wiring["IE"][1]} if "IE" in wiring else {"p": epsilon}
+        syns["IE"] = rule_ie.connect(inh, exc, effect=effect.format(sign="" if signed else "-"),
                                      w=-g * j if signed else g * j, w_max=_bound(rule_ie, w_max_factor * g * j),
-                                     delay=delay, name="IE")
+                                     delay=delay, name="IE", **conn)
         plastic.append("IE")
     else:
         syns["IE"] = fixed(inh, exc, -g * j, "IE")
@@ -273,13 +298,34 @@ def brunel_network(
     n_rec_i = max(1, int(round(record_fraction * n_inh)))
     exc_spikes = b2.SpikeMonitor(exc[:n_rec_e], name="exc_spikes")
     inh_spikes = b2.SpikeMonitor(inh[:n_rec_i], name="inh_spikes")
-    net = b2.Network(exc, inh, ext_e, ext_i, *syns.values(), exc_spikes, inh_spikes)
+    monitors = {}
+    record_dt = 10 * b2.second if record_dt is None else record_dt
+    for key in plastic if record_synapses else ():
+        n_syn = wiring[key][0].size
+        idx = np.sort(rng.choice(n_syn, size=min(record_synapses, n_syn), replace=False))
+        monitors[key] = b2.StateMonitor(syns[key], "w", record=idx, dt=record_dt, name=f"{key}_weights")
+    net = b2.Network(exc, inh, ext_e, ext_i, *syns.values(), exc_spikes, inh_spikes, *monitors.values())
     params = {"n_exc": n_exc, "n_inh": n_inh, "epsilon": epsilon, "c_e": c_e, "j_mv": j, "g": g,
               "nu_ext_hz": float(nu_ext_ratio * nu_thr), "nu_ext_ratio": nu_ext_ratio,
               "n_rec_exc": n_rec_e, "n_rec_inh": n_rec_i, "plastic": plastic,
               "signed": {"EE": bool(rule_ee is not None and rule_ee.signed),
-                         "IE": bool(rule_ie is not None and rule_ie.signed)}}
-    return BrunelNetwork(net, exc, inh, syns, exc_spikes, inh_spikes, params)
+                         "IE": bool(rule_ie is not None and rule_ie.signed)},
+              "ee_init": ee_init, "record_synapses": int(record_synapses), "record_dt_s": float(record_dt)}
+    return BrunelNetwork(net, exc, inh, syns, exc_spikes, inh_spikes, params, monitors)
+
+
+EE_INITS = INITIAL_LAWS
+
+
+def bernoulli_pairs(n_src: int, n_tgt: int, p: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of a random graph with each (source, target) pair present with probability p
+    (autapses allowed, as Brian2's ``connect(p=p)``), sorted by source then target."""
+    ii, jj = [], []
+    for i in range(n_src):
+        targets = np.flatnonzero(rng.random(n_tgt) < p)
+        ii.append(np.full(targets.size, i, dtype=np.int32))
+        jj.append(targets.astype(np.int32))
+    return np.concatenate(ii), np.concatenate(jj)
 
 
 def _bound(rule: PlasticityRule, default: float):

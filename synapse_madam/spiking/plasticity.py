@@ -472,7 +472,7 @@ class LogSTDP(PlasticityRule):
     """
 
     name = "log_stdp"
-    default_w = "rand() * 2 * w0"
+    default_w = "rand() * 2 * log_w0"
 
     def __init__(self, w0=0.005, alpha=5.0, beta=50.0, eta=2e-4, c_plus=1.0, c_minus=0.5,
                  tau_plus=None, tau_minus=None, w_max=None):
@@ -483,17 +483,18 @@ class LogSTDP(PlasticityRule):
         self.eta, self.c_plus, self.c_minus = _positive("eta", eta), _positive("c_plus", c_plus), _positive("c_minus", c_minus)
 
     def namespace(self) -> dict:
-        return {**super().namespace(), "w0": self.w0, "log_alpha": self.alpha, "log_beta": self.beta,
-                "eta": self.eta, "c_plus": self.c_plus, "c_minus": self.c_minus}
+        # prefixed names: a user's variables called w0 or eta must not shadow (or warn against) these
+        return {**super().namespace(), "log_w0": self.w0, "log_alpha": self.alpha, "log_beta": self.beta,
+                "log_eta": self.eta, "log_c_plus": self.c_plus, "log_c_minus": self.c_minus}
 
     def _potentiation(self) -> str:
-        return "w = w + eta * c_plus * exp(-w / (log_beta * w0)) * apre"
+        return "w = w + log_eta * log_c_plus * exp(-w / (log_beta * log_w0)) * apre"
 
     def _depression(self) -> str:
         # the clip keeps log() finite below w0, where int(w > w0) = 0 selects the linear branch
-        f_minus = ("(int(w <= w0) * w / w0 + int(w > w0) * "
-                   "(1 + log(clip(1 + log_alpha * (w / w0 - 1), 1, inf)) / log_alpha))")
-        return f"w = clip(w - eta * c_minus * {f_minus} * apost, 0, inf)"
+        f_minus = ("(int(w <= log_w0) * w / log_w0 + int(w > log_w0) * "
+                   "(1 + log(clip(1 + log_alpha * (w / log_w0 - 1), 1, inf)) / log_alpha))")
+        return f"w = clip(w - log_eta * log_c_minus * {f_minus} * apost, 0, inf)"
 
     def _initialize(self, syn, w) -> None:
         if not isinstance(w, str) and np.any(np.asarray(w, dtype=float) < 0):

@@ -17,12 +17,16 @@ Spec keys (all but ``substrate`` optional)::
     [network_params]             # poisson_lif: n_inputs, rate_hz, n_inhibitory, inh_rate_hz,
                                  #   w_init (number, or "uniform"/"constant" of one RMS), w_init_max
                                  # brunel: n_exc, epsilon, g, j_mv, nu_ext_ratio, delay_ms,
-                                 #         w_max_factor, record_fraction
+                                 #         w_max_factor, record_fraction, ee_init ("constant" |
+                                 #         "uniform", same RMS), record_synapses (subsample size per
+                                 #         plastic group whose weights are digested every record_dt_s)
 
 Outputs (through :class:`synapse_madam.runs.RunFolder`): spec.toml, metrics.jsonl (one line per
-chunk: rates and the weight digest of every plastic group), summary.json (with the stationarity of
-sigma ln|w|), weights.npz and weights_init.npz (signed weights per group: "EE", and "IE" when
-inhibitory synapses are plastic), figures.
+chunk: rates and the weight digest of every plastic group; for a brunel network with
+record_synapses > 0 on cpp_standalone, one line per record_dt_s with the rates of that interval and
+the digest of each group's recorded subsample), summary.json (with the stationarity of sigma ln|w|),
+weights.npz and weights_init.npz (signed weights per group: "EE", and "IE" when inhibitory synapses
+are plastic), weight_samples.npz (the recorded subsamples: t, EE, IE), figures.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import time
 
 import numpy as np
 
+from .. import io
 from ..biology.digest import stationarity
 from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from . import analysis
@@ -42,7 +47,8 @@ CHECKPOINT = "checkpoint.b2"
 
 NETWORKS = {
     "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init", "w_init_max"},
-    "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction"},
+    "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction",
+               "ee_init", "record_synapses", "record_dt_s"},
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
@@ -165,6 +171,9 @@ def build(spec: dict):
         return poisson_to_lif(rule, inh_rule=inh_rule, **kw)
     if "delay_ms" in p:
         p["delay"] = p.pop("delay_ms") * b2.ms
+    if "record_dt_s" in p:
+        p["record_dt"] = p.pop("record_dt_s") * b2.second
+    p["connectivity_seed"] = spec["seed"]
     return brunel_network(rule, rule_ie=inh_rule, **p)
 
 
@@ -221,9 +230,13 @@ def _simulate(spec: dict, folder: RunFolder | None, log):
             total = time.perf_counter() - t_start
             wall = last_run_seconds(device, total)
             compile_s = total - wall
-            if folder is not None:  # one metrics line for the whole (single) standalone run
+            if folder is not None:
                 folder.clear_metrics()
-                folder.append_metrics({**_chunk_metrics(net, 0.0, duration, initial), "wall_s": wall})
+                if getattr(net, "weight_monitors", None):  # one line per recorded snapshot (sigma(t))
+                    for row in snapshot_rows(net):
+                        folder.append_metrics(row)
+                else:  # one metrics line for the whole (single) standalone run
+                    folder.append_metrics({**_chunk_metrics(net, 0.0, duration, initial), "wall_s": wall})
         else:
             if folder is not None and folder.resuming and folder.has_checkpoint(CHECKPOINT):
                 net.network.restore(filename=str(folder.checkpoint_path(CHECKPOINT)))
@@ -256,6 +269,7 @@ def _simulate(spec: dict, folder: RunFolder | None, log):
         else:
             data["spike_i"] = np.asarray(net.exc_spikes.i[:])
             data["spike_t"] = np.asarray(net.exc_spikes.t[:], dtype=float)
+            data.update(weight_samples(net))
     return summary, data
 
 
@@ -285,6 +299,83 @@ def summarize(spec: dict, net, wall_s: float, build_s: float, compile_s: float, 
         out["n_synapses"] = net.n_synapses()
         out["synaptic_events"] = recurrent_events(net)
         out["events_per_wall_s"] = out["synaptic_events"] / wall_s if wall_s > 0 else float("nan")
+        t_last = max(0.0, duration - LAST_WINDOW_S)
+        out["last_window"] = {"t_start_s": t_last, "t_stop_s": duration}
+        for pop, mon, n in (("exc", net.exc_spikes, net.params["n_rec_exc"]), ("inh", net.inh_spikes, net.params["n_rec_inh"])):
+            out["last_window"][pop] = analysis.spike_statistics(mon.i[:], np.asarray(mon.t[:], dtype=float), n,
+                                                                t_last, duration)
+        if getattr(net, "weight_monitors", None):
+            out["subsample"] = subsample_summary(net)
+    return out
+
+
+#: Activity (rates, CV of ISI) is also reported over the last LAST_WINDOW_S seconds of a run.
+LAST_WINDOW_S = 10.0
+
+
+def weight_samples(net) -> dict:
+    """Recorded weight subsamples of a brunel network: {"t": snapshot times (s), group: (n_t, n) signed w}.
+
+    The monitors record at t = 0, record_dt, ...; the weights at the end of the run (read from the
+    synapses at the recorded indices) are appended as the last snapshot."""
+    out = {}
+    t_end = float(net.network.t)
+    for key, mon in getattr(net, "weight_monitors", {}).items():
+        t = np.asarray(mon.t[:], dtype=float)
+        w = np.asarray(mon.w[:], dtype=float).T
+        if t.size == 0 or t[-1] < t_end - 1e-9:
+            final = np.asarray(net.plastic_groups()[key].w[:], dtype=float)[np.asarray(mon.record)]
+            t, w = np.append(t, t_end), np.vstack([w.reshape(t.size, -1), final[None, :]])
+        out["t"] = t
+        # signed weights as BrunelNetwork.weights: a signed rule stores them, others store |w| of I as +
+        unsigned_inh = key.startswith("I") and not net.params.get("signed", {}).get(key)
+        out[key] = -w if unsigned_inh else w
+    return out
+
+
+def snapshot_rows(net) -> list[dict]:
+    """One metrics row per recorded snapshot: t_s, the E and I rates since the previous snapshot
+    (recorded neurons) and ``weights``: {group: biology.digest.digest_weights of the subsample}
+    with the group's bounds (0, w_max), its expected sign and its first snapshot as the initial weights."""
+    from ..biology.digest import digest_weights
+
+    samples = weight_samples(net)
+    t = samples.pop("t")
+    spikes = {pop: (np.asarray(mon.t[:], dtype=float), n) for pop, mon, n in
+              (("exc", net.exc_spikes, net.params["n_rec_exc"]), ("inh", net.inh_spikes, net.params["n_rec_inh"]))}
+    rows = []
+    for k, tk in enumerate(t):
+        row = {"t_s": float(tk)}
+        if k:
+            for pop, (ts, n) in spikes.items():
+                row[f"{pop}_rate_hz"] = float(np.sum((ts >= t[k - 1]) & (ts < tk)) / (n * (tk - t[k - 1])))
+        row["weights"] = {key: digest_weights(w[k], initial=w[0], bounds=(0.0, _w_max_of(net, key)),
+                                              expected_sign=-1 if key.startswith("I") else 1)
+                          for key, w in samples.items()}
+        rows.append(row)
+    return rows
+
+
+def subsample_summary(net) -> dict:
+    """Per plastic group: sigma(t) of the recorded subsample, its stationarity over the last third
+    (biology.digest.stationarity), and the final snapshot's digest with Hartigan's dip test on ln|w|
+    and sigma / sigma(Song 2005)."""
+    from .. import biology
+    from ..biology.digest import digest_weights, stationarity
+
+    samples = weight_samples(net)
+    t = samples.pop("t")
+    ref_sigma = analysis.reference_info()["sigma"]
+    out = {"t_s": [float(x) for x in t]}
+    for key, w in samples.items():
+        bounds = (0.0, _w_max_of(net, key))
+        sig = [digest_weights(row)["sigma_ln"] for row in w]
+        final = digest_weights(w[-1], initial=w[0], bounds=bounds, expected_sign=-1 if key.startswith("I") else 1)
+        ln = np.log(np.abs(w[-1][w[-1] != 0]))
+        final["dip_p_ln"] = float(biology.dip_test(ln, n_sim=500, seed=0).p_value) if ln.size >= 4 else None
+        final["sigma_ratio"] = final["sigma_ln"] / ref_sigma if final["sigma_ln"] is not None else None
+        out[key] = {"sigma_t": sig, "mean_ln_t": [digest_weights(row)["mean_ln"] for row in w],
+                    "stationarity": stationarity(sig), "final": final}
     return out
 
 
@@ -342,6 +433,8 @@ def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     summary, data = simulate(spec, folder)
     weights = data["weights"]
     folder.save_weights(weights)
+    if "t" in data:  # the recorded subsamples of a brunel network (record_synapses > 0)
+        io.atomic_save_npz(folder.file("weight_samples.npz"), **{k: data[k] for k in ("t", "EE", "IE") if k in data})
     fig = weight_distribution_figure(weights, unit=summary["weight_unit"], bounds=summary["weight_bounds"],
                                      reference=summary["reference"]["name"],
                                      title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
