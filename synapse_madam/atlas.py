@@ -151,19 +151,39 @@ def _read_summary(folder: Path) -> dict:
     return s if isinstance(s, dict) else {}
 
 
+def _terms(options) -> str:
+    """" + restore + noise, bound=soft" for the rule's opt-in terms that a run switched on
+    (rule.py: restore, noise / noise_std, bound other than the published "hard")."""
+    if not isinstance(options, dict):
+        return ""
+    out = [k for k in ("restore", "noise") if _positive(options.get(k))]
+    if "noise" not in out and _positive(options.get("noise_std")):
+        out.append("noise")
+    bound = options.get("bound")
+    if isinstance(bound, str) and bound != "hard":
+        out.append(f"bound={bound}")
+    return "".join(f" + {t}" for t in out)
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
 def _learner(spec: dict, summary: dict) -> str | None:
     """What learned: the optimizer (deep; rate, with its rule when not BPTT) or the plasticity rule
-    (spiking's [rule] name)."""
+    (spiking's [rule] name), followed by the rule's opt-in terms the run switched on
+    (e.g. "madam + restore + noise"; the published rule has none)."""
     for src in (spec, summary):
         if isinstance(src.get("optimizer"), str):
-            return src["optimizer"]
+            return src["optimizer"] + _terms(src.get("optimizer_options"))
         learning = src.get("learning")
         if isinstance(learning, dict) and isinstance(learning.get("optimizer"), str):
             rule = learning.get("rule")
-            return learning["optimizer"] + (f" ({rule})" if isinstance(rule, str) and rule != "bptt" else "")
+            return (learning["optimizer"] + (f" ({rule})" if isinstance(rule, str) and rule != "bptt" else "")
+                    + _terms(learning))
         rule = src.get("rule")
         if isinstance(rule, dict) and isinstance(rule.get("name"), str):
-            return rule["name"] + ("-STDP" if src.get("substrate") == "spiking" else "")
+            return rule["name"] + ("-STDP" if src.get("substrate") == "spiking" else "") + _terms(rule)
         if isinstance(rule, str):
             return rule
     return None

@@ -150,3 +150,15 @@ def test_demo_part_draws_the_demo_runs(runs, tmp_path):
     assert (demo / "atlas.png").is_file() and "![atlas](atlas.png)" in res["report"]
     assert {(g.substrate, g.group) for g in res["atlas"].groups} >= {("rate", "EE"), ("spiking", "EE")}
     assert sum(g.substrate == "deep" for g in res["atlas"].groups) == 1
+
+
+def test_learner_names_the_rule_terms_a_run_switched_on():
+    from synapse_madam.atlas import _learner
+
+    assert _learner({"optimizer": "madam", "optimizer_options": {"restore": 0.01, "noise": 0.01, "bound": "none"}},
+                    {}) == "madam + restore + noise + bound=none"
+    assert _learner({"learning": {"optimizer": "madam", "rule": "bptt", "restore": 0.0, "noise": 0.0,
+                                  "bound": "hard"}}, {}) == "madam"  # the published rule
+    assert _learner({"substrate": "spiking", "rule": {"name": "madam", "restore": 0.02, "noise_std": 0.1}},
+                    {}) == "madam-STDP + restore + noise"
+    assert _learner({"learning": {"optimizer": "madam", "rule": "node_perturbation"}}, {}) == "madam (node_perturbation)"

@@ -231,9 +231,8 @@ def weight_distribution_figure(weights: dict, *, unit="a.u.", bounds=None, refer
 def atlas_figure(atlas, *, bins: int = 60, title: str | None = None):
     """The atlas (:class:`synapse_madam.atlas.Atlas`): ln|w| densities of every run and weight group
     on one log axis against the reference log-normal (left), and sigma(t) / sigma_ref over each run
-    (right), one legend below both. With one group per run, a line's colour is its learner's (as
-    in every figure of the library) and its style tells runs of the same learner apart; with
-    several groups per run, colour is the run and style the group.
+    (right), one legend below both. A line's colour is its learner's (as in every figure of the
+    library) when every run has a different learner, otherwise its run's; its style is the group.
 
     Left: each group's ln|w| is centred at its median, so weights in different units (a.u., mV,
     nS) share the axis and only the shape is compared; the x axis is |w| / median(|w|) on a log
@@ -246,31 +245,41 @@ def atlas_figure(atlas, *, bins: int = 60, title: str | None = None):
     ref = atlas.reference
     groups = [g for g in atlas.groups if g.ln_w.size > 1]
     runs = list(dict.fromkeys(g.run for g in atlas.groups))
-    # one group per run: colour = the learner's (Madam and Madam-STDP red, Adam blue, ...; plots.colour),
-    # line style = the n-th run in that colour. Several groups per run: colour = the run, style = the group.
-    one_each = len(atlas.groups) == len(runs)
-    cycle = list(plt.get_cmap("tab10").colors if not one_each else plt.get_cmap("Dark2").colors)
-    colour_of = {}
-    for i, r in enumerate(runs):
-        learner = next((g.learner for g in atlas.groups if g.run == r), None)
-        colour_of[r] = (colour(learner, None) if one_each and learner else None) or cycle[i % len(cycle)]
+    # colour = the learner's (Madam and Madam-STDP red, Adam blue, ...; plots.colour) when every run has a
+    # different learner with a colour of its own; otherwise one colour per run. Line style = the group.
+    base = {r: (next((g.learner for g in atlas.groups if g.run == r), None) or "").split(" + ")[0] for r in runs}
+    known = [colour(base[r], None) if base[r] else None for r in runs]
+    if None not in known and len(set(known)) == len(runs):
+        colour_of = dict(zip(runs, known))
+    else:
+        cycle = list(plt.get_cmap("tab10" if len(runs) <= 10 else "tab20").colors)
+        colour_of = {r: cycle[i % len(cycle)] for i, r in enumerate(runs)}
     styles = ["-", "--", ":", "-.", (0, (6, 1.5)), (0, (3, 1, 1, 1, 1, 1))]
     style_of, seen = {}, {}
     for g in atlas.groups:
-        key = colour_of[g.run] if one_each else g.run
-        style_of[g.label] = styles[seen.setdefault(key, 0) % len(styles)]
-        seen[key] += 1
+        style_of[g.label] = styles[seen.setdefault(g.run, 0) % len(styles)]
+        seen[g.run] += 1
     centred = {g.label: g.ln_w - np.median(g.ln_w) for g in groups}
     lo = min([-3.5 * ref.sigma] + [float(np.quantile(y, 0.002)) for y in centred.values()])
     hi = max([3.5 * ref.sigma] + [float(np.quantile(y, 0.998)) for y in centred.values()])
     with plt.rc_context(STYLE):
         fig, (ax, ax_t) = new_figure(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+        hists = {}
         for g in groups:
             y = centred[g.label]
             e = np.linspace(lo, hi, int(np.clip(np.sqrt(y.size), 8, bins)) + 1)
-            dens = np.histogram(y, bins=e)[0] / (y.size * np.diff(e))  # mass outside the axis stays outside
+            hists[g.label] = (np.histogram(y, bins=e)[0] / (y.size * np.diff(e)), e)  # mass outside stays outside
+        # the y axis fits the reference and every group with some spread; a group with sigma ~ 0 (all of
+        # its mass in one bin) would flatten everything else, so it runs off the top and says so
+        ref_peak = 1 / (ref.sigma * math.sqrt(2 * math.pi))
+        top = 1.08 * max([1.1 * ref_peak] + [hists[g.label][0].max() for g in groups
+                                             if (g.digest["sigma_ln"] or 0) >= 0.1])
+        for g in groups:
+            dens, e = hists[g.label]
+            off = " (off scale)" if dens.max() > top else ""
             ax.stairs(dens, np.exp(e), color=colour_of[g.run], ls=style_of[g.label], lw=1.4,
-                      label=f"{g.run} {g.group} (σ/σ_ref {g.sigma_ratio:.2f}, KS {g.digest['ks_D']:.3f})")
+                      label=f"{g.run} {g.group} (σ/σ_ref {g.sigma_ratio:.2f}, KS {g.digest['ks_D']:.3f}){off}")
+        ax.set_ylim(0, top)
         z = np.linspace(lo, hi, 400)
         ax.plot(np.exp(z), stats.norm.pdf(z, 0.0, ref.sigma), color="k", lw=2.4, alpha=0.8,
                 label=f"{ref.citation.short} ({ref.measure}), σ = {ref.sigma:.2f}")
