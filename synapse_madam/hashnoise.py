@@ -58,6 +58,13 @@ def hash_uniform(seed, counter, shape, device=None, *, backend: str = "torch"):
     return (bits.to(torch.float64) / 2.0**32).to(torch.float32).reshape(shape)
 
 
+def stream_seed(seed: int, index: int) -> int:
+    """Seed of the noise stream of tensor (or synapse group) ``index`` under a base ``seed``:
+    seed * 1000003 + index. One convention for every optimizer and learner, so a run's streams are
+    distinct per tensor and the numpy rule can redraw exactly what an optimizer drew."""
+    return int(seed) * 1_000_003 + int(index)
+
+
 def hash_normal(seed, counter, shape, like=None):
     """Standard normal noise of ``shape`` keyed on (seed, counter), in float64: a numpy array,
     or a tensor on ``like``'s device when ``like`` is a tensor (the same numbers either way).

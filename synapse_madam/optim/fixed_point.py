@@ -14,6 +14,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
+from ..hashnoise import stream_seed
 from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
 from ._state import load_state_dict_keeping_dtypes
 
@@ -69,7 +70,7 @@ class UniformQuantized(Optimizer):
                     scale = rule.initial_w_max(p.detach(), group["p_scale"]).to(torch.float32)
                     state["scale"] = scale if scale > 0 else torch.ones((), device=p.device)
                     state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-                    state["seed"] = torch.tensor(group["seed"] * 1_000_003 + position, dtype=torch.int64)
+                    state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64)
                 elif not initial:
                     state["step"] += 1
                 uniform = None

@@ -8,7 +8,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import hash_normal
+from ..hashnoise import hash_normal, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
@@ -134,7 +134,7 @@ class LNSMadam(Optimizer):
                 state["codes"] = fmt.encode(p.detach().to(torch.float32), scale, "nearest")
                 state["exp_avg_sq"] = torch.zeros_like(p, dtype=SECOND_MOMENT_DTYPES[group["second_moment_dtype"]])
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-                state["seed"] = torch.tensor(group["seed"] * 1_000_003 + position, dtype=torch.int64, device=p.device)
+                state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64, device=p.device)
                 state["log_set_point"] = rule.initial_log_set_point(p.detach().to(torch.float32), group["set_point"])
                 p.copy_(fmt.decode(state["codes"], scale, dtype=p.dtype))
         if zero_tensors:

@@ -9,7 +9,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import hash_normal
+from ..hashnoise import hash_normal, stream_seed
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
@@ -93,7 +93,7 @@ class LogAdam(Optimizer):
             state["exp_avg"] = torch.zeros_like(w)
             state["exp_avg_sq"] = torch.zeros_like(w)
         state["log_set_point"] = rule.initial_log_set_point(w, group["set_point"])
-        state["seed"] = torch.tensor(group["seed"] * 1_000_003 + position, dtype=torch.int64, device=p.device)
+        state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64, device=p.device)
         n_zero = int((w == 0).sum())
         if n_zero:
             warnings.warn(f"LogAdam: {name or tuple(p.shape)} holds {n_zero} exact zeros, which have no "

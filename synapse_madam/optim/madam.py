@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
+from ..hashnoise import stream_seed
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam_functional import Terms, madam_for_loop, madam_foreach, madam_fused
 
@@ -134,6 +135,16 @@ class Madam(Optimizer):
             offset += len(g["params"])
         return offset
 
+    def _init_term_state(self, state, p, group, i: int, offset: int | None) -> int:
+        """State of the opt-in terms for parameter ``i`` of ``group``: the set point
+        mu = ln(set_point * RMS(W)) and the noise seed stream_seed(seed, position). Returns the
+        group's position offset (computed once per step, on first need)."""
+        if offset is None:
+            offset = self._position_offset(group)
+        state["log_set_point"] = rule.initial_log_set_point(p.detach(), group["set_point"])
+        state["seed"] = torch.tensor(stream_seed(group["seed"], offset + i), dtype=torch.int64, device=p.device)
+        return offset
+
     def _init_group(self, group, params, grads, exp_avg_sqs, steps, w_maxs, log_set_points=None, seeds=None):
         """Collect the tensors to update; create state (and warn about zeros) at a first step."""
         names = group.get("param_names")
@@ -155,11 +166,7 @@ class Madam(Optimizer):
                     p, dtype=rule.state_dtype(p), memory_format=torch.preserve_format
                 )
                 state["w_max"] = rule.initial_w_max(p.detach(), group["p_scale"])
-                state["log_set_point"] = rule.initial_log_set_point(p.detach(), group["set_point"])
-                if offset is None:
-                    offset = self._position_offset(group)
-                state["seed"] = torch.tensor(group["seed"] * 1_000_003 + offset + i, dtype=torch.int64,
-                                             device=p.device)
+                offset = self._init_term_state(state, p, group, i, offset)
                 n_zero = int((p.detach() == 0).sum())
                 if n_zero:
                     name = names[i] if names else f"#{i} (shape {tuple(p.shape)})"
@@ -171,11 +178,7 @@ class Madam(Optimizer):
             w_maxs.append(state["w_max"])
             if log_set_points is not None:
                 if "log_set_point" not in state:  # state saved before the terms existed: from W now
-                    state["log_set_point"] = rule.initial_log_set_point(p.detach(), group["set_point"])
-                    if offset is None:
-                        offset = self._position_offset(group)
-                    state["seed"] = torch.tensor(group["seed"] * 1_000_003 + offset + i, dtype=torch.int64,
-                                                 device=p.device)
+                    offset = self._init_term_state(state, p, group, i, offset)
                 log_set_points.append(state["log_set_point"])
                 seeds.append(state["seed"])
         if zero_reports:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from .. import rule
-from ..hashnoise import hash_normal
+from ..hashnoise import hash_normal, stream_seed
 from .tasks import trial_loss
 
 __all__ = ["NodePerturbation", "eligibility"]
@@ -148,7 +148,7 @@ class NodePerturbation:
                 terms = {"restore": self.restore, "noise": self.noise, "bound": self.bound}
                 if self.noise:
                     step = int(self.state[key].step) + 1
-                    terms["xi"] = hash_normal(self.noise_seed * 1000003 + k, step, tuple(p.shape), like=p)
+                    terms["xi"] = hash_normal(stream_seed(self.noise_seed, k), step, tuple(p.shape), like=p)
             w_new, self.state[key] = rule.madam_update(p.detach(), directions[key], self.state[key], self.lr,
                                                        self.beta, self.g_bound, **terms)
             p.copy_(w_new)
