@@ -60,6 +60,7 @@ MAP_NOISES = (0.0, 0.1, 0.2)  # ln-units per sqrt(s)
 MAP_DURATION_FAST = 200.0  # s, for theta = 0.08/s (relaxation time 1/(2 theta) ~ 6 s); else the spec's 300 s
 TARGETS = {"ks_D": 0.03, "dip_p": 0.05, "frac_at_bounds": 0.01, "sigma_ratio": (0.9, 1.1)}
 SONG2005_SIGMA = 0.9355
+LNW_LEFT = -4.0  # left edge of the ln w histogram (the published runs' long left tail is pooled into its first bin)
 
 
 def _load() -> str:
@@ -183,6 +184,7 @@ def _row(run_dir: Path) -> dict | None:
     fin = ee.get("final", {})
     lw = s.get("last_window", {})
     stat = ee.get("stationarity", {})
+    whole = s.get("weights", {}).get("EE", {})  # every E->E synapse at the end
     rates = [m["exc_rate_hz"] for m in metrics if m.get("exc_rate_hz") is not None]
     return {
         "run": run_dir.name, "condition": cond, "init": init, "seed": int(seed[1:]),
@@ -192,6 +194,8 @@ def _row(run_dir: Path) -> dict | None:
         "inh_rate_hz": lw.get("inh", {}).get("rate_hz"), "inh_cv": lw.get("inh", {}).get("cv_isi"),
         "sigma": fin.get("sigma_ln"), "sigma_ratio": fin.get("sigma_ratio"), "ks_D": fin.get("ks_D"),
         "mean_ln": fin.get("mean_ln"), "skew_ln": fin.get("skew_ln"),
+        "n_all": whole.get("n"), "sigma_all": whole.get("sigma_ln"), "ks_D_all": whole.get("ks_D"),
+        "frac_at_bounds_all": whole.get("frac_at_bounds"),
         "dip_p": fin.get("dip_p_ln"), "frac_at_bounds": fin.get("frac_at_bounds"),
         "frac_at_upper": fin.get("frac_at_upper"), "sign_flips": fin.get("sign_flips"),
         "stationary_rel_change": stat.get("rel_change"), "stationary": stat.get("stationary"),
@@ -235,6 +239,10 @@ def _mean_sd(values, nd=3) -> str:
     if v.size == 1:
         return f"{v[0]:.{nd}f}"
     return f"{v.mean():.{nd}f} ± {v.std(ddof=1):.{nd}f}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f} %"
 
 
 def _yes(flag) -> str:
@@ -329,18 +337,20 @@ def report(args) -> int:
              "third (`biology.digest.stationarity`, stationary when < 5 %); rates and CV over the last 10 s.", "",
              "## Every run", "",
              "| run | E rate (Hz) | E CV | I rate (Hz) | E rate range over run (Hz) | σ(ln w) E→E | σ / Song | "
-             "KS D | dip p (ln w) | at bounds | σ(t) change, last third | stationary | mean ln w | sign flips (E→E, I→E) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "KS D | dip p (ln w) | at bounds | σ(t) change, last third | stationary | mean ln w | sign flips (E→E, I→E) | "
+             "all E→E: σ, KS D, at bounds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['run']} | {_fmt(r['exc_rate_hz'], 2)} | {_fmt(r['exc_cv'], 2)} | {_fmt(r['inh_rate_hz'], 2)} | "
                      f"{_fmt(r['min_exc_rate_hz'], 2)}-{_fmt(r['max_exc_rate_hz'], 2)} | {_fmt(r['sigma'])} | "
-                     f"{_fmt(r['sigma_ratio'])} | {_fmt(r['ks_D'])} | {_fmt(r['dip_p'])} | {_fmt(r['frac_at_bounds'], 4)} | "
+                     f"{_fmt(r['sigma_ratio'])} | {_fmt(r['ks_D'])} | {_fmt(r['dip_p'])} | {_pct(r['frac_at_bounds'])} | "
                      f"{_fmt(r['stationary_rel_change'])} | {_yes(r['stationary'])} | {_fmt(r['mean_ln'])} | "
-                     f"{r['sign_flips']}, {r['ie_sign_flips']} |")
+                     f"{r['sign_flips']}, {r['ie_sign_flips']} | {_fmt(r['sigma_all'])}, {_fmt(r['ks_D_all'])}, "
+                     f"{_pct(r['frac_at_bounds_all'])} |")
     lines += ["", "## Per condition and init: mean ± sd over seeds", "",
               "| condition | init | seeds | E rate (Hz) | E CV | σ(ln w) | σ / Song | KS D | dip p | at bounds | "
-              "σ(t) change, last third | stationary runs |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "σ(t) change, last third | stationary runs | σ, all E→E |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for r in rows:
         groups.setdefault((r["condition"], r["init"]), []).append(r)
@@ -348,9 +358,9 @@ def report(args) -> int:
         lines.append(f"| {cond} | {init} | {', '.join(str(r['seed']) for r in rs)} | {_mean_sd((r['exc_rate_hz'] for r in rs), 2)} | "
                      f"{_mean_sd((r['exc_cv'] for r in rs), 2)} | {_mean_sd(r['sigma'] for r in rs)} | "
                      f"{_mean_sd(r['sigma_ratio'] for r in rs)} | {_mean_sd(r['ks_D'] for r in rs)} | "
-                     f"{_mean_sd(r['dip_p'] for r in rs)} | {_mean_sd((r['frac_at_bounds'] for r in rs), 4)} | "
+                     f"{_mean_sd(r['dip_p'] for r in rs)} | {_mean_sd((100 * r['frac_at_bounds'] for r in rs), 2)} % | "
                      f"{_mean_sd(r['stationary_rel_change'] for r in rs)} | "
-                     f"{sum(bool(r['stationary']) for r in rs)} of {len(rs)} |")
+                     f"{sum(bool(r['stationary']) for r in rs)} of {len(rs)} | {_mean_sd(r['sigma_all'] for r in rs)} |")
     lines += ["", "## Same σ from both inits? (|difference| / mean, target < 5 %)", "",
               "| condition | seed | σ constant | σ uniform | \\|difference\\| / mean |", "|---|---|---|---|---|"]
     by = {(r["condition"], r["init"], r["seed"]): r for r in rows}
@@ -428,9 +438,13 @@ def report(args) -> int:
         r = min(rs, key=lambda x: x["seed"])
         ws = np.load(out / r["run"] / "weight_samples.npz")
         x = np.log(np.abs(ws["EE"][-1]))
-        ax.hist(x, bins=80, histtype="step", density=True, color=colors.get(cond, "k"), ls="-" if init == "constant" else "--",
-                label=f"{cond}, {init} (s{r['seed']}): σ {x.std():.2f}")
-    ax.set(xlabel="ln w (w in mV), E→E subsample at the end", ylabel="density")
+        left = float(np.mean(x < LNW_LEFT))
+        ax.hist(np.clip(x, LNW_LEFT, None), bins=np.linspace(LNW_LEFT, x.max() + 0.02, 90), histtype="step", density=True,
+                color=colors.get(cond, "k"), ls="-" if init == "constant" else "--",
+                label=f"{cond}, {init} (s{r['seed']}): σ {x.std():.2f}" + (f"; {100 * left:.1f} % below {LNW_LEFT:g}, in "
+                                                                             "the first bin" if left else ""))
+    ax.set(xlabel="ln w (w in mV), E→E subsample at the end; the right edge is w_max", ylabel="density",
+           xlim=(LNW_LEFT - 0.1, None))
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(docs / "bridge_spiking_b_lnw.png", dpi=110)
