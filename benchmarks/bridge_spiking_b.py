@@ -291,6 +291,9 @@ def _fig_map(rows: list[dict], path: Path) -> None:
         ax_ks.plot(th, [r["ks_D"] for r in rs], "o-", color=f"C{k}", label=f"noise {noise:g}")
         ax_b.plot(th, [100 * r["frac_at_bounds"] for r in rs], "o-", color=f"C{k}", label=f"noise {noise:g}")
         for r in rs:
+            if r["frac_at_bounds"] >= TARGETS["frac_at_bounds"]:
+                ax_s.annotate(f"{100 * r['frac_at_bounds']:.1f} % at w_max,\nKS D {r['ks_D']:.3f}", (r["theta"], r["sigma"]),
+                              xytext=(8, -22), textcoords="offset points", fontsize=7, color=f"C{k}")
             ax_t.plot(r["t"], r["sigma_t"], color=f"C{k}", ls="-" if r["theta"] == min(MAP_THETAS) else "--", lw=1.2,
                       label=f"θ {r['theta']:g}, noise {noise:g}")
     for ax in (ax_s, ax_t):
@@ -308,7 +311,8 @@ def _fig_map(rows: list[dict], path: Path) -> None:
     ax_t.set(xlabel="biological time (s)", ylabel="σ(ln w), E→E subsample", title="σ(t) of each map cell")
     ax_t.legend(fontsize=7, ncol=2)
     ax_s.set_title("σ against θ (dotted: fluctuations alone; grey: Song ±10 %)", fontsize=9)
-    fig.suptitle("Network (b) σ map: Madam-STDP + drift θ + fluctuations on E→E, vogels_madam on I→E; constant init, seed 1",
+    fig.suptitle("Network (b) σ map: Madam-STDP (hard bound at 3 × RMS(w₁)) + drift θ + fluctuations on E→E, "
+                 "vogels_madam on I→E; constant init, seed 1",
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
