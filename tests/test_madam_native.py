@@ -173,3 +173,13 @@ def test_fused_on_the_cpu_prints_no_warning():
             opt.zero_grad()
             model(torch.randn(32, 8)).square().mean().backward()
             opt.step()
+
+
+def test_the_kernel_bumps_autograd_versions_like_an_in_place_op():
+    w = torch.randn(50, requires_grad=True)
+    opt = Madam([w])
+    y = (w * w).sum()  # saves w for backward
+    y.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

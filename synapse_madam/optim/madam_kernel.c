@@ -100,3 +100,163 @@ int32_t madam_kernel_openmp(void) {
     return 0;
 #endif
 }
+
+/* One LNSMadam step (synapse_madam/optim/lns_madam.py, log-space terms off) over a table of
+ * tensors: float32 weights, gradients and second moments, packed B-bit codes (int8 or int16).
+ *
+ *     g, v, g_hat as above (float32)
+ *     sign, k <- unpack(code)                 code = k for sign +1, -1 - k for sign -1
+ *     delta   <- (c * sign) * g_hat            c = lr / ln(base) (float32)
+ *     k       <- clip(k + round(delta), 0, k_max)
+ *                round = floor(delta + u), u = hash_uniform(seed_i, t_i, element index), or
+ *                to nearest (half to even)
+ *     code    <- pack(sign, k);   w <- sign * level_i[k]    (level_i: the tensor's decoded levels)
+ *
+ * The hash is synapse_madam/hashnoise.py's: x = (index + seed * 0x9E3779B9 + t * 0x85EBCA6B)
+ * mod 2^32, then "lowbias32" twice, u = x / 2^32 rounded to float32.
+ */
+static inline uint32_t lowbias32_twice(uint32_t x) {
+    x ^= x >> 16; x *= 0x7FEB352Du; x ^= x >> 15; x *= 0x846CA68Bu; x ^= x >> 16;
+    x ^= x >> 16; x *= 0x7FEB352Du; x ^= x >> 15; x *= 0x846CA68Bu; x ^= x >> 16;
+    return x;
+}
+
+/* bits / 2^32 rounded to float32, as (float)((double)bits / 2^32): the two 16-bit halves are
+ * exact floats, so their sum is the integer rounded once; scaling by 2^-32 is exact. (Written so
+ * that the loop vectorizes: there is no vector unsigned-to-float conversion before AVX-512.) */
+static inline float unit_interval(uint32_t bits) {
+    float hi = (float)(int32_t)(bits >> 16) * 65536.0f;
+    float lo = (float)(int32_t)(bits & 0xFFFFu);
+    return (hi + lo) * 2.3283064365386963e-10f;
+}
+
+float floorf(float);
+float rintf(float);
+
+/* work-item size of the LNS kernel (its chunk argument must not exceed it) */
+#define LNS_CHUNK 8192
+
+/* the element update of LNS_STEP; ROUNDED is the rounded delta */
+#define LNS_ELEMENT(CODE_T, ROUNDED)                                                                \
+    float gk = finite_or_zero_f32(g[k]);                                                            \
+    float vk = beta * v[k] + one_minus_beta * (gk * gk);                                            \
+    v[k] = vk;                                                                                      \
+    float v_hat = vk / bc;                                                                          \
+    v_hat = v_hat < FLT_MIN ? FLT_MIN : v_hat;                                                      \
+    float denom = sqrtf(v_hat);                                                                     \
+    if (eps != 0.0f) denom = denom + eps;                                                           \
+    float g_hat = gk / denom;                                                                       \
+    g_hat = g_hat < -g_bound ? -g_bound : g_hat;                                                    \
+    g_hat = g_hat > g_bound ? g_bound : g_hat;                                                      \
+    int32_t code = code_buf[k - lo];                                                                \
+    int32_t mask = code >> 31;                  /* -1 for a negative weight, else 0 */              \
+    float sign = code < 0 ? -1.0f : 1.0f;                                                           \
+    float k_old = (float)(code ^ mask);         /* k = -1 - code = ~code when negative */          \
+    float delta = (c * sign) * g_hat;                                                               \
+    float k_new = k_old + (ROUNDED);                                                                \
+    k_new = k_new < 0.0f ? 0.0f : (k_new > k_top ? k_top : k_new);                                  \
+    int32_t kn = (int32_t)k_new;                                                                    \
+    code_buf[k - lo] = kn ^ mask;                                                                   \
+    w[k] = sign * level[kn];
+
+#define LNS_STEP(NAME, CODE_T)                                                                      \
+int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, const int64_t *v_ptrs, \
+             const int64_t *code_ptrs, const int64_t *level_ptrs, const int64_t *sizes,               \
+             const float *bias_corrections, const int64_t *seeds, const int64_t *counters,            \
+             float c, float beta, float one_minus_beta, float g_bound, float eps, int32_t k_max,      \
+             int32_t stochastic, int32_t n_threads, int64_t chunk)                                    \
+{                                                                                                   \
+    int64_t total = 0;                                                                              \
+    if (chunk > LNS_CHUNK) chunk = LNS_CHUNK;                                                       \
+    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;                \
+    const float k_top = (float)k_max;                                                               \
+    _Pragma("omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)")      \
+    for (int64_t item = 0; item < total; item++) {                                                  \
+        int64_t i = 0, first = 0;                                                                   \
+        for (;;) {                                                                                  \
+            int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;                                      \
+            if (item < first + n_chunks) break;                                                     \
+            first += n_chunks;                                                                      \
+            i++;                                                                                    \
+        }                                                                                           \
+        int64_t lo = (item - first) * chunk, hi = lo + chunk;                                       \
+        if (hi > sizes[i]) hi = sizes[i];                                                           \
+        float *w = (float *)(intptr_t)w_ptrs[i];                                                    \
+        const float *g = (const float *)(intptr_t)g_ptrs[i];                                        \
+        float *v = (float *)(intptr_t)v_ptrs[i];                                                    \
+        CODE_T *codes = (CODE_T *)(intptr_t)code_ptrs[i];                                           \
+        const float *level = (const float *)(intptr_t)level_ptrs[i];                                \
+        const float bc = bias_corrections[i];                                                       \
+        const uint32_t key = (uint32_t)((uint64_t)seeds[i] * 0x9E3779B9ull + (uint64_t)counters[i] * 0x85EBCA6Bull); \
+        /* codes widened to int32 and the rounding noise first: then every loop has one element   \
+           width and vectorizes (with int8 codes in the main loop GCC's vectorizer gives up) */   \
+        int32_t code_buf[LNS_CHUNK];                                                                \
+        _Pragma("omp simd")                                                                         \
+        for (int64_t k = lo; k < hi; k++) code_buf[k - lo] = (int32_t)codes[k];                     \
+        if (stochastic) {                                                                           \
+            float u[LNS_CHUNK];                                                                     \
+            _Pragma("omp simd")                                                                     \
+            for (int64_t k = lo; k < hi; k++)                                                       \
+                u[k - lo] = unit_interval(lowbias32_twice((uint32_t)k + key));                      \
+            _Pragma("omp simd")                                                                     \
+            for (int64_t k = lo; k < hi; k++) {                                                     \
+                LNS_ELEMENT(CODE_T, floorf(delta + u[k - lo]))                                      \
+            }                                                                                       \
+        } else {                                                                                    \
+            _Pragma("omp simd")                                                                     \
+            for (int64_t k = lo; k < hi; k++) {                                                     \
+                LNS_ELEMENT(CODE_T, rintf(delta))                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("omp simd")                                                                         \
+        for (int64_t k = lo; k < hi; k++) codes[k] = (CODE_T)code_buf[k - lo];                      \
+    }                                                                                               \
+    return total;                                                                                   \
+}
+
+LNS_STEP(lns_madam_step_i8, int8_t)
+LNS_STEP(lns_madam_step_i16, int16_t)
+
+/* Rounding onto a B-bit uniform grid (synapse_madam/optim/fixed_point.py, UniformQuantized):
+ * for float32 weights of tensor i with spacing delta_i,
+ *     q <- clip(round(w / delta_i), -q_max, q_max),   w <- q * delta_i
+ * round = floor(x + u) with u = hash_uniform(seed_i, t_i, element index), or to nearest (even).
+ */
+int64_t uniform_quantize_f32(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *sizes, const float *deltas,
+                             const int64_t *seeds, const int64_t *counters, float q_max, int32_t stochastic,
+                             int32_t n_threads, int64_t chunk)
+{
+    int64_t total = 0;
+    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)
+    for (int64_t item = 0; item < total; item++) {
+        int64_t i = 0, first = 0;
+        for (;;) {
+            int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;
+            if (item < first + n_chunks) break;
+            first += n_chunks;
+            i++;
+        }
+        int64_t lo = (item - first) * chunk, hi = lo + chunk;
+        if (hi > sizes[i]) hi = sizes[i];
+        float *w = (float *)(intptr_t)w_ptrs[i];
+        const float delta = deltas[i];
+        const uint32_t key = (uint32_t)((uint64_t)seeds[i] * 0x9E3779B9ull + (uint64_t)counters[i] * 0x85EBCA6Bull);
+        if (stochastic) {
+            #pragma omp simd
+            for (int64_t k = lo; k < hi; k++) {
+                float q = floorf(w[k] / delta + unit_interval(lowbias32_twice((uint32_t)k + key)));
+                q = q < -q_max ? -q_max : (q > q_max ? q_max : q);
+                w[k] = q * delta;
+            }
+        } else {
+            #pragma omp simd
+            for (int64_t k = lo; k < hi; k++) {
+                float q = rintf(w[k] / delta);
+                q = q < -q_max ? -q_max : (q > q_max ? q_max : q);
+                w[k] = q * delta;
+            }
+        }
+    }
+    return total;
+}

@@ -32,12 +32,13 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["NativeKernelWarning", "available", "madam_native", "supports", "kernel_info"]
+__all__ = ["NativeKernelWarning", "available", "madam_native", "supports", "kernel_info", "lns_supports",
+           "lns_madam_native", "uniform_quantize_native"]
 
 SOURCE = Path(__file__).with_name("madam_kernel.c")
 CHUNK = 1 << 15  # elements per work item: 128 KiB of float32 per stream, cache-friendly
 SERIAL_BELOW = 1 << 16  # groups smaller than this run on one thread (no fork/join cost)
-BASE_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared"]
+BASE_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-shared"]
 # Tried in order; the first that builds is used.
 FLAG_LADDER = (
     ["-march=native", "-fopenmp", "-DSM_MVEC", "-lmvec"],
@@ -46,6 +47,7 @@ FLAG_LADDER = (
     [],
 )
 _DTYPES = {torch.float32: ("madam_step_f32", ctypes.c_float), torch.float64: ("madam_step_f64", ctypes.c_double)}
+_LNS_KERNELS = {torch.int8: "lns_madam_step_i8", torch.int16: "lns_madam_step_i16"}
 
 
 class NativeKernelWarning(UserWarning):
@@ -134,6 +136,14 @@ def _load():
                     fn.argtypes = [ctypes.c_int64, ptr, ptr, ptr, ptr, ptr, ptr, scalar, scalar, scalar, scalar,
                                    scalar, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
                     fn.restype = ctypes.c_int64
+                for name in _LNS_KERNELS.values():
+                    fn = getattr(lib, name)
+                    fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 9 + [ctypes.c_float] * 5 + [ctypes.c_int32] * 3 \
+                        + [ctypes.c_int64]
+                    fn.restype = ctypes.c_int64
+                lib.uniform_quantize_f32.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [
+                    ctypes.c_float, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
+                lib.uniform_quantize_f32.restype = ctypes.c_int64
                 lib.madam_kernel_openmp.restype = ctypes.c_int32
                 return lib, flags, str(lib_path)
     warnings.warn(f"synapse_madam: the native Madam CPU kernel is unavailable: {why}. Madam runs its "
@@ -188,3 +198,68 @@ def madam_native(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound
                        table[3].data_ptr(), bias_corrections.data_ptr(), w_max.data_ptr(),
                        scalar(float(lr)), scalar(beta), scalar(1.0 - beta), scalar(g_bound), scalar(eps),
                        int(bool(maximize)), n_threads, CHUNK)
+    _mark_written(params, exp_avg_sqs)
+
+
+def _mark_written(*tensor_lists) -> None:
+    """Bump the autograd version counters of tensors the kernel wrote through raw pointers, as an
+    in-place torch op would (so autograd still detects use of a stale saved tensor)."""
+    torch.autograd.graph.increment_version([t for ts in tensor_lists for t in ts])
+
+
+def _pointer_table(*tensor_lists) -> torch.Tensor:
+    """int64 table, one row per list: the data pointers of its tensors (kept alive by the caller)."""
+    return torch.tensor([[t.data_ptr() for t in ts] for ts in tensor_lists], dtype=torch.int64)
+
+
+def lns_supports(p: torch.Tensor, g: torch.Tensor, v: torch.Tensor, codes: torch.Tensor) -> bool:
+    """Whether the LNS kernel can update this tensor: CPU, float32 weights, gradient and second
+    moment, int8/int16 codes, all contiguous."""
+    return (p.device.type == "cpu" and p.dtype == torch.float32 and g.dtype == torch.float32
+            and v.dtype == torch.float32 and codes.dtype in _LNS_KERNELS and g.device.type == "cpu"
+            and not g.is_sparse and all(t.is_contiguous() for t in (p, g, v, codes)))
+
+
+def lns_madam_native(params, grads, exp_avg_sqs, codes, levels, steps, seeds, *, c, beta, g_bound, eps, k_max,
+                     stochastic) -> None:
+    """One LNSMadam step (terms off) over tensors whose codes share one dtype, in one kernel call.
+
+    ``levels[i]`` holds tensor i's decoded magnitudes for k = 0..k_max (float32), ``c`` is
+    lr / ln(base). ``steps`` are incremented; the rounding noise is keyed on (seeds[i], new step).
+    The caller checks :func:`lns_supports` and :func:`available`.
+    """
+    if not params:
+        return
+    lib = _load()[0]
+    torch._foreach_add_(steps, 1.0)
+    step_values = torch.stack(steps)
+    bias_corrections = (1.0 - torch.pow(beta, step_values)).to(torch.float32).contiguous()
+    counters = step_values.to(torch.int64).contiguous()
+    seed_values = torch.stack(seeds).to(torch.int64).contiguous()
+    table = _pointer_table(params, grads, exp_avg_sqs, codes, levels)
+    sizes = torch.tensor([p.numel() for p in params], dtype=torch.int64)
+    n_threads = 1 if int(sizes.sum()) < SERIAL_BELOW else torch.get_num_threads()
+    getattr(lib, _LNS_KERNELS[codes[0].dtype])(
+        len(params), *(table[r].data_ptr() for r in range(5)), sizes.data_ptr(), bias_corrections.data_ptr(),
+        seed_values.data_ptr(), counters.data_ptr(), float(c), beta, 1.0 - beta, g_bound, eps, int(k_max),
+        int(bool(stochastic)), n_threads, CHUNK)
+    _mark_written(params, exp_avg_sqs, codes)
+
+
+def uniform_quantize_native(params, deltas, seeds, counters, *, q_max: int, stochastic: bool) -> None:
+    """Round float32 contiguous CPU tensors onto their uniform grids in place (one kernel call):
+    w <- clip(round(w / delta_i), -q_max, q_max) * delta_i, stochastic rounding keyed on
+    (seeds[i], counters[i]) as ``hashnoise.hash_uniform``. The caller checks the tensors."""
+    if not params:
+        return
+    lib = _load()[0]
+    table = _pointer_table(params)
+    sizes = torch.tensor([p.numel() for p in params], dtype=torch.int64)
+    delta_values = torch.stack(deltas).to(torch.float32).contiguous()
+    seed_values = torch.stack(seeds).to(torch.int64).contiguous()
+    counter_values = torch.stack(counters).to(torch.int64).contiguous()
+    n_threads = 1 if int(sizes.sum()) < SERIAL_BELOW else torch.get_num_threads()
+    lib.uniform_quantize_f32(len(params), table[0].data_ptr(), sizes.data_ptr(), delta_values.data_ptr(),
+                             seed_values.data_ptr(), counter_values.data_ptr(), float(q_max), int(bool(stochastic)),
+                             n_threads, CHUNK)
+    _mark_written(params)
