@@ -27,12 +27,13 @@ def _grads(seed, n_steps):
     return seq
 
 
+@pytest.mark.parametrize("v_dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("bits,rounding", [(8, "stochastic"), (5, "nearest"), (4, "stochastic"), (12, "stochastic")])
-def test_native_lns_step_equals_the_per_tensor_step(bits, rounding):
+def test_native_lns_step_equals_the_per_tensor_step(bits, rounding, v_dtype):
     assert native.available()
     gen = torch.Generator().manual_seed(bits)
     params = [torch.randn(s, generator=gen).requires_grad_() for s in SHAPES]
-    opt = LNSMadam(params, bits=bits, rounding=rounding, seed=7, lr=0.05)
+    opt = LNSMadam(params, bits=bits, rounding=rounding, seed=7, lr=0.05, second_moment_dtype=v_dtype)
     ref_params = [p.detach().clone() for p in params]
     ref_states = [copy.deepcopy(opt.state[p]) for p in params]
     group = opt.param_groups[0]
@@ -53,17 +54,17 @@ def test_native_lns_step_equals_the_per_tensor_step(bits, rounding):
 
 
 def test_groups_the_kernel_cannot_take_use_the_per_tensor_step():
-    """bfloat16 second moments and the log-space terms are not in the kernel: same results as
-    the per-tensor step, and signs are kept."""
+    """float64 weights and the log-space terms are not in the kernel: same results as the
+    per-tensor step, and signs are kept."""
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(40, 30, generator=gen).requires_grad_()
+    a = torch.randn(40, 30, generator=gen, dtype=torch.float64).requires_grad_()
     b = torch.randn(40, 30, generator=gen).requires_grad_()
-    opt = LNSMadam([{"params": [a], "second_moment_dtype": "bfloat16"}, {"params": [b], "restore": 0.01, "noise": 0.02}])
+    opt = LNSMadam([{"params": [a]}, {"params": [b], "restore": 0.01, "noise": 0.02}])
     refs = [(a.detach().clone(), copy.deepcopy(opt.state[a]), opt.param_groups[0]),
             (b.detach().clone(), copy.deepcopy(opt.state[b]), opt.param_groups[1])]
     signs = [torch.sign(a.detach()), torch.sign(b.detach())]
     for t in range(15):
-        ga, gb = torch.randn(40, 30, generator=gen), torch.randn(40, 30, generator=gen)
+        ga, gb = torch.randn(40, 30, generator=gen, dtype=torch.float64), torch.randn(40, 30, generator=gen)
         a.grad, b.grad = ga.clone(), gb.clone()
         opt.step()
         for (w, s, group), g in zip(refs, (ga, gb)):

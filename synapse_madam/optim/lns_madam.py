@@ -168,8 +168,8 @@ class LNSMadam(Optimizer):
     def step(self, closure=None):
         """One LNS-Madam step: integer add on the codes, then decode the forward weights.
 
-        A group with the published step (terms off), float32 weights and a float32 second moment
-        runs in the native CPU kernel (:func:`synapse_madam.optim.native.lns_madam_native`, one
+        A group with the published step (terms off) and float32 weights on the CPU runs in the
+        native kernel (:func:`synapse_madam.optim.native.lns_madam_native`, one
         pass over memory); everything else runs :func:`lns_madam_update_` per tensor. Both give
         the same codes."""
         loss = evaluate_closure(closure)
@@ -185,6 +185,10 @@ class LNSMadam(Optimizer):
             terms_off = group["restore"] == 0.0 and group["noise"] == 0.0 and group["bound"] == "hard"
             if terms_off and native.available():
                 fast = [p for p in todo if native.lns_supports(p, p.grad, self.state[p]["exp_avg_sq"], self.state[p]["codes"])]
+                kinds = {(self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) for p in fast}
+                if len(kinds) > 1:  # one kernel call takes one code and one moment dtype (a mixed state_dict)
+                    first = next(iter(kinds))
+                    fast = [p for p in fast if (self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) == first]
                 if fast:
                     states = [self.state[p] for p in fast]
                     native.lns_madam_native(

@@ -137,10 +137,10 @@ float rintf(float);
 #define LNS_CHUNK 8192
 
 /* the element update of LNS_STEP; ROUNDED is the rounded delta */
-#define LNS_ELEMENT(CODE_T, ROUNDED)                                                                \
+#define LNS_ELEMENT(V_LOAD, V_STORE, ROUNDED)                                                                \
     float gk = finite_or_zero_f32(g[k]);                                                            \
-    float vk = beta * v[k] + one_minus_beta * (gk * gk);                                            \
-    v[k] = vk;                                                                                      \
+    float vk = beta * V_LOAD(v[k]) + one_minus_beta * (gk * gk);                                    \
+    V_STORE(v[k], vk);                                                                              \
     float v_hat = vk / bc;                                                                          \
     v_hat = v_hat < FLT_MIN ? FLT_MIN : v_hat;                                                      \
     float denom = sqrtf(v_hat);                                                                     \
@@ -159,7 +159,7 @@ float rintf(float);
     code_buf[k - lo] = kn ^ mask;                                                                   \
     w[k] = sign * level[kn];
 
-#define LNS_STEP(NAME, CODE_T)                                                                      \
+#define LNS_STEP(NAME, CODE_T, V_T, V_LOAD, V_STORE)                                                                    \
 int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, const int64_t *v_ptrs, \
              const int64_t *code_ptrs, const int64_t *level_ptrs, const int64_t *sizes,               \
              const float *bias_corrections, const int64_t *seeds, const int64_t *counters,            \
@@ -183,7 +183,7 @@ int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, co
         if (hi > sizes[i]) hi = sizes[i];                                                           \
         float *w = (float *)(intptr_t)w_ptrs[i];                                                    \
         const float *g = (const float *)(intptr_t)g_ptrs[i];                                        \
-        float *v = (float *)(intptr_t)v_ptrs[i];                                                    \
+        V_T *v = (V_T *)(intptr_t)v_ptrs[i];                                                        \
         CODE_T *codes = (CODE_T *)(intptr_t)code_ptrs[i];                                           \
         const float *level = (const float *)(intptr_t)level_ptrs[i];                                \
         const float bc = bias_corrections[i];                                                       \
@@ -200,12 +200,12 @@ int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, co
                 u[k - lo] = unit_interval(lowbias32_twice((uint32_t)k + key));                      \
             _Pragma("omp simd")                                                                     \
             for (int64_t k = lo; k < hi; k++) {                                                     \
-                LNS_ELEMENT(CODE_T, floorf(delta + u[k - lo]))                                      \
+                LNS_ELEMENT(V_LOAD, V_STORE, floorf(delta + u[k - lo]))                                    \
             }                                                                                       \
         } else {                                                                                    \
             _Pragma("omp simd")                                                                     \
             for (int64_t k = lo; k < hi; k++) {                                                     \
-                LNS_ELEMENT(CODE_T, rintf(delta))                                                   \
+                LNS_ELEMENT(V_LOAD, V_STORE, rintf(delta))                                                 \
             }                                                                                       \
         }                                                                                           \
         _Pragma("omp simd")                                                                         \
@@ -214,8 +214,24 @@ int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, co
     return total;                                                                                   \
 }
 
-LNS_STEP(lns_madam_step_i8, int8_t)
-LNS_STEP(lns_madam_step_i16, int16_t)
+#define F32_LOAD(x) (x)
+#define F32_STORE(dst, x) ((dst) = (x))
+/* bfloat16 second moments: stored rounded to nearest even, as torch's copy_ does, and the
+ * rounded value used for g_hat (lns_madam_update_ reads it back). v is finite and >= 0. */
+static inline float bf16_load(uint16_t b) {
+    union { uint32_t u; float f; } x = {(uint32_t)b << 16};
+    return x.f;
+}
+static inline uint16_t bf16_round(float f) {
+    union { float f; uint32_t u; } x = {f};
+    return (uint16_t)((x.u + 0x7FFFu + ((x.u >> 16) & 1u)) >> 16);
+}
+#define BF16_STORE(dst, x) ((dst) = bf16_round(x), (x) = bf16_load(dst))
+
+LNS_STEP(lns_madam_step_i8, int8_t, float, F32_LOAD, F32_STORE)
+LNS_STEP(lns_madam_step_i16, int16_t, float, F32_LOAD, F32_STORE)
+LNS_STEP(lns_madam_step_i8_bf16, int8_t, uint16_t, bf16_load, BF16_STORE)
+LNS_STEP(lns_madam_step_i16_bf16, int16_t, uint16_t, bf16_load, BF16_STORE)
 
 /* Rounding onto a B-bit uniform grid (synapse_madam/optim/fixed_point.py, UniformQuantized):
  * for float32 weights of tensor i with spacing delta_i,

@@ -47,7 +47,9 @@ FLAG_LADDER = (
     [],
 )
 _DTYPES = {torch.float32: ("madam_step_f32", ctypes.c_float), torch.float64: ("madam_step_f64", ctypes.c_double)}
-_LNS_KERNELS = {torch.int8: "lns_madam_step_i8", torch.int16: "lns_madam_step_i16"}
+_LNS_KERNELS = {(torch.int8, torch.float32): "lns_madam_step_i8", (torch.int16, torch.float32): "lns_madam_step_i16",
+                (torch.int8, torch.bfloat16): "lns_madam_step_i8_bf16",
+                (torch.int16, torch.bfloat16): "lns_madam_step_i16_bf16"}
 
 
 class NativeKernelWarning(UserWarning):
@@ -213,10 +215,10 @@ def _pointer_table(*tensor_lists) -> torch.Tensor:
 
 
 def lns_supports(p: torch.Tensor, g: torch.Tensor, v: torch.Tensor, codes: torch.Tensor) -> bool:
-    """Whether the LNS kernel can update this tensor: CPU, float32 weights, gradient and second
-    moment, int8/int16 codes, all contiguous."""
+    """Whether the LNS kernel can update this tensor: CPU, float32 weights and gradient, float32
+    or bfloat16 second moment, int8/int16 codes, all contiguous."""
     return (p.device.type == "cpu" and p.dtype == torch.float32 and g.dtype == torch.float32
-            and v.dtype == torch.float32 and codes.dtype in _LNS_KERNELS and g.device.type == "cpu"
+            and (codes.dtype, v.dtype) in _LNS_KERNELS and g.device.type == "cpu"
             and not g.is_sparse and all(t.is_contiguous() for t in (p, g, v, codes)))
 
 
@@ -225,7 +227,7 @@ def lns_madam_native(params, grads, exp_avg_sqs, codes, levels, steps, seeds, *,
     """One LNSMadam step (terms off) over tensors whose codes share one dtype, in one kernel call.
 
     ``levels[i]`` holds tensor i's decoded magnitudes for k = 0..k_max (float32), ``c`` is
-    lr / ln(base). ``steps`` are incremented; the rounding noise is keyed on (seeds[i], new step).
+    lr / ln(base); the codes share one dtype, and so do the second moments. ``steps`` are incremented; the rounding noise is keyed on (seeds[i], new step).
     The caller checks :func:`lns_supports` and :func:`available`.
     """
     if not params:
@@ -239,7 +241,7 @@ def lns_madam_native(params, grads, exp_avg_sqs, codes, levels, steps, seeds, *,
     table = _pointer_table(params, grads, exp_avg_sqs, codes, levels)
     sizes = torch.tensor([p.numel() for p in params], dtype=torch.int64)
     n_threads = 1 if int(sizes.sum()) < SERIAL_BELOW else torch.get_num_threads()
-    getattr(lib, _LNS_KERNELS[codes[0].dtype])(
+    getattr(lib, _LNS_KERNELS[(codes[0].dtype, exp_avg_sqs[0].dtype)])(
         len(params), *(table[r].data_ptr() for r in range(5)), sizes.data_ptr(), bias_corrections.data_ptr(),
         seed_values.data_ptr(), counters.data_ptr(), float(c), beta, 1.0 - beta, g_bound, eps, int(k_max),
         int(bool(stochastic)), n_threads, CHUNK)
