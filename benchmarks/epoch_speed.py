@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     from synapse_madam import plots
     from synapse_madam.deep.figures import epoch_time_bars
 
-    plots.save_figure(epoch_time_bars(times, f"one epoch, {args.net} on {args.dataset}, {device.type} (dotted: 1.05)"),
+    plots.save_figure(epoch_time_bars(times, f"one epoch, {args.net} on {args.dataset}, {device.type} (dotted: 1.02)"),
                Path(args.docs) / f"epoch_speed{suffix}.png")
     return 0
 

@@ -52,11 +52,11 @@ def song_spec(rule: dict, target: str, duration: float, seed: int) -> dict:
     return validate(spec, "benchmark")
 
 
-def run_song(label: str, target: str, duration: float, seed: int, workdir: Path) -> tuple[dict, dict]:
+def run_song(label: str, target: str, duration: float, seed: int, workdir: Path, rep: int = 0) -> tuple[dict, dict]:
     quiet = lambda *_: None  # noqa: E731
     if target == "cython":  # compile / load from cache outside the timed run
         simulate(song_spec(RULES[label], target, 0.05, seed), None, log=quiet)
-    run_dir = workdir / f"{label}_{target}" if target == "cpp_standalone" else None
+    run_dir = workdir / f"{label}_{target}_rep{rep}" if target == "cpp_standalone" else None  # a folder per repeat
     if run_dir:
         run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
             best = {}
             for rep in range(args.repeats):  # interleaved, so slow phases of a shared CPU hit all rules
                 for label in args.rules:
-                    s, data = run_song(label, target, args.duration, args.seed, Path(tmp))
+                    s, data = run_song(label, target, args.duration, args.seed, Path(tmp), rep)
                     ee = s["weights"]["EE"]["classes"].get("E", {})
                     print(f"{target:15s} {label:12s} rep {rep} wall {s['wall_s']:8.2f} s ({s['wall_per_bio_s']:.4f} s per "
                           f"bio s)  out rate {s['rate_hz']:.1f} Hz  sigma(ln w) {ee.get('sigma', float('nan')):.3f}", flush=True)

@@ -44,3 +44,13 @@ def test_gpu_script_without_a_gpu_says_so_and_measures_nothing(tmp_path):
                           text=True, env={**os.environ, "PY": sys.executable}, timeout=120)
     assert done.returncode == 0 and "no CUDA device here; nothing measured" in done.stdout
     assert not list(tmp_path.iterdir())
+
+
+def test_spiking_benchmark_repeats_a_standalone_run_in_fresh_folders(tmp_path):
+    """Regression: the second cpp_standalone repeat reused the first one's run folder, which the
+    run-folder contract refuses ('already holds results')."""
+    import spiking
+
+    for rep in range(2):
+        summary, _ = spiking.run_song("additive", "cpp_standalone", 0.05, 1, tmp_path, rep)
+        assert summary["duration_s"] == 0.05

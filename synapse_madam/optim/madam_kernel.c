@@ -42,25 +42,38 @@ static inline double finite_or_zero_f64(double x) {
     return ((b.u & 0x7ff0000000000000ull) == 0x7ff0000000000000ull) ? 0.0 : x;
 }
 
+/* Work items: every tensor is cut into chunks of `chunk` elements; item k is one chunk of one
+ * tensor. count_items gives how many there are; locate gives item k's tensor and [lo, hi). */
+static inline int64_t count_items(int64_t n_tensors, const int64_t *sizes, int64_t chunk) {
+    int64_t total = 0;
+    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;
+    return total;
+}
+
+static inline int64_t locate(int64_t item, const int64_t *sizes, int64_t chunk, int64_t *lo, int64_t *hi) {
+    int64_t i = 0, first = 0;
+    for (;;) {
+        int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;
+        if (item < first + n_chunks) break;
+        first += n_chunks;
+        i++;
+    }
+    *lo = (item - first) * chunk;
+    *hi = *lo + chunk < sizes[i] ? *lo + chunk : sizes[i];
+    return i;
+}
+
 #define MADAM_STEP(NAME, T, EXP, SQRT, FINITE, TINY)                                               \
 int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, const int64_t *v_ptrs, \
              const int64_t *sizes, const T *bias_corrections, const T *w_maxs, T lr, T beta,          \
              T one_minus_beta, T g_bound, T eps, int32_t maximize, int32_t n_threads, int64_t chunk)  \
 {                                                                                                   \
-    int64_t total = 0;                                                                              \
-    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;                \
+    const int64_t total = count_items(n_tensors, sizes, chunk);                                        \
     const T neg_lr = -lr;                                                                           \
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)")      \
     for (int64_t item = 0; item < total; item++) {                                                  \
-        int64_t i = 0, first = 0;                                                                   \
-        for (;;) {                                                                                  \
-            int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;                                      \
-            if (item < first + n_chunks) break;                                                     \
-            first += n_chunks;                                                                      \
-            i++;                                                                                    \
-        }                                                                                           \
-        int64_t lo = (item - first) * chunk, hi = lo + chunk;                                       \
-        if (hi > sizes[i]) hi = sizes[i];                                                           \
+        int64_t lo, hi;                                                                                \
+        const int64_t i = locate(item, sizes, chunk, &lo, &hi);                                        \
         T *w = (T *)(intptr_t)w_ptrs[i];                                                            \
         const T *g = (const T *)(intptr_t)g_ptrs[i];                                                \
         T *v = (T *)(intptr_t)v_ptrs[i];                                                            \
@@ -166,21 +179,13 @@ int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, co
              float c, float beta, float one_minus_beta, float g_bound, float eps, int32_t k_max,      \
              int32_t stochastic, int32_t n_threads, int64_t chunk)                                    \
 {                                                                                                   \
-    int64_t total = 0;                                                                              \
     if (chunk > LNS_CHUNK) chunk = LNS_CHUNK;                                                       \
-    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;                \
+    const int64_t total = count_items(n_tensors, sizes, chunk);                                        \
     const float k_top = (float)k_max;                                                               \
     _Pragma("omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)")      \
     for (int64_t item = 0; item < total; item++) {                                                  \
-        int64_t i = 0, first = 0;                                                                   \
-        for (;;) {                                                                                  \
-            int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;                                      \
-            if (item < first + n_chunks) break;                                                     \
-            first += n_chunks;                                                                      \
-            i++;                                                                                    \
-        }                                                                                           \
-        int64_t lo = (item - first) * chunk, hi = lo + chunk;                                       \
-        if (hi > sizes[i]) hi = sizes[i];                                                           \
+        int64_t lo, hi;                                                                                \
+        const int64_t i = locate(item, sizes, chunk, &lo, &hi);                                        \
         float *w = (float *)(intptr_t)w_ptrs[i];                                                    \
         const float *g = (const float *)(intptr_t)g_ptrs[i];                                        \
         V_T *v = (V_T *)(intptr_t)v_ptrs[i];                                                        \
@@ -242,19 +247,11 @@ int64_t uniform_quantize_f32(int64_t n_tensors, const int64_t *w_ptrs, const int
                              const int64_t *seeds, const int64_t *counters, float q_max, int32_t stochastic,
                              int32_t n_threads, int64_t chunk)
 {
-    int64_t total = 0;
-    for (int64_t i = 0; i < n_tensors; i++) total += (sizes[i] + chunk - 1) / chunk;
+    const int64_t total = count_items(n_tensors, sizes, chunk);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)
     for (int64_t item = 0; item < total; item++) {
-        int64_t i = 0, first = 0;
-        for (;;) {
-            int64_t n_chunks = (sizes[i] + chunk - 1) / chunk;
-            if (item < first + n_chunks) break;
-            first += n_chunks;
-            i++;
-        }
-        int64_t lo = (item - first) * chunk, hi = lo + chunk;
-        if (hi > sizes[i]) hi = sizes[i];
+        int64_t lo, hi;
+        const int64_t i = locate(item, sizes, chunk, &lo, &hi);
         float *w = (float *)(intptr_t)w_ptrs[i];
         const float delta = deltas[i];
         const uint32_t key = (uint32_t)((uint64_t)seeds[i] * 0x9E3779B9ull + (uint64_t)counters[i] * 0x85EBCA6Bull);
