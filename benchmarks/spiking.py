@@ -18,6 +18,7 @@ device._last_run_time; compilation reported separately). Run it niced on a share
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import sys
@@ -27,7 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from synapse_madam import io, plots
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import timing  # noqa: E402
+
+from synapse_madam import io, plots  # noqa: E402
 from synapse_madam.biology.figures import weight_distribution_figure
 from synapse_madam.spiking.figures import bar_chart
 from synapse_madam.spiking.analysis import reference_info
@@ -48,11 +52,11 @@ def song_spec(rule: dict, target: str, duration: float, seed: int) -> dict:
     return validate(spec, "benchmark")
 
 
-def run_song(label: str, target: str, duration: float, seed: int, workdir: Path) -> tuple[dict, dict]:
+def run_song(label: str, target: str, duration: float, seed: int, workdir: Path, rep: int = 0) -> tuple[dict, dict]:
     quiet = lambda *_: None  # noqa: E731
     if target == "cython":  # compile / load from cache outside the timed run
         simulate(song_spec(RULES[label], target, 0.05, seed), None, log=quiet)
-    run_dir = workdir / f"{label}_{target}" if target == "cpp_standalone" else None
+    run_dir = workdir / f"{label}_{target}_rep{rep}" if target == "cpp_standalone" else None  # a folder per repeat
     if run_dir:
         run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -90,9 +94,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="runs per rule and target (best wall time kept)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="docs")
+    ap.add_argument("--force", action="store_true", help="write into docs/ even under load (the file says so)")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    command = "nice -n 10 .venv/bin/python benchmarks/spiking.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    args.banner = timing.guard(out / "spiking_benchmark.md", args.force)
+    args.load_before = timing.fmt_load()
+    command = "python benchmarks/spiking.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     t_all = time.perf_counter()
     rows, weights = [], {}
     with tempfile.TemporaryDirectory(prefix="spiking_bench_") as tmp:
@@ -100,7 +107,7 @@ def main(argv=None) -> int:
             best = {}
             for rep in range(args.repeats):  # interleaved, so slow phases of a shared CPU hit all rules
                 for label in args.rules:
-                    s, data = run_song(label, target, args.duration, args.seed, Path(tmp))
+                    s, data = run_song(label, target, args.duration, args.seed, Path(tmp), rep)
                     ee = s["weights"]["EE"]["classes"].get("E", {})
                     print(f"{target:15s} {label:12s} rep {rep} wall {s['wall_s']:8.2f} s ({s['wall_per_bio_s']:.4f} s per "
                           f"bio s)  out rate {s['rate_hz']:.1f} Hz  sigma(ln w) {ee.get('sigma', float('nan')):.3f}", flush=True)
@@ -125,6 +132,8 @@ def main(argv=None) -> int:
                   f"{args.brunel_duration} s  events/s {b['events_per_wall_s']:.3g}  E rate {b['exc']['rate_hz']:.1f} Hz "
                   f"CV {b['exc']['cv_isi']:.2f} stable {b['exc']['stable']}", flush=True)
     wall_total = time.perf_counter() - t_all
+    args.load_after = timing.fmt_load()
+    print(f"load average after: {args.load_after}")
     write_report(out, args, command, rows, brunel, weights, wall_total)
     print(f"total wall time {wall_total:.0f} s; wrote {out}/spiking_benchmark.md")
     return 0
@@ -144,9 +153,10 @@ def write_report(out: Path, args, command: str, rows, brunel, weights, wall_tota
     lines = [
         "# Spiking benchmark: Madam-STDP vs Brian2's additive STDP",
         "",
+        *([args.banner, ""] if args.banner else []),
         f"Command (from the repository root): `{command}`  ",
         f"Total wall time of the benchmark: {wall_total:.0f} s. Machine: {platform.processor() or platform.machine()}, "
-        "2 CPU cores shared with other jobs (timings are noisy; ratios within one run are the meaningful numbers).",
+        f"{os.cpu_count()} CPU cores; load average (1, 5, 15 min) before {args.load_before}, after {args.load_after}.",
         "",
         f"## Network (a): 1000 Poisson inputs (15 Hz) -> 1 conductance LIF neuron, {args.duration:g} s biological time",
         "",

@@ -213,14 +213,27 @@ def _demo(args) -> int:
 
     from .io import atomic_write_text
 
-    reports = []
+    import os
+    import time
+
+    from .io import atomic_write_json
+
+    reports, walls = [], {}
+    load_before, start = os.getloadavg(), time.perf_counter()
     for title, target in DEMOS:
         module, func = target.split(":")
         print(f"== {title}")
+        t0 = time.perf_counter()
         result = getattr(importlib.import_module(module), func)(args.out, progress=not args.no_progress)
+        walls[title] = time.perf_counter() - t0
+        print(f"-- {walls[title]:.0f} s (wall)")
         reports.append(result.get("report", ""))
         atomic_write_text(Path(args.out) / "report.md", "\n".join(reports))  # grows part by part
-    print(f"report and figures in {args.out}/ (report.md)")
+    total = time.perf_counter() - start
+    atomic_write_json(Path(args.out) / "demo_timing.json", {
+        "wall_s": total, "parts_wall_s": walls, "load_before": load_before, "load_after": os.getloadavg(),
+        "cpu_count": os.cpu_count()})
+    print(f"report and figures in {args.out}/ (report.md); {total:.0f} s (wall), parts in demo_timing.json")
     return 0
 
 

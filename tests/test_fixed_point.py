@@ -82,3 +82,25 @@ def test_memory_report_counts_the_wrapped_optimizers_state():
     model(torch.randn(4, 64)).sum().backward()
     opt.step()
     assert training_state_bytes(opt)["persistent_bytes_per_param"] == pytest.approx(12, abs=0.1)
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_native_grid_rounding_equals_quantize_uniform(rounding):
+    """Float32 CPU weights are rounded by the native kernel; the result is quantize_uniform's."""
+    from synapse_madam.hashnoise import hash_uniform
+    from synapse_madam.optim import native
+
+    assert native.available()
+    gen = torch.Generator().manual_seed(1)
+    params = [torch.randn(s, generator=gen).requires_grad_() for s in [(7, 5), (300, 301), (13,)]]
+    opt = UniformQuantized(torch.optim.Adam(params, lr=0.01), bits=6, rounding=rounding, seed=3)
+    for _ in range(3):  # off-grid weights (as after an additive step), then one rounding pass
+        for p in params:
+            p.data.copy_(torch.randn(p.shape, generator=gen) * 0.7)
+        inputs = [p.detach().clone() for p in params]
+        opt._quantize_all()
+        for p, x in zip(params, inputs):
+            state = opt.state[p]
+            uniform = hash_uniform(state["seed"], state["step"], p.shape) if rounding == "stochastic" else None
+            assert torch.equal(p.detach(), quantize_uniform(x, 6, state["scale"], rounding, uniform))
+            assert (p.detach() != x).any()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from synapse_madam import Madam, ZeroParameterWarning, reinit_zero_tensors, rule
 
 SHAPES = [(7, 5), (13,), (3, 4, 2, 2), (1,), (64, 33)]
-PATHS = {"for_loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}
+PATHS = {"for_loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True), "default": {}}
 # Relative tolerance after 100 steps. 16-bit paths round in different places: a one-ulp difference
 # early on persists, so they agree to a few ulps (bf16 ulp = 2^-8, fp16 ulp = 2^-11).
 TOL = {torch.float64: 1e-12, torch.float32: 2e-5, torch.bfloat16: 10 * 2**-8, torch.float16: 10 * 2**-11}
@@ -66,7 +66,7 @@ def run_optimizer(params, grad_seq, scheduler=None, **opt_kwargs):
     return opt, lrs
 
 
-@pytest.mark.parametrize("path", ["for_loop", "foreach"])
+@pytest.mark.parametrize("path", ["for_loop", "foreach", "default"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
 def test_paths_equal_reference_rule_over_100_steps(path, dtype):
     params = make_params(SHAPES, dtype)
@@ -80,8 +80,8 @@ def test_paths_equal_reference_rule_over_100_steps(path, dtype):
         assert torch.isfinite(p).all()
 
 
-@pytest.mark.compile
 def test_fused_path_equals_reference_rule_over_100_steps():
+    """fused=True on the CPU is the native one-pass kernel."""
     for dtype in (torch.float32, torch.float64):
         params = make_params(SHAPES, dtype)
         grad_seq = gradient_sequence(SHAPES, 100, dtype)
@@ -266,7 +266,7 @@ def test_parameters_without_gradient_are_left_alone():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), foreach=st.booleans(), lr=st.floats(1e-3, 0.3),
+@given(seed=st.integers(0, 2**31 - 1), foreach=st.sampled_from([True, False, None]), lr=st.floats(1e-3, 0.3),
        log_scale=st.floats(-30, 30), special=st.sampled_from([0.0, float("nan"), float("inf"), -float("inf")]))
 def test_optimizer_invariants(seed, foreach, lr, log_scale, special):
     """Sign kept, |w| <= w_max, log|w| moves by <= lr*g_bound (or onto the bound), never NaN."""
@@ -292,7 +292,7 @@ def test_optimizer_invariants(seed, foreach, lr, log_scale, special):
 
 
 @pytest.mark.compile
-@pytest.mark.parametrize("foreach", [True, False])
+@pytest.mark.parametrize("foreach", [True, False, None])
 def test_torch_compile_of_step_has_no_graph_breaks_and_matches_eager(foreach):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
@@ -343,6 +343,6 @@ def test_fused_multi_tensor_layout_equals_reference_rule():
     with torch.no_grad():
         for grads in grad_seq:
             madam_fused(params, grads, vs, steps, w_maxs, lr=0.02, beta=0.999, g_bound=10.0, eps=0.0,
-                        maximize=False, multi_tensor=True)
+                        maximize=False)
     for p, w in zip(params, expected):
         torch.testing.assert_close(p.detach(), w, rtol=TOL[torch.float32], atol=0)

@@ -3,7 +3,8 @@
 Builds a wheel from a copy of the sources, installs it without dependencies into a fresh
 virtualenv that sees this environment's packages (torch, Brian2, ...) through a .pth line but not
 its editable install of the checkout, and runs, from a folder outside the checkout, the spec
-look-ups of the rate and spiking demos, a tiny rate demo and ``synapse-madam run NAME``.
+look-ups of the rate and spiking demos, a tiny rate demo, the native Madam kernel's build from the
+installed C source and ``synapse-madam run NAME``.
 """
 
 import os
@@ -33,6 +34,9 @@ for name in [rate_demo.SPEC, *spiking_demo.SPIKING_DEMO_RULES.values()]:
     assert str(models.path(name)).startswith(sys.prefix)
 res = rate_demo.run_rate_demo(Path("demo_out"), steps=4, progress=False, print_fn=lambda *a: None)
 assert set(res["results"]) == set(rate_demo.RATE_DEMO_LEARNERS), res
+from synapse_madam.optim import native  # the kernel source ships in the wheel and builds from it
+assert native.SOURCE.is_file() and str(native.SOURCE).startswith(sys.prefix), native.SOURCE
+assert native.available(), "the native Madam kernel did not build from the installed package"
 print(json.dumps({"file": str(installed), "specs": models.names()}))
 """
 

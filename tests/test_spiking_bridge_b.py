@@ -85,3 +85,67 @@ def test_bridge_spec_is_valid_and_has_the_issue_scale():
     assert spec["target"] == "cpp_standalone" and spec["duration_s"] >= 300
     assert p["n_exc"] >= 4000 and p["record_synapses"] >= 10000
     assert spec["inh_rule"]["name"] == "vogels_madam" and spec["rule"]["name"] == "madam"
+
+
+def _bench():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bridge_spiking_b.py"
+    mod_spec = importlib.util.spec_from_file_location("bridge_spiking_b", path)
+    bench = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(bench)
+    return bench
+
+
+def test_map_cell_spec_carries_theta_and_noise_and_is_the_bridge_spec_otherwise():
+    bench = _bench()
+    base = validate(tomllib.loads(SPEC.read_text()), str(SPEC))
+    fast = bench.map_cell_spec(0.08, 0.2)
+    assert fast["rule"]["restore"] == 0.08 and fast["rule"]["noise_std"] == 0.2
+    assert fast["duration_s"] == bench.MAP_DURATION_FAST  # 1/(2 theta) ~ 6 s
+    assert fast["network_params"]["ee_init"] == "constant" and fast["seed"] == 1
+    assert {k for k in base.keys() | fast.keys() if base.get(k) != fast.get(k)} == {"rule", "duration_s", "name"}
+    assert fast["inh_rule"] == base["inh_rule"]
+    slow = bench.map_cell_spec(0.02, 0.2)
+    assert slow["duration_s"] == base["duration_s"] and slow["rule"]["noise_std"] == 0.2
+    assert bench.map_cell_spec(0.08, 0.0)["rule"]["noise_std"] == 0  # drift alone
+    assert "theta0.08_noise0.2_constant_s1" in fast["name"]
+
+
+def test_map_reuses_grid_cells_only_where_they_are_the_same_condition():
+    bench = _bench()
+    cells = bench.map_cells()
+    assert len(cells) == len(bench.MAP_THETAS) * len(bench.MAP_NOISES)
+    reused = {(t, n): r for t, n, r in cells if r}
+    assert set(reused) == {(bench.THETA, 0.0), (bench.THETA, bench.NOISE)}
+    for (theta, noise), run in reused.items():
+        cond, init, seed = run.rsplit("_", 2)
+        grid_spec = bench.cell_spec(cond, init, int(seed[1:]))
+        map_spec = bench.map_cell_spec(theta, noise, init=init, seed=int(seed[1:]))
+        assert {k for k in grid_spec.keys() | map_spec.keys() if grid_spec.get(k) != map_spec.get(k)} == {"name"}
+
+
+@pytest.mark.parametrize("theta, noise", [(0.0, 0.1), (-0.02, 0.1), (float("nan"), 0.1), (True, 0.1), ("0.02", 0.1),
+                                          (0.02, -0.1), (0.02, float("inf")), (0.02, None)])
+def test_map_cell_spec_refuses_bad_theta_or_noise(theta, noise):
+    with pytest.raises(ValueError, match="map cell: (theta|noise)"):
+        _bench().map_cell_spec(theta, noise)
+
+
+def test_map_cell_spec_refuses_an_unknown_init():
+    with pytest.raises(ValueError, match="init"):
+        _bench().map_cell_spec(0.08, 0.1, init="gamma")
+
+
+def test_map_table_reports_the_ou_prediction_and_the_learning_diffusion():
+    bench = _bench()
+    common = {"duration_s": 300.0, "reused": None, "run": "x", "ks_D": 0.02, "dip_p": 1.0, "frac_at_bounds": 0.0,
+              "stationary_rel_change": 0.01, "stationary": True, "exc_rate_hz": 7.0, "exc_cv": 1.3}
+    rows = [{**common, "theta": 0.02, "noise": 0.0, "sigma": 0.2, "sigma_ratio": 0.2 / bench.SONG2005_SIGMA},
+            {**common, "theta": 0.02, "noise": 0.1, "sigma": 0.55, "sigma_ratio": 0.55 / bench.SONG2005_SIGMA}]
+    lines = bench.map_table(rows)
+    cols = [c.strip() for c in lines[3].split("|")[1:-1]]
+    assert cols[6] == "0.500"  # noise / sqrt(2 theta)
+    assert cols[7] == "+0.050"
+    assert float(cols[8]) == pytest.approx(2 * 0.02 * 0.55**2 - 0.01, abs=1e-4)  # D = 2 theta sigma^2 - noise^2
+    assert float(cols[9]) == pytest.approx(np.sqrt((2 * 0.02 * 0.2**2 + 0.01) / 0.04), abs=1e-3)  # from the noise-0 D

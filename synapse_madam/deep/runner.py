@@ -13,6 +13,7 @@ A deep spec (all keys but ``substrate`` optional)::
     schedule = "constant"         # constant | step | cosine
     train_subset = 0              # 0 = the whole training split, else a seeded subset
     init = "default"              # default | constant_magnitude (same RMS, one magnitude per tensor)
+    threads = 0                   # CPU threads; 0 = by the size of a step (synapse_madam.threads)
     [net_options]                 # passed to the net (e.g. width, depth)
     [data_options]                # passed to the dataset loader (e.g. data_dir, block_size)
     [optimizer_options]           # passed to the optimizer; allowed: its declared options (e.g. p_scale)
@@ -31,6 +32,7 @@ from dataclasses import fields
 
 from ..io import spec_to_toml
 from ..runs import RunFolder, headline_part, join_headline
+from ..threads import choose_threads, use_threads
 from .data import DATASETS
 from .nets import INITS, NETS, net_options
 from .trainer import AMP_MODES, SCHEDULES, TrainConfig
@@ -42,7 +44,7 @@ DEFAULTS = {
     "dataset": "digits", "net": "mlp", "optimizer": "madam", "lr": None, "epochs": 10,
     "batch_size": 128, "seed": 0, "schedule": "constant", "device": "auto", "amp": "auto",
     "train_subset": 0, "test_subset": 0, "eval_batch_size": 1000, "progress": True,
-    "net_options": {}, "data_options": {}, "optimizer_options": {}, "init": "default",
+    "net_options": {}, "data_options": {}, "optimizer_options": {}, "init": "default", "threads": 0,
 }
 _TABLES = ("net_options", "data_options", "optimizer_options")
 
@@ -71,6 +73,10 @@ def validate(spec: dict, source: str = "spec") -> dict:
     for key in ("train_subset", "test_subset"):
         if not isinstance(out[key], int) or isinstance(out[key], bool) or out[key] < 0:
             raise ValueError(f"{source}: key {key!r} must be an integer >= 0 (0 = all), got {out[key]!r}.")
+    try:
+        choose_threads(out["threads"], 0)
+    except ValueError as exc:
+        raise ValueError(f"{source}: key 'threads': {exc}") from None
     for key in _TABLES:
         if not isinstance(out[key], dict):
             raise ValueError(f"{source}: key {key!r} must be a table ([{key}]), got {out[key]!r}.")
@@ -111,7 +117,7 @@ def build(spec: dict):
 def free_keys(spec: dict) -> set[str]:
     """Spec keys that may change on --resume / sweep reuse: cosmetic ones, and ``epochs`` at a
     constant lr (a run extended by more epochs continues the same trajectory)."""
-    keys = {"name", "description", "progress", "eval_batch_size"}
+    keys = {"name", "description", "progress", "eval_batch_size", "threads"}
     if spec.get("schedule") == "constant":
         keys.add("epochs")
     return keys
@@ -134,8 +140,10 @@ def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     rank, world = init_distributed()
     data, model, config = build(spec)
     folder.record_data_files(data.info.get("files", []))
+    work = sum(p.numel() for p in model.parameters() if p.requires_grad) * config.batch_size
+    threads = use_threads(spec["threads"], work)
     summary = train(model, data, config, folder, callbacks=callbacks)
-    summary.update(name=spec["name"], dataset=spec["dataset"], net=spec["net"],
+    summary.update(name=spec["name"], dataset=spec["dataset"], net=spec["net"], threads=threads,
                    train_examples=len(data.x_train), test_examples=len(data.x_test),
                    data_files=folder.data_files, weight_unit="a.u.")
     if spec["dataset"] == "fortunes" and summary.get("final_test_loss") is not None:

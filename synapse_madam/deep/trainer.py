@@ -245,7 +245,7 @@ def _train(model, data, config: TrainConfig, folder: RunFolder | None, resume: b
     random.seed(config.seed)
 
     model.to(device)
-    opt = make_optimizer(config.optimizer, list(model.parameters()), config.lr, **_optimizer_options(config, device))
+    opt = make_optimizer(config.optimizer, list(model.parameters()), config.lr, **config.optimizer_options)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
     n_train = len(x_train)
@@ -355,16 +355,6 @@ def _train(model, data, config: TrainConfig, folder: RunFolder | None, resume: b
     if world > 1:
         summary["ranks_max_param_diff"] = _rank_param_diff(model)
     return summary
-
-
-def _optimizer_options(config: TrainConfig, device: torch.device) -> dict:
-    """The optimizer's keyword options: the spec's, plus the CPU defaults its registry entry
-    declares (Madam's multi-tensor path) unless the spec sets ``fused``."""
-    opts = dict(config.optimizer_options)
-    if device.type == "cpu" and "fused" not in opts:
-        for k, v in optimizer_info(config.optimizer).cpu_defaults.items():
-            opts.setdefault(k, v)
-    return opts
 
 
 # Fields that must match for a checkpoint to continue the same run (epochs may grow at a constant lr).

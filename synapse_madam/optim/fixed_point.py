@@ -16,6 +16,7 @@ from torch.optim import Optimizer
 from .. import rule
 from ..hashnoise import stream_seed
 from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
+from . import native
 from ._state import load_state_dict_keeping_dtypes
 
 __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
@@ -61,8 +62,13 @@ class UniformQuantized(Optimizer):
 
     @torch.no_grad()
     def _quantize_all(self, initial: bool = False) -> None:
+        """Round every weight onto its grid (to nearest at construction, then with the group's
+        rounding). Float32 CPU tensors of a group go through the native kernel in one call
+        (:func:`synapse_madam.optim.native.uniform_quantize_native`), the rest through
+        :func:`quantize_uniform`; both give the same grid values."""
         position = 0
         for group in self.param_groups:
+            fast = []
             for p in group["params"]:
                 position += 1
                 state = self.state[p]
@@ -73,11 +79,21 @@ class UniformQuantized(Optimizer):
                     state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64)
                 elif not initial:
                     state["step"] += 1
-                uniform = None
-                if group["rounding"] == "stochastic" and not initial:
-                    uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
                 rounding = "nearest" if initial else group["rounding"]
+                if (p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous()
+                        and state["scale"].dtype == torch.float32 and native.available()):
+                    fast.append(p)
+                    continue
+                uniform = None
+                if rounding == "stochastic":
+                    uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
                 p.copy_(quantize_uniform(p.detach(), group["bits"], state["scale"], rounding, uniform))
+            if fast:
+                states = [self.state[p] for p in fast]
+                native.uniform_quantize_native(
+                    fast, [uniform_grid_step(group["bits"], s["scale"]) for s in states], [s["seed"] for s in states],
+                    [s["step"] for s in states], q_max=2 ** (group["bits"] - 1) - 1,
+                    stochastic=(not initial and group["rounding"] == "stochastic"))
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -10,6 +10,7 @@ from torch.optim import Optimizer
 from .. import rule
 from ..hashnoise import hash_normal, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
+from . import native
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
@@ -165,17 +166,51 @@ class LNSMadam(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One LNS-Madam step: integer add on the codes, then decode the forward weights."""
+        """One LNS-Madam step: integer add on the codes, then decode the forward weights.
+
+        A group with the published step (terms off) and float32 weights on the CPU runs in the
+        native kernel (:func:`synapse_madam.optim.native.lns_madam_native`, one
+        pass over memory); everything else runs :func:`lns_madam_update_` per tensor. Both give
+        the same codes."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
             fmt = self.format_of(group)
+            todo = []
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("LNSMadam does not support sparse gradients; use a dense layer.")
+                todo.append(p)
+            terms_off = group["restore"] == 0.0 and group["noise"] == 0.0 and group["bound"] == "hard"
+            if terms_off and native.available():
+                fast = [p for p in todo if native.lns_supports(p, p.grad, self.state[p]["exp_avg_sq"], self.state[p]["codes"])]
+                kinds = {(self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) for p in fast}
+                if len(kinds) > 1:  # one kernel call takes one code and one moment dtype (a mixed state_dict)
+                    first = next(iter(kinds))
+                    fast = [p for p in fast if (self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) == first]
+                if fast:
+                    states = [self.state[p] for p in fast]
+                    native.lns_madam_native(
+                        fast, [p.grad for p in fast], [s["exp_avg_sq"] for s in states], [s["codes"] for s in states],
+                        [self._levels(fmt, s["scale"]) for s in states], [s["step"] for s in states],
+                        [s["seed"] for s in states], c=float(group["lr"]) / fmt.log_base, beta=group["beta"],
+                        g_bound=group["g_bound"], eps=group["eps"], k_max=fmt.k_max,
+                        stochastic=group["rounding"] == "stochastic")
+                    todo = [p for p in todo if not any(p is q for q in fast)]
+            for p in todo:
                 lns_madam_update_(p, p.grad, self.state[p], fmt, group)
         return loss
+
+    def _levels(self, fmt: LNSFormat, scale: torch.Tensor) -> torch.Tensor:
+        """The decoded magnitudes scale * base**(-k), k = 0..k_max (float32), as ``fmt.decode``
+        computes them; cached per (format, scale value)."""
+        cache = self.__dict__.setdefault("_level_cache", {})
+        key = (fmt.bits, fmt.base, float(scale), scale.device)
+        if key not in cache:
+            k = torch.arange(fmt.k_max + 1, device=scale.device).to(fmt.torch_storage_dtype)
+            cache[key] = fmt.decode(k, scale, dtype=torch.float32).contiguous()
+        return cache[key]
 
 
 def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:

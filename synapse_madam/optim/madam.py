@@ -6,12 +6,11 @@ import warnings
 
 import torch
 from torch.optim import Optimizer
-from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
 from ..hashnoise import stream_seed
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
-from .madam_functional import Terms, madam_for_loop, madam_foreach, madam_fused
+from .madam_functional import Terms, madam
 
 __all__ = ["Madam", "ZeroParameterWarning"]
 
@@ -57,11 +56,14 @@ class Madam(Optimizer):
         beta: decay of the second-moment average (default 0.999).
         eps: added to sqrt(v_hat) as in Adam (default 0: the published rule has none).
         maximize: ascend the objective instead of descending it.
-        foreach: use the multi-tensor ``torch._foreach_*`` path. None picks it on CUDA.
-        fused: use the ``torch.compile``-d single-pass kernel (compiles on the first step; needs
-            a C++ compiler on CPU or Triton on GPU). Fastest path; cannot be combined with foreach.
+        foreach: True: the multi-tensor ``torch._foreach_*`` path; False: one tensor at a time.
+            None (default) lets ``madam_functional.choose_path`` pick the fastest path: the
+            native one-pass CPU kernel (built with the system C compiler at first use, see
+            :mod:`synapse_madam.optim.native`), the foreach path on CUDA.
+        fused: True: a single-pass kernel, the native kernel on the CPU and the
+            ``torch.compile``-d multi-tensor step on a GPU. Cannot be combined with foreach.
             A group with any log-space term on (restore, noise, bound != "hard") takes the
-            for-loop path instead: the compiled kernel is the published rule only.
+            foreach or for-loop path: the single-pass kernels are the published rule only.
         restore: log-space restoring rate theta per step (default 0: off).
         noise: fluctuation amplitude of ln|w| per sqrt(step) (default 0: off).
         set_point: the set point of |w| as a multiple of the tensor's initial RMS (default 1).
@@ -204,31 +206,10 @@ class Madam(Optimizer):
         for group in self.param_groups:
             params, grads, exp_avg_sqs, steps, w_maxs, log_set_points, seeds = [], [], [], [], [], [], []
             self._init_group(group, params, grads, exp_avg_sqs, steps, w_maxs, log_set_points, seeds)
-            if not params:
-                continue
-            hyper = dict(
-                lr=group["lr"], beta=group["beta"], g_bound=group["g_bound"],
-                eps=group["eps"], maximize=group["maximize"],
-            )
-            terms = Terms(group["restore"], group["noise"], group["bound"], log_set_points, seeds)
-            if not terms.published:
-                # the terms need per-tensor state; the compiled kernel is the published rule only
-                if self._use_foreach(group, params):
-                    grouped = _group_tensors_by_device_and_dtype(
-                        [params, grads, exp_avg_sqs, steps, w_maxs], with_indices=True)
-                    for (_device, _dtype), (tensors, indices) in grouped.items():
-                        madam_foreach(*tensors, **hyper, terms=Terms(
-                            group["restore"], group["noise"], group["bound"],
-                            [log_set_points[i] for i in indices], [seeds[i] for i in indices]))
-                else:
-                    madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper, terms=terms)
-            elif group["fused"] or self._use_foreach(group, params):
-                multi_tensor_step = madam_fused if group["fused"] else madam_foreach
-                grouped = _group_tensors_by_device_and_dtype([params, grads, exp_avg_sqs, steps, w_maxs])
-                for (_device, _dtype), (tensors, _) in grouped.items():
-                    multi_tensor_step(*tensors, **hyper)
-            else:
-                madam_for_loop(params, grads, exp_avg_sqs, steps, w_maxs, **hyper)
+            madam(params, grads, exp_avg_sqs, steps, w_maxs, lr=group["lr"], beta=group["beta"],
+                  g_bound=group["g_bound"], eps=group["eps"], maximize=group["maximize"],
+                  foreach=group["foreach"], fused=group["fused"],
+                  terms=Terms(group["restore"], group["noise"], group["bound"], log_set_points, seeds))
         return loss
 
     def magnitude_bounds(self, p) -> tuple[float, float] | None:
@@ -251,14 +232,6 @@ class Madam(Optimizer):
             group.setdefault("set_point", rule.DEFAULT_SET_POINT)
             group.setdefault("bound", rule.DEFAULT_BOUND)
             group.setdefault("seed", 0)
-
-    @staticmethod
-    def _use_foreach(group, params) -> bool:
-        if group["fused"]:
-            return False
-        if group["foreach"] is not None:
-            return bool(group["foreach"])
-        return all(p.is_cuda for p in params)
 
 
 def _check_seed(seed) -> None:

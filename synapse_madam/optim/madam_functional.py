@@ -1,14 +1,16 @@
 """Implementations of one Madam step over a list of tensors, all equal to ``synapse_madam.rule``.
 
-Three paths, chosen by the ``Madam`` optimizer's ``foreach``/``fused`` flags (as in torch.optim):
+``madam`` is the functional entry point (as torch.optim's functional ``adam``) and, through
+``choose_path``, the one place that decides which implementation runs:
 
+* ``native`` (:mod:`.native`): a C kernel doing the whole published step in one pass over
+  memory; the CPU default.
 * ``madam_foreach``: the rule as in-place ``torch._foreach_*`` multi-tensor ops (few kernel
-  launches on GPU), written op by op in the order ``rule.madam_update`` uses.
+  launches on GPU), written op by op in the order ``rule.madam_update`` uses; the CUDA default.
 * ``madam_for_loop``: the same in-place ops, one tensor at a time.
-* ``madam_fused``: the rule compiled by ``torch.compile`` into single-pass kernels (see there).
+* ``madam_fused``: ``madam_foreach`` compiled by ``torch.compile`` (``fused=True`` on a GPU).
 
-The fused path expects the tensors of one device and one dtype (the optimizer groups them).
-
+The implementations expect the tensors of one device and one dtype (``madam`` groups them).
 Every path updates ``params``, ``exp_avg_sqs`` and ``steps`` in place and never writes ``.grad``.
 """
 
@@ -17,11 +19,13 @@ from __future__ import annotations
 import functools
 
 import torch
+from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 
 from .. import rule
 from ..hashnoise import hash_normal
+from . import native
 
-__all__ = ["madam_for_loop", "madam_foreach", "madam_fused"]
+__all__ = ["madam", "choose_path", "madam_for_loop", "madam_foreach", "madam_fused"]
 
 
 def _madam_tensor_(p, g, v, step, w_max, lr, beta, g_bound, eps, maximize):
@@ -147,11 +151,6 @@ def madam_foreach(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_boun
 
 
 @functools.cache
-def _compiled_tensor_step():
-    return torch.compile(_madam_tensor_, dynamic=True)
-
-
-@functools.cache
 def _compiled_multi_tensor_step():
     return torch.compile(madam_foreach)
 
@@ -170,32 +169,72 @@ def _lr_tensor(lr, device, dtype) -> torch.Tensor:
     return t.fill_(lr)
 
 
-def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize,
-                multi_tensor: bool | None = None):
-    """Fused path: the rule compiled by ``torch.compile`` into single-pass kernels.
-
-    Two layouts (``multi_tensor=None`` picks the first on CUDA, the second elsewhere):
-
-    * multi-tensor: ``madam_foreach`` compiled as one graph per group of tensors; inductor fuses
-      the foreach ops into a few horizontally fused kernels (few launches: what a GPU needs).
-      Compiled once per set of shapes.
-    * per-tensor: ``rule.madam_update`` compiled with dynamic shapes into one elementwise kernel
-      that reads (w, g, v) once and writes (w, v) once; one compilation serves every shape.
-
-    lr is passed as a tensor so that an lr scheduler never triggers a recompilation.
-    """
+def madam_fused(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps, maximize):
+    """Compiled path (the GPU's single-pass option): ``madam_foreach`` compiled by ``torch.compile``
+    as one graph per group of tensors; inductor fuses the foreach ops into a few horizontally
+    fused kernels (few launches: what a GPU needs). Compiled once per set of shapes; lr is passed
+    as a tensor so that an lr scheduler never triggers a recompilation. On the CPU the native
+    kernel (:mod:`.native`) is the single-pass path instead."""
     if not params:
         return
     device, dtype = params[0].device, exp_avg_sqs[0].dtype
     lr_t = _lr_tensor(lr, device, torch.promote_types(dtype, torch.float32))
-    if multi_tensor is None:
-        multi_tensor = device.type == "cuda"
-    if multi_tensor:
-        _compiled_multi_tensor_step()(params, grads, exp_avg_sqs, steps, w_maxs, lr=lr_t, beta=beta,
-                                      g_bound=g_bound, eps=eps, maximize=maximize)
+    _compiled_multi_tensor_step()(params, grads, exp_avg_sqs, steps, w_maxs, lr=lr_t, beta=beta,
+                                  g_bound=g_bound, eps=eps, maximize=maximize)
+
+
+def choose_path(device: torch.device, *, foreach: bool | None, fused: bool | None, terms_on: bool,
+                compiling: bool = False) -> str:
+    """The one place that picks how a Madam step runs: "native", "fused", "foreach" or "for_loop".
+
+    * a log-space term on: "foreach" if asked for (or None on CUDA), else "for_loop" (the native
+      and compiled kernels are the published rule only);
+    * ``foreach=True``: "foreach"; ``foreach=False``: "for_loop";
+    * ``fused=True``: "native" on the CPU, "fused" (torch.compile) elsewhere;
+    * neither given (the default): "foreach" on CUDA and while torch.compile traces the step (the
+      native kernel is opaque to it), "native" on the CPU: one pass over memory, measured at
+      0.3-0.4x Adam(foreach)'s step time (docs/optimizer_step_cpu.md).
+    "native" falls back to "for_loop" per tensor where the kernel is unavailable or unsupported.
+    """
+    if terms_on:
+        return "foreach" if foreach or (foreach is None and device.type == "cuda") else "for_loop"
+    if foreach is not None and not fused:
+        return "foreach" if foreach else "for_loop"
+    if fused:
+        return "native" if device.type == "cpu" else "fused"
+    if device.type == "cuda" or compiling:
+        return "foreach"
+    return "native" if device.type == "cpu" else "for_loop"
+
+
+def madam(params, grads, exp_avg_sqs, steps, w_maxs, *, lr, beta, g_bound, eps=0.0, maximize=False,
+          foreach: bool | None = None, fused: bool | None = None, terms: Terms | None = None) -> None:
+    """Functional Madam (as ``torch.optim.adam.adam`` is to ``Adam``): one step over lists of tensors.
+
+    ``params`` are updated in place, ``exp_avg_sqs`` (v) likewise, ``steps`` (0-dim float32
+    tensors) are incremented, ``w_maxs`` are the 0-dim magnitude bounds (``rule.initial_w_max``);
+    ``grads`` are never written. ``terms`` (a :class:`Terms`) adds the opt-in log-space terms.
+    The path follows :func:`choose_path`; every path computes ``rule.madam_update``.
+    """
+    if not params:
         return
-    kernel = _compiled_tensor_step()
-    for p, g, v, step, w_max in zip(params, grads, exp_avg_sqs, steps, w_maxs):
-        if p.is_contiguous() and v.is_contiguous():  # one 1-D kernel serves every shape
-            p, g, v = p.view(-1), g.reshape(-1), v.view(-1)
-        kernel(p, g, v, step, w_max, lr_t, beta, g_bound, eps, maximize)
+    terms_on = terms is not None and not terms.published
+    compiling = torch.compiler.is_compiling()
+    hyper = dict(lr=lr, beta=beta, g_bound=g_bound, eps=eps, maximize=maximize)
+    grouped = _group_tensors_by_device_and_dtype([params, grads, exp_avg_sqs, steps, w_maxs], with_indices=True)
+    for (device, _dtype), (tensors, indices) in grouped.items():
+        one_terms = None if not terms_on else Terms(terms.restore, terms.noise, terms.bound,
+                                                     [terms.log_set_points[i] for i in indices],
+                                                     [terms.seeds[i] for i in indices])
+        path = choose_path(device, foreach=foreach, fused=fused, terms_on=terms_on, compiling=compiling)
+        if path == "native" and native.available():
+            ok = [native.supports(p, g, v) for p, g, v in zip(*tensors[:3])]
+            native.madam_native(*([t for t, k in zip(ts, ok) if k] for ts in tensors), **hyper)
+            rest = [[t for t, k in zip(ts, ok) if not k] for ts in tensors]
+            madam_for_loop(*rest, **hyper)
+        elif path == "fused":
+            madam_fused(*tensors, **hyper)
+        elif path == "foreach":
+            madam_foreach(*tensors, **hyper, terms=one_terms)
+        else:
+            madam_for_loop(*tensors, **hyper, terms=one_terms)

@@ -40,8 +40,8 @@ def _keywords(cls) -> tuple[str, ...]:
 class OptimizerInfo:
     """One registered optimizer: ``cls`` (its torch.optim class), ``description``, the declared
     ``sign_preserving`` and ``default_lr``, ``defaults`` (options set unless given, e.g.
-    momentum 0.9), ``cpu_defaults`` (options set on the CPU unless given) and ``wrapper`` (a
-    class that wraps ``cls``, e.g. :class:`UniformQuantized`)."""
+    momentum 0.9) and ``wrapper`` (a class that wraps ``cls``, e.g. :class:`UniformQuantized`).
+    How an optimizer runs on a device (its path) is the optimizer's own choice, not the registry's."""
 
     name: str
     cls: type
@@ -49,7 +49,6 @@ class OptimizerInfo:
     sign_preserving: bool
     default_lr: float
     defaults: dict = field(default_factory=dict)
-    cpu_defaults: dict = field(default_factory=dict)
     wrapper: type | None = None
 
     @property
@@ -71,7 +70,7 @@ class OptimizerInfo:
 
 OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     OptimizerInfo("madam", Madam, "Madam, multiplicative Adam (default lr 0.01; options: p_scale, g_bound, beta, eps, "
-                  "restore, noise, set_point, bound=hard|soft|none, seed)", True, 0.01, cpu_defaults={"foreach": True}),
+                  "restore, noise, set_point, bound=hard|soft|none, seed)", True, 0.01),
     OptimizerInfo("sgd", torch.optim.SGD, "plain SGD", False, 0.05),
     OptimizerInfo("sgd_momentum", torch.optim.SGD, "SGD with momentum 0.9", False, 0.01, {"momentum": 0.9}),
     OptimizerInfo("adam", torch.optim.Adam, "Adam", False, 1e-3),
@@ -88,8 +87,6 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
                   "(options: bits, rounding)", False, 1e-3, wrapper=UniformQuantized),
 )}
-# The cpu_defaults of Madam: its multi-tensor (foreach) path, measured faster per epoch on the
-# CPU than the per-tensor loop (docs/epoch_speed.md); both compute the same rule.
 
 
 def _key(name) -> str:

@@ -11,7 +11,7 @@ Spec keys (all but ``substrate`` and ``task`` optional)::
     eval_trials = 500             # trials per evaluation (fixed condition grid and seed)
     final_eval_trials = 2000
     device = "cpu"                # or "cuda"
-    threads = 1                   # torch CPU threads; 0 keeps torch's default. One thread is fastest
+    threads = 1                   # torch CPU threads; 0 = by the size of a step (synapse_madam.threads). One thread is fastest
                                   # for these small matrices and far faster on a shared CPU (measured
                                   # 78 vs 3 steps/s with 2 threads on a loaded 2-core machine)
     [network]                     # EIRateRNN arguments: n_rec, frac_exc, tau_ms, dt_ms, activation,
@@ -52,6 +52,7 @@ import numpy as np
 import torch
 
 from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
+from ..threads import use_threads
 from .network import EIRateRNN
 from .tasks import TASKS, make_task
 from .train import EXPECTED_SIGN, GROUP_PARAM
@@ -167,9 +168,9 @@ def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     finished = folder.finished_summary()
     if finished is not None:
         return finished
-    if spec["threads"] and spec["device"] == "cpu":
-        torch.set_num_threads(spec["threads"])
     task, model, learner = build(spec)
+    if spec["device"] == "cpu":  # threads 0: chosen by the size of a step (synapse_madam.threads)
+        use_threads(spec["threads"], sum(p.numel() for p in model.parameters()) * spec["batch_size"])
     initial = folder.load_weights(WEIGHTS_INIT) if folder.resuming else None
     if initial is None:
         initial = model.weight_groups()

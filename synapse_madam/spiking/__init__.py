@@ -1,7 +1,8 @@
 """Spiking networks in Brian2 with Madam-derived multiplicative plasticity.
 
     from synapse_madam.spiking import make_rule, poisson_to_lif
-    rule = make_rule("madam", w_max=0.01)           # or "additive", "van_rossum", "gutig", "log_stdp"
+    rule = make_rule("madam", w_max=0.01)           # or "additive", "van_rossum", "gutig", "log_stdp",
+                                                    # "vogels_madam", "madam_reward", "additive_reward"
     net = poisson_to_lif(rule, duration=...)         # Brian2 objects, ready to compose and run
 
 Brian2 is imported lazily inside the functions that need it, so ``import synapse_madam`` and
@@ -20,6 +21,7 @@ from .plasticity import (
     van_rossum_stdp,
 )
 from .inhibitory import VogelsMadam
+from .reward import AdditiveReward, MadamReward, deliver_reward
 
 __all__ = [
     "RULES",
@@ -32,6 +34,9 @@ __all__ = [
     "make_rule",
     "van_rossum_stdp",
     "VogelsMadam",
+    "AdditiveReward",
+    "MadamReward",
+    "deliver_reward",
     "poisson_to_lif",
     "brunel_network",
 ]

@@ -514,10 +514,12 @@ RULES = {
 
 
 def make_rule(name: str, **params) -> PlasticityRule:
-    """Build a rule by name: 'additive', 'weight_dependent', 'van_rossum', 'gutig', 'madam' or 'log_stdp'.
+    """Build a rule by name: 'additive', 'weight_dependent', 'van_rossum', 'gutig', 'madam' or 'log_stdp',
+    or one registered by a sibling module: 'vogels_madam' (inhibitory.py), 'madam_reward' and
+    'additive_reward' (reward.py); importing synapse_madam.spiking registers them.
 
-    Time parameters (tau_plus, tau_minus, noise_dt) may be Brian2 quantities or numbers in
-    milliseconds (as written in the TOML specs: ``tau_plus_ms = 20``)."""
+    Time parameters (tau_plus, tau_minus, noise_dt, tau_c, update_dt, ...) may be Brian2 quantities or
+    numbers in milliseconds (as written in the TOML specs: ``tau_plus_ms = 20``)."""
     if name not in RULES:
         raise ValueError(f"unknown plasticity rule {name!r}; allowed: {', '.join(RULES)}.")
     b2 = _brian2()

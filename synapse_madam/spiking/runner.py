@@ -9,6 +9,7 @@ Spec keys (all but ``substrate`` optional)::
     chunk_s = 10.0               # runtime targets: metrics + checkpoint every chunk
     seed = 1
     dt_ms = 0.1
+    threads = 1                  # CPU threads: > 1 runs cpp_standalone with that many OpenMP threads
     [rule]                       # plastic synapses (E->E / inputs->neuron)
     name = "madam"               # additive | weight_dependent | van_rossum | gutig | madam | log_stdp
     w_max = 0.01                 # + any parameter of that rule (times as *_ms numbers)
@@ -50,9 +51,10 @@ NETWORKS = {
     "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction",
                "ee_init", "record_synapses", "record_dt_s"},
 }
-TOP_KEYS = {"substrate", "name", "network", "target", "duration_s", "chunk_s", "seed", "dt_ms",
+TOP_KEYS = {"substrate", "name", "network", "target", "threads", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
-DEFAULTS = {"network": "poisson_lif", "target": "cython", "duration_s": 100.0, "chunk_s": 10.0, "seed": 1, "dt_ms": 0.1}
+DEFAULTS = {"network": "poisson_lif", "target": "cython", "duration_s": 100.0, "chunk_s": 10.0, "seed": 1, "dt_ms": 0.1,
+            "threads": 1}
 
 
 #: rule parameters that are strings (Madam-STDP's bound: "hard" | "soft" | "none"); all others are numbers
@@ -127,6 +129,12 @@ def validate(spec: dict, source: str) -> dict:
             raise ValueError(f"{source}: key {key!r} must be a number > 0, got {v!r}.")
     if isinstance(spec["seed"], bool) or not isinstance(spec["seed"], int):
         raise ValueError(f"{source}: key 'seed' must be an integer, got {spec['seed']!r}.")
+    threads = spec["threads"]
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"{source}: key 'threads' must be an integer >= 1, got {threads!r}.")
+    if threads > 1 and spec["target"] != "cpp_standalone":
+        raise ValueError(f"{source}: threads = {threads} needs target = \"cpp_standalone\" (Brian2's OpenMP); "
+                         f"the {spec['target']} target runs on one thread.")
     spec["rule"] = _validate_rule(spec.get("rule", {"name": "madam"}), "rule", source)
     if "inh_rule" in spec:
         spec["inh_rule"] = _validate_rule(spec["inh_rule"], "inh_rule", source)
@@ -214,7 +222,8 @@ def _simulate(spec: dict, folder: RunFolder | None, log):
     duration = float(spec["duration_s"])
     standalone = spec["target"] == "cpp_standalone"
     directory = str(folder.file("standalone")) if (standalone and folder) else None
-    with codegen_target(spec["target"], directory=directory) as device:
+    openmp = spec["threads"] if spec["threads"] > 1 else 0  # Brian2: 0 = no OpenMP
+    with codegen_target(spec["target"], directory=directory, openmp_threads=openmp) as device:
         t_build = time.perf_counter()
         net = build(spec)
         build_s = time.perf_counter() - t_build
@@ -419,7 +428,7 @@ def recurrent_events(net) -> int:
 def free_keys(spec: dict) -> set[str]:
     """Spec keys that may change on --resume: cosmetic ones, and ``duration_s`` (a resumed
     simulation continues the same trajectory for longer)."""
-    return {"name", "description", "duration_s"}
+    return {"name", "description", "duration_s", "threads"}
 
 
 def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
