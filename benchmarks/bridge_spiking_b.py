@@ -231,6 +231,24 @@ def bound_report(args) -> int:
     lines += ["", "Targets of issue 11 for E→E: KS D ≤ 0.03, dip p > 0.05, < 1 % at any bound, σ / Song in 0.9–1.1, "
               "stationary (< 5 % over the last third), the same σ from both inits within 5 %, ≥ 3 seeds; the network "
               "asynchronous-irregular (E rate 1–10 Hz, CV 0.8–1.5)."]
+    if rows:
+        from synapse_madam import plots
+
+        fig, ax = plots.new_figure(figsize=(6, 3.4))
+        for r in rows:
+            bound = r["condition"].rsplit("_", 1)[1]
+            ax.plot(r["t"], r["sigma_t"], color="C0" if r["init"] == "constant" else "C1",
+                    ls="-" if bound == "soft" else ":", lw=1.2, label=f"{bound} bound, {r['init']} init")
+        ax.axhline(SONG2005_SIGMA, color="k", lw=1, ls="--", label="Song et al. 2005")
+        ax.axhspan(0.9 * SONG2005_SIGMA, 1.1 * SONG2005_SIGMA, color="0.85", zorder=0)
+        handles, labels = ax.get_legend_handles_labels()
+        keep = {lab: h for h, lab in zip(handles, labels)}
+        ax.legend(keep.values(), keep.keys(), fontsize=7, frameon=False, loc="lower right")
+        ax.set_xlabel("biological time (s)")
+        ax.set_ylabel("σ(ln w), E→E subsample")
+        ax.set_title("θ 0.02/s, noise 0.2/√s: σ(t) per run (grey: Song ± 10 %)", fontsize=9)
+        plots.save_figure(fig, Path(args.docs) / "bridge_spiking_b_bound.png")
+        lines += ["", "![σ(t) of every run](bridge_spiking_b_bound.png)"]
     out = Path(args.docs) / "bridge_spiking_b_bound.md"
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
