@@ -149,3 +149,21 @@ def test_map_table_reports_the_ou_prediction_and_the_learning_diffusion():
     assert cols[7] == "+0.050"
     assert float(cols[8]) == pytest.approx(2 * 0.02 * 0.55**2 - 0.01, abs=1e-4)  # D = 2 theta sigma^2 - noise^2
     assert float(cols[9]) == pytest.approx(np.sqrt((2 * 0.02 * 0.2**2 + 0.01) / 0.04), abs=1e-3)  # from the noise-0 D
+
+
+def test_bound_follow_up_is_the_map_cell_with_only_the_bound_changed():
+    """The soft-bound / no-bound cells are the map cell (THETA, 0.2) with bound changed, and the
+    CLI form in the doc (--set rule.noise_std=0.2 --set rule.bound="soft") gives the same spec."""
+    bench = _bench()
+    soft = bench.bound_cell_spec("soft", "uniform", 2)
+    cell = bench.map_cell_spec(bench.THETA, bench.BOUND_NOISE, init="uniform", seed=2)
+    assert {k for k in soft.keys() | cell.keys() if soft.get(k) != cell.get(k)} == {"rule", "name"}
+    assert soft["rule"] == {**cell["rule"], "bound": "soft"}
+    cli = tomllib.loads(SPEC.read_text())
+    cli["rule"].update(noise_std=0.2, bound="soft")
+    cli.update(seed=2, name=soft["name"])
+    cli["network_params"]["ee_init"] = "uniform"
+    assert validate(cli, "cli") == soft
+    assert bench.bound_cell_name("none", "constant", 1) == "theta0.02_noise0.2_none_constant_s1"
+    with pytest.raises(ValueError, match="bound must be one of soft, none"):
+        bench.bound_cell_spec("hard")
