@@ -201,7 +201,7 @@ def bound_report(args) -> int:
              "tuned, but this cell was *selected* for the follow-up because its σ was near Song's: read the σ ratio as",
              "a property of this (θ, noise) point, not as a prediction of cortex's σ.", "",
              "Commands: `python benchmarks/bridge_spiking_b.py bound --workers 2 --cells soft:constant:1 soft:constant:2 "
-             "soft:constant:3 soft:uniform:1 soft:uniform:2 soft:uniform:3 none:constant:1` (runs what is missing, then "
+             "soft:constant:3 soft:uniform:1 soft:uniform:2 soft:uniform:3` (runs what is missing, then "
              "writes this file; `bound --cells` with no cells only rewrites it). One cell alone: "
              "`synapse-madam run models/spiking_brunel_bridge.toml --set rule.noise_std=0.2 --set 'rule.bound=\"soft\"'`.",
              "", "## Per run (E→E, 10 000-synapse subsample at 300 s)", "",
@@ -230,7 +230,10 @@ def bound_report(args) -> int:
                          f"{100 * _gap(ma, mb):.1f} % apart (target: within 5 %).")
     lines += ["", "Targets of issue 11 for E→E: KS D ≤ 0.03, dip p > 0.05, < 1 % at any bound, σ / Song in 0.9–1.1, "
               "stationary (< 5 % over the last third), the same σ from both inits within 5 %, ≥ 3 seeds; the network "
-              "asynchronous-irregular (E rate 1–10 Hz, CV 0.8–1.5)."]
+              "asynchronous-irregular (E rate 1–10 Hz, CV 0.8–1.5).", "",
+              "No bound (`bound = \"none\"`, cell `none:constant:1`): the one run started was stopped unfinished after "
+              "38 min of CPU time, where each soft-bound run took about 4.6 min; the simulation slowed more than 7-fold, "
+              "which suggests runaway excitation without any bound, but nothing of it was measured, so no claim is made."]
     if rows:
         from synapse_madam import plots
 
