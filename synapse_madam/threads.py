@@ -1,7 +1,8 @@
 """How many CPU threads a run uses: one rule for every substrate's ``threads`` spec key.
 
 ``threads = N > 0`` uses N threads. ``threads = 0`` (the default of the deep runner) chooses by
-the size of the work per step: one thread when a step is small, every core otherwise.
+the size of the work per step: one thread when a step is small, every core otherwise; an explicit
+``OMP_NUM_THREADS`` in the environment (e.g. set by torchrun for its workers) is then left alone.
 
 Why: torch parallelises each operation with OpenMP, and every thread must reach the end of an
 operation before the next starts. On a shared machine a thread that has lost its core stalls all
@@ -36,9 +37,15 @@ def choose_threads(requested: int, work: int, cores: int | None = None) -> int:
 
 
 def use_threads(requested: int, work: int) -> int:
-    """Set torch's intra-op threads by :func:`choose_threads` and return the number chosen."""
+    """Set torch's intra-op threads by :func:`choose_threads` and return the number used.
+
+    With ``requested = 0`` an explicit ``OMP_NUM_THREADS`` in the environment wins and nothing is
+    changed: a launcher that set it (torchrun sets 1 per worker, so that N ranks do not
+    oversubscribe the cores) or a user who did knows the machine's load better than a size rule."""
     import torch
 
+    if requested == 0 and os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
     n = choose_threads(requested, work)
     torch.set_num_threads(n)
     return n

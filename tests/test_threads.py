@@ -49,3 +49,20 @@ def test_bad_threads_are_one_clear_error():
     with pytest.raises(ValueError, match="key 'threads' must be an integer >= 1"):
         spiking_runner.validate({"threads": 0}, "s.toml")
     assert spiking_runner.validate({"threads": 2, "target": "cpp_standalone"}, "s.toml")["threads"] == 2
+
+
+def test_auto_leaves_an_explicit_omp_num_threads_alone(monkeypatch):
+    """torchrun sets OMP_NUM_THREADS=1 per worker; threads = 0 must not raise it (N ranks x all cores
+    would oversubscribe the machine)."""
+    from synapse_madam.threads import use_threads
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert use_threads(0, 10 * SERIAL_BELOW) == 1 and torch.get_num_threads() == 1
+        assert use_threads(2, 10) == 2  # an explicit request still wins
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert use_threads(0, 10) == 1
+    finally:
+        torch.set_num_threads(before)
