@@ -17,21 +17,15 @@ b2 = pytest.importorskip("brian2")
 from synapse_madam import rule as R  # noqa: E402
 from synapse_madam.spiking import deliver_reward, make_rule  # noqa: E402
 from synapse_madam.spiking import runner  # noqa: E402
+from test_spiking_plasticity import DT as PLASTICITY_DT, _spike_train  # noqa: E402  (one scripted-spike helper)
 
 DT = 0.1 * b2.ms
+assert DT == PLASTICITY_DT  # _spike_train draws per step of this length
 N_STEPS = 10_000  # 1 s of biological time, 100 ticks of 10 ms
 #: scripted rewards (time step, amount): between ticks, exactly on a tick (step 3000), negative
 REWARDS = [(1250, 0.5), (3000, 0.5), (5470, -0.4), (8001, 0.8)]
 
 
-def _spike_train(rng, n, rate_hz, n_steps):
-    """Scripted spikes: (indices, step numbers), at most one spike per neuron and step."""
-    idx, steps = [], []
-    for k in range(n):
-        s = np.flatnonzero(rng.random(n_steps) < rate_hz * float(DT))
-        idx += [k] * len(s)
-        steps += list(s)
-    return np.array(idx, dtype=int), np.array(steps, dtype=int)
 
 
 def _scenario(seed, lo, hi, signed, n_pre=4, n_post=3):
