@@ -24,7 +24,9 @@ def _spike_train(rng, n, rate_hz, n_steps):
     return np.array(idx, dtype=int), np.array(steps, dtype=int)
 
 
-def _run_brian(rule, pre_spk, post_spk, n_pre, n_post, w0, n_steps, target):
+def _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, target):
+    """A Network of scripted pre/post spike generators joined by ``rule``'s synapses, with w
+    recorded at the end of every step; returns (network, synapses, monitor)."""
     b2.prefs.codegen.target = target
     b2.start_scope()
     b2.defaultclock.dt = DT
@@ -32,7 +34,12 @@ def _run_brian(rule, pre_spk, post_spk, n_pre, n_post, w0, n_steps, target):
     post = b2.SpikeGeneratorGroup(n_post, post_spk[0], post_spk[1] * DT)
     syn = rule.connect(pre, post, effect="", w=w0)
     mon = b2.StateMonitor(syn, "w", record=True, when="end")
-    b2.run(n_steps * DT)
+    return b2.Network(pre, post, syn, mon), syn, mon
+
+
+def _run_brian(rule, pre_spk, post_spk, n_pre, n_post, w0, n_steps, target):
+    net, syn, mon = _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, target)
+    net.run(n_steps * DT)
     return np.asarray(syn.i[:]), np.asarray(syn.j[:]), np.asarray(mon.w), float(syn.namespace["w_max"])
 
 

@@ -17,7 +17,7 @@ b2 = pytest.importorskip("brian2")
 from synapse_madam import rule as R  # noqa: E402
 from synapse_madam.spiking import deliver_reward, make_rule  # noqa: E402
 from synapse_madam.spiking import runner  # noqa: E402
-from test_spiking_plasticity import DT as PLASTICITY_DT, _spike_train  # noqa: E402  (one scripted-spike helper)
+from test_spiking_plasticity import DT as PLASTICITY_DT, _scripted_network, _spike_train  # noqa: E402
 
 DT = 0.1 * b2.ms
 assert DT == PLASTICITY_DT  # _spike_train draws per step of this length
@@ -40,14 +40,7 @@ def _scenario(seed, lo, hi, signed, n_pre=4, n_post=3):
 
 def _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, rewards, target, n_steps=N_STEPS):
     """Run in pieces; each reward is delivered between two runs, i.e. before its time step."""
-    b2.prefs.codegen.target = target
-    b2.start_scope()
-    b2.defaultclock.dt = DT
-    pre = b2.SpikeGeneratorGroup(n_pre, pre_spk[0], pre_spk[1] * DT)
-    post = b2.SpikeGeneratorGroup(n_post, post_spk[0], post_spk[1] * DT)
-    syn = rule.connect(pre, post, effect="", w=w0)
-    mon = b2.StateMonitor(syn, "w", record=True, when="end")
-    net = b2.Network(pre, post, syn, mon)
+    net, syn, mon = _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, target)
     done = 0
     for step, amount in sorted(rewards):
         if step > done:
