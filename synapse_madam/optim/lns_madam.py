@@ -62,6 +62,8 @@ class LNSMadam(Optimizer):
         bits: total bits per weight, 2..16 (1 sign bit + bits-1 exponent bits; default 8).
         base, gamma: the level ratio, base = 2**(1/gamma); by default the levels span LNS-Madam's
             8-bit range 2**(127/8) (gamma = 8 at 8 bits), see :class:`~synapse_madam.lns.LNSFormat`.
+        levels: magnitude levels per sign (default 2**(bits-1)); e.g. ``bits=6, levels=26,
+            base=math.exp(2 * 0.083)`` is Bartol et al. 2015's synapse format (26 sizes, 4.7 bits).
         rounding: "stochastic" (default) or "nearest".
         p_scale, g_bound, beta, eps: as in :class:`synapse_madam.Madam`.
         second_moment_dtype: "float32" (default) or "bfloat16" (2 bytes/param instead of 4).
@@ -77,13 +79,14 @@ class LNSMadam(Optimizer):
     weight_state_keys = ("codes", "scale")
 
     def __init__(self, params, lr: float = rule.DEFAULT_LR, *, bits: int = 8, base: float | None = None,
-                 gamma: float | None = None, rounding: str = "stochastic", p_scale: float = rule.DEFAULT_P_SCALE,
+                 gamma: float | None = None, levels: int | None = None, rounding: str = "stochastic",
+                 p_scale: float = rule.DEFAULT_P_SCALE,
                  g_bound: float = rule.DEFAULT_G_BOUND, beta: float = rule.DEFAULT_BETA, eps: float = 0.0,
                  second_moment_dtype: str = "float32", seed: int = 0, restore: float = rule.DEFAULT_RESTORE,
                  noise: float = rule.DEFAULT_NOISE, set_point: float = rule.DEFAULT_SET_POINT,
                  bound: str = rule.DEFAULT_BOUND):
-        fmt = LNSFormat(bits, base=base, gamma=gamma)
-        defaults = dict(lr=lr, bits=fmt.bits, base=fmt.base, rounding=rounding, p_scale=p_scale,
+        fmt = LNSFormat(bits, base=base, gamma=gamma, magnitudes=levels)
+        defaults = dict(lr=lr, bits=fmt.bits, base=fmt.base, levels=fmt.magnitudes, rounding=rounding, p_scale=p_scale,
                         g_bound=g_bound, beta=beta, eps=eps, second_moment_dtype=second_moment_dtype, seed=seed,
                         restore=restore, noise=noise, set_point=set_point, bound=bound)
         super().__init__(params, defaults)
@@ -99,7 +102,7 @@ class LNSMadam(Optimizer):
                                       bound=g["bound"])
         if isinstance(g["seed"], bool) or not isinstance(g["seed"], int) or g["seed"] < 0:
             raise TypeError(f"LNSMadam: seed must be an integer >= 0, got {g['seed']!r}.")
-        LNSFormat(g["bits"], base=g["base"])
+        self.format_of(g)
         check_rounding(g["rounding"])
         if g["second_moment_dtype"] not in SECOND_MOMENT_DTYPES:
             raise ValueError(f"LNSMadam: second_moment_dtype must be one of {list(SECOND_MOMENT_DTYPES)}, "
@@ -112,7 +115,7 @@ class LNSMadam(Optimizer):
 
     @staticmethod
     def format_of(group: dict) -> LNSFormat:
-        return LNSFormat(group["bits"], base=group["base"])
+        return LNSFormat(group["bits"], base=group["base"], magnitudes=group.get("levels"))
 
     @torch.no_grad()
     def _encode_all(self) -> None:
@@ -206,7 +209,7 @@ class LNSMadam(Optimizer):
         """The decoded magnitudes scale * base**(-k), k = 0..k_max (float32), as ``fmt.decode``
         computes them; cached per (format, scale value)."""
         cache = self.__dict__.setdefault("_level_cache", {})
-        key = (fmt.bits, fmt.base, float(scale), scale.device)
+        key = (fmt.bits, fmt.base, fmt.n_levels, float(scale), scale.device)
         if key not in cache:
             k = torch.arange(fmt.k_max + 1, device=scale.device).to(fmt.torch_storage_dtype)
             cache[key] = fmt.decode(k, scale, dtype=torch.float32).contiguous()
