@@ -145,3 +145,53 @@ def test_bartol_lns_format_has_26_levels_and_lns_madam_stays_in_it():
         assert bool((torch.sign(p) == torch.sign(p0)).all())
         torch.testing.assert_close(p.detach(), fmt.decode(opt.state[p]["codes"], opt.state[p]["scale"]))
     assert 25 in seen  # the floor level is reached, never passed
+
+
+def _lns_run(monkeypatch, flat_min, v_dtype="float32", steps=8):
+    from synapse_madam.optim import native
+
+    monkeypatch.setattr(native, "available", lambda: False)  # the torch path, as on CUDA
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 3))
+    opt = LNSMadam(model.parameters(), lr=0.05, bits=5, seed=3, second_moment_dtype=v_dtype)
+    opt.flat_min_tensors = flat_min
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model, opt
+
+
+@pytest.mark.parametrize("v_dtype", ["float32", "bfloat16"])
+def test_lns_madam_flat_multi_tensor_step_equals_the_per_tensor_step(monkeypatch, v_dtype):
+    flat_model, flat_opt = _lns_run(monkeypatch, 2, v_dtype)
+    ref_model, ref_opt = _lns_run(monkeypatch, 10**9, v_dtype)
+    assert "_flat_cache" in flat_opt.__dict__ and "_flat_cache" not in ref_opt.__dict__
+    for p, q in zip(flat_model.parameters(), ref_model.parameters()):
+        a, b = flat_opt.state[p], ref_opt.state[q]
+        assert torch.equal(a["codes"], b["codes"]) and torch.equal(a["step"], b["step"])
+        torch.testing.assert_close(a["exp_avg_sq"], b["exp_avg_sq"], rtol=1e-6, atol=0)
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("options", [{"format": "float8_e4m3fn"}, {"format": "bfloat16"},
+                                     {"format": "float8_e5m2", "master": True, "rounding": "nearest"}])
+def test_float_flat_step_equals_tensor_by_tensor(options):
+    model, opt, _ = _train("adam_float", steps=6, **options)
+    assert "_flat_cache" in opt.__dict__
+    # the reference: the same run, each tensor in its own group (no flat path)
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    inner = torch.optim.Adam([{"params": [p]} for p in ref.parameters()], lr=0.01)
+    ropt = FloatQuantized(inner, seed=0, **options)
+    for _ in range(6):
+        ropt.zero_grad()
+        torch.nn.functional.cross_entropy(ref(x), y).backward()
+        ropt.step()
+    assert "_flat_cache" not in ropt.__dict__
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert torch.equal(opt.state[p]["codes"].float(), ropt.state[q]["codes"].float())
+        assert torch.equal(p, q)

@@ -41,7 +41,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import stream_seed
+from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_rounding, hash_uniform
 from ._state import load_state_dict_keeping_dtypes
 
@@ -130,10 +130,13 @@ class FloatQuantized(Optimizer):
     @torch.no_grad()
     def _store_all(self, initial: bool = False) -> None:
         """Round every weight into the format (to nearest at construction, then with the group's
-        rounding), keep the codes, write the decoded weights back into the parameters."""
+        rounding), keep the codes, write the decoded weights back into the parameters. After
+        construction a group's tensors are rounded laid end to end (:meth:`_store_flat`: the same
+        noise and values as tensor by tensor, a few kernel launches instead of a few per tensor)."""
         position = 0
         for group in self.param_groups:
             grid = float_grid(group["format"])
+            params = []
             for p in group["params"]:
                 position += 1
                 state = self.state[p]
@@ -145,8 +148,14 @@ class FloatQuantized(Optimizer):
                     state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64)
                     if group["master"]:
                         state["master"] = p.detach().to(torch.float32).clone()
-                elif not initial:
-                    state["step"] += 1
+                params.append(p)
+            if not initial:
+                torch._foreach_add_([self.state[p]["step"] for p in params], 1.0)
+                if len({p.device for p in params}) == 1 and len(params) >= 2:
+                    self._store_flat(params, grid, group)
+                    continue
+            for p in params:
+                state = self.state[p]
                 source = state["master"] if group["master"] else p.detach()
                 rounding = "nearest" if (initial or group["master"]) else group["rounding"]
                 uniform = None
@@ -156,19 +165,40 @@ class FloatQuantized(Optimizer):
                 state["codes"] = q.to(grid.dtype)
                 p.copy_((q * state["scale"]).to(p.dtype))
 
+    def _store_flat(self, params, grid: FloatGrid, group: dict) -> None:
+        states = [self.state[p] for p in params]
+        sizes = [p.numel() for p in params]
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        key = tuple(id(p) for p in params)
+        device = params[0].device
+        if key not in cache:
+            counts = torch.as_tensor(sizes, device=device)
+            cache[key] = (segment_keys([s["seed"] for s in states], sizes, device), counts,
+                          torch.repeat_interleave(torch.stack([s["scale"].reshape(()) for s in states]), counts,
+                                                  output_size=sum(sizes)))
+        keys, counts, scale = cache[key]
+        sources = [s["master"] for s in states] if group["master"] else [p.detach() for p in params]
+        x = torch.cat([t.reshape(-1).to(torch.float32) for t in sources]) / scale
+        rounding = "nearest" if group["master"] else group["rounding"]
+        uniform = None
+        if rounding == "stochastic":
+            step = torch.repeat_interleave(torch.stack([s["step"] for s in states]), counts, output_size=keys.numel())
+            uniform = hash_uniform_keys(keys, step)
+        q = quantize_float(x, grid, rounding, uniform)
+        codes = [s["codes"] for s in states]
+        torch._foreach_copy_(codes, [c.view_as(t) for c, t in zip(q.to(grid.dtype).split(sizes), codes)])
+        torch._foreach_copy_(list(params), [w.view_as(p) for w, p in zip((q * scale).split(sizes), params)])
+
     @torch.no_grad()
     def step(self, closure=None):
         """The inner optimizer's step (on the master copy where there is one), then one rounding."""
-        swapped = []
-        for group in self.param_groups:
-            if group["master"]:
-                for p in group["params"]:
-                    if "master" in self.state[p]:
-                        p.copy_(self.state[p]["master"].to(p.dtype))
-                        swapped.append(p)
+        swapped = [p for group in self.param_groups if group["master"] for p in group["params"]
+                   if "master" in self.state[p]]
+        if swapped:
+            torch._foreach_copy_(swapped, [self.state[p]["master"] for p in swapped])
         loss = self.inner.step(closure)
-        for p in swapped:
-            self.state[p]["master"].copy_(p.detach().to(torch.float32))
+        if swapped:
+            torch._foreach_copy_([self.state[p]["master"] for p in swapped], swapped)
         self._store_all()
         return loss
 
@@ -184,6 +214,7 @@ class FloatQuantized(Optimizer):
                              "(as written by FloatQuantized.state_dict()).")
         self.inner.load_state_dict(state_dict["inner"])
         load_state_dict_keeping_dtypes(self, state_dict["grid"], ("seed", "codes", "master"))
+        self.__dict__.pop("_flat_cache", None)
         self.param_groups = self.inner.param_groups
         with torch.no_grad():
             for group in self.param_groups:

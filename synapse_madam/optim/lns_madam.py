@@ -8,7 +8,7 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import hash_normal, stream_seed
+from ..hashnoise import hash_normal, hash_uniform_keys, segment_keys, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
 from . import native
 from ._state import evaluate_closure, load_state_dict_keeping_dtypes
@@ -152,6 +152,7 @@ class LNSMadam(Optimizer):
     def load_state_dict(self, state_dict: dict) -> None:
         """Load state (torch semantics) keeping the integer codes and moment dtype as saved."""
         load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "seed", "scale", "log_set_point"))
+        self.__dict__.pop("_flat_cache", None)  # its scales and seeds were those of the old state
         with torch.no_grad():
             for group in self.param_groups:
                 fmt = self.format_of(group)
@@ -173,8 +174,10 @@ class LNSMadam(Optimizer):
 
         A group with the published step (terms off) and float32 weights on the CPU runs in the
         native kernel (:func:`synapse_madam.optim.native.lns_madam_native`, one
-        pass over memory); everything else runs :func:`lns_madam_update_` per tensor. Both give
-        the same codes."""
+        pass over memory); elsewhere (CUDA) a group's tensors with the published step go through
+        :func:`lns_madam_update_` once, laid end to end (:meth:`_flat_update`: a few dozen kernel
+        launches per step instead of a few dozen per tensor, the same noise and codes), and the
+        rest per tensor. All give the same codes."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
             fmt = self.format_of(group)
@@ -201,9 +204,55 @@ class LNSMadam(Optimizer):
                         g_bound=group["g_bound"], eps=group["eps"], k_max=fmt.k_max,
                         stochastic=group["rounding"] == "stochastic")
                     todo = [p for p in todo if not any(p is q for q in fast)]
+            if terms_off and len(todo) >= self.flat_min_tensors:
+                flat = self._flat_eligible(todo)
+                if len(flat) >= self.flat_min_tensors:
+                    self._flat_update(flat, fmt, group)
+                    todo = [p for p in todo if not any(p is q for q in flat)]
             for p in todo:
                 lns_madam_update_(p, p.grad, self.state[p], fmt, group)
         return loss
+
+    flat_min_tensors = 2  # fewer tensors than this (or a huge value: never) go tensor by tensor
+
+    def _flat_eligible(self, params) -> list:
+        """The largest set of ``params`` one flat update can take: same device, float32 contiguous
+        weights and gradients, one code dtype and one moment dtype."""
+        first = params[0]
+        kind = (first.device, self.state[first]["codes"].dtype, self.state[first]["exp_avg_sq"].dtype)
+        return [p for p in params if p.dtype == torch.float32 and p.grad.dtype == torch.float32 and p.is_contiguous()
+                and (p.device, self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) == kind]
+
+    def _flat_update(self, params, fmt: LNSFormat, group: dict) -> None:
+        """:func:`lns_madam_update_` on ``params`` laid end to end: per-element scale, step and
+        hash keys (:func:`synapse_madam.hashnoise.segment_keys`) make every element's update,
+        noise included, the one it gets tensor by tensor."""
+        states = [self.state[p] for p in params]
+        sizes = [p.numel() for p in params]
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        key = tuple(id(p) for p in params)
+        if key not in cache:
+            n = sum(sizes)
+            counts = torch.as_tensor(sizes, device=params[0].device)
+            cache[key] = (segment_keys([s["seed"] for s in states], sizes, params[0].device), counts,
+                          torch.repeat_interleave(torch.stack([s["scale"].reshape(()) for s in states]), counts,
+                                                  output_size=n))
+        keys, counts, scale = cache[key]
+        n = keys.numel()
+        steps = [s["step"] for s in states]
+        flat_state = {"exp_avg_sq": torch.cat([s["exp_avg_sq"].reshape(-1) for s in states]),
+                      "codes": torch.cat([s["codes"].reshape(-1) for s in states]), "scale": scale,
+                      "step": torch.repeat_interleave(torch.stack(steps), counts, output_size=n)}
+        torch._foreach_add_(steps, 1.0)
+        uniform = None
+        if group["rounding"] == "stochastic":
+            uniform = hash_uniform_keys(keys, flat_state["step"] + 1.0)
+        w = torch.empty(n, dtype=torch.float32, device=params[0].device)
+        lns_madam_update_(w, torch.cat([p.grad.reshape(-1) for p in params]), flat_state, fmt, group, uniform=uniform)
+        views = lambda flat, like: [x.view_as(t) for x, t in zip(flat.split(sizes), like)]  # noqa: E731
+        torch._foreach_copy_([s["exp_avg_sq"] for s in states], views(flat_state["exp_avg_sq"], [s["exp_avg_sq"] for s in states]))
+        torch._foreach_copy_([s["codes"] for s in states], views(flat_state["codes"], [s["codes"] for s in states]))
+        torch._foreach_copy_(list(params), views(w, params))
 
     def _levels(self, fmt: LNSFormat, scale: torch.Tensor) -> torch.Tensor:
         """The decoded magnitudes scale * base**(-k), k = 0..k_max (float32), as ``fmt.decode``
@@ -216,8 +265,9 @@ class LNSMadam(Optimizer):
         return cache[key]
 
 
-def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:
-    """One LNS-Madam step on one tensor, in place (see :class:`LNSMadam`)."""
+def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict, *, uniform=None) -> None:
+    """One LNS-Madam step on one tensor, in place (see :class:`LNSMadam`). ``uniform``: the
+    rounding noise when the caller has drawn it (default: hash of the state's seed and step)."""
     v_dtype = state["exp_avg_sq"].dtype
     g = rule.sanitize_gradient(grad).to(torch.float32)
     state["step"] += 1
@@ -228,7 +278,8 @@ def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:
     g_hat = rule.normalized_gradient(g, v, state["step"], group["beta"], group["g_bound"], group["eps"])
     sign, k = fmt.unpack(state["codes"])
     delta = (group["lr"] / fmt.log_base) * sign * g_hat  # |w| shrinks when k grows
-    uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device) if group["rounding"] == "stochastic" else None
+    if uniform is None and group["rounding"] == "stochastic":
+        uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
     k = k.to(torch.float32)
     if group.get("restore", 0.0) or group.get("noise", 0.0) or group.get("bound", "hard") != "hard":
         delta = _code_space_terms(k, delta, state, fmt, group, p)
