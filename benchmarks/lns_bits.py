@@ -218,6 +218,8 @@ def run_job(job: Job, device: str, deadline: float, raw_dir: str) -> dict:
         from synapse_madam.deep import runner
         from synapse_madam.deep.trainer import train
 
+        rec["import_s"] = time.time() - t0  # a worker's first job pays for importing torch
+
         spec = substrates.load_spec(TASKS[job.task][0])
         spec = substrates.apply_overrides(spec, COMMON + list(job.overrides) + [f'device="{device}"'])
         if job.config == "long":
@@ -266,13 +268,13 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
     pending = list(jobs)
     results: list[dict] = []
     skipped: list[dict] = []
-    observed: dict = {}  # (task, optimizer family) -> seconds per epoch-factor
+    observed: dict = {}  # (task, optimizer family) -> seconds per epoch-factor of finished runs
     best_lr: dict = {}
 
     def estimate(job):
         fam = job.config if job.config == "long" else CONFIGS[job.config].optimizer
         seen = observed.get((job.task, fam)) or observed.get((job.task, "*"))
-        return (seen * job.epochs_factor) if seen else job.est_s
+        return (statistics.median(seen) * job.epochs_factor) if seen else job.est_s
 
     def grid_done(task, key):
         grid = [j for j in pending if j.task == task and j.config == key and j.seed == 0]
@@ -341,9 +343,9 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
                 results.append(rec)
                 if rec["status"] == "done":
                     fam = "long" if job.config == "long" else CONFIGS[job.config].optimizer
-                    per = rec["wall_s"] / job.epochs_factor
-                    observed[(job.task, fam)] = max(observed.get((job.task, fam), 0.0), per)
-                    observed[(job.task, "*")] = max(observed.get((job.task, "*"), 0.0), per)
+                    per = (rec["wall_s"] - rec.get("import_s", 0.0)) / job.epochs_factor
+                    observed.setdefault((job.task, fam), []).append(per)
+                    observed.setdefault((job.task, "*"), []).append(per)
                 acc = (rec.get("summary") or {}).get("final_test_acc")
                 log(f"[{time.strftime('%H:%M:%S')}] {rec['status']:5s} {job.id:45s} lr={rec['lr']:<6g} "
                     f"acc={acc if acc is None else round(100 * acc, 2)} {rec.get('wall_s') or 0:.1f}s "
