@@ -68,7 +68,7 @@ BUDGETS = {
     "gpu240": {
         "deep_mlp": (["epochs=8", "train_subset=20000"], 12.0),
         "cnn": (["epochs=5"], 8.0),
-        "transformer": (["epochs=15"], 8.0),
+        "transformer": (["epochs=25"], 10.0),
         "resnet": (["epochs=6", "train_subset=10000"], 10.0),
     },
     "smoke": {

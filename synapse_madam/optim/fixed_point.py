@@ -17,7 +17,7 @@ from .. import rule
 from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
 from . import native
-from ._state import load_state_dict_keeping_dtypes
+from ._state import copy_split_, load_state_dict_keeping_dtypes
 
 __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
 
@@ -126,7 +126,7 @@ class UniformQuantized(Optimizer):
             uniform = hash_uniform_keys(keys, step)
         w = quantize_uniform(torch.cat([p.detach().reshape(-1) for p in params]), group["bits"], scale,
                              group["rounding"], uniform)
-        torch._foreach_copy_(list(params), [x.view_as(p) for x, p in zip(w.split(sizes), params)])
+        copy_split_(list(params), w)
 
     @torch.no_grad()
     def step(self, closure=None):

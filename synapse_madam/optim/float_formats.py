@@ -43,7 +43,7 @@ from torch.optim import Optimizer
 from .. import rule
 from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_rounding, hash_uniform
-from ._state import load_state_dict_keeping_dtypes
+from ._state import copy_split_, load_state_dict_keeping_dtypes
 
 __all__ = ["FloatGrid", "FLOAT_FORMATS", "float_grid", "quantize_float", "FloatQuantized"]
 
@@ -185,20 +185,20 @@ class FloatQuantized(Optimizer):
             step = torch.repeat_interleave(torch.stack([s["step"] for s in states]), counts, output_size=keys.numel())
             uniform = hash_uniform_keys(keys, step)
         q = quantize_float(x, grid, rounding, uniform)
-        codes = [s["codes"] for s in states]
-        torch._foreach_copy_(codes, [c.view_as(t) for c, t in zip(q.to(grid.dtype).split(sizes), codes)])
-        torch._foreach_copy_(list(params), [w.view_as(p) for w, p in zip((q * scale).split(sizes), params)])
+        for s, c, p in zip(states, q.to(grid.dtype).split(sizes), params):  # views: no copy, no launch
+            s["codes"] = c.view_as(p)
+        copy_split_(list(params), q * scale)
 
     @torch.no_grad()
     def step(self, closure=None):
         """The inner optimizer's step (on the master copy where there is one), then one rounding."""
         swapped = [p for group in self.param_groups if group["master"] for p in group["params"]
                    if "master" in self.state[p]]
-        if swapped:
-            torch._foreach_copy_(swapped, [self.state[p]["master"] for p in swapped])
+        for p in swapped:
+            p.copy_(self.state[p]["master"])
         loss = self.inner.step(closure)
-        if swapped:
-            torch._foreach_copy_([self.state[p]["master"] for p in swapped], swapped)
+        for p in swapped:
+            self.state[p]["master"].copy_(p)
         self._store_all()
         return loss
 

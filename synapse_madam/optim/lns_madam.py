@@ -11,7 +11,7 @@ from .. import rule
 from ..hashnoise import hash_normal, hash_uniform_keys, segment_keys, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
 from . import native
-from ._state import evaluate_closure, load_state_dict_keeping_dtypes
+from ._state import copy_split_, evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
 __all__ = ["LNSMadam", "SECOND_MOMENT_DTYPES"]
@@ -249,10 +249,9 @@ class LNSMadam(Optimizer):
             uniform = hash_uniform_keys(keys, flat_state["step"] + 1.0)
         w = torch.empty(n, dtype=torch.float32, device=params[0].device)
         lns_madam_update_(w, torch.cat([p.grad.reshape(-1) for p in params]), flat_state, fmt, group, uniform=uniform)
-        views = lambda flat, like: [x.view_as(t) for x, t in zip(flat.split(sizes), like)]  # noqa: E731
-        torch._foreach_copy_([s["exp_avg_sq"] for s in states], views(flat_state["exp_avg_sq"], [s["exp_avg_sq"] for s in states]))
-        torch._foreach_copy_([s["codes"] for s in states], views(flat_state["codes"], [s["codes"] for s in states]))
-        torch._foreach_copy_(list(params), views(w, params))
+        copy_split_([s["exp_avg_sq"] for s in states], flat_state["exp_avg_sq"])
+        copy_split_([s["codes"] for s in states], flat_state["codes"])
+        copy_split_(list(params), w)
 
     def _levels(self, fmt: LNSFormat, scale: torch.Tensor) -> torch.Tensor:
         """The decoded magnitudes scale * base**(-k), k = 0..k_max (float32), as ``fmt.decode``
