@@ -155,7 +155,7 @@ def test_digits_answers_and_rewards_at_the_end_of_each_presentation():
         delta = np.array([float(g.mod_d[:]) for g in net.plastic]) - before
         return {int(c): pytest.approx(float(delta[c])) for c in np.flatnonzero(delta)}
 
-    assert call(0.0) == {} and rate.sum() == pytest.approx(64 * 50.0)
+    assert call(0.0) == {} and rate.sum() == pytest.approx(64 * digits.DEFAULTS["rate_max_hz"])
     wrong = (label + 1) % 10
     count[:] = 0
     count[2 * wrong] = 3  # population `wrong` wins

@@ -5,8 +5,8 @@ with scikit-learn), split once into a stratified training and a held-out test pa
 (``test_fraction`` = 0.25, ``split_seed`` = 0: 1347 / 450 images; the same split for every seed).
 
 **Input.** Each pixel x drives two Poisson neurons (on/off code): rate_max * x/16 and
-rate_max * (1 - x/16), so every image gives the same total input rate and a blank pixel is
-evidence too. Presentation ``present_ms`` (100 ms), then ``rest_ms`` (50 ms) without input.
+rate_max * (1 - x/16) (rate_max = 200 Hz), so every image gives the same total input rate and a
+blank pixel is evidence too. Presentation ``present_ms`` (200 ms), then ``rest_ms`` (50 ms) without input.
 
 **Network** (Dale's law: every neuron is excitatory or inhibitory in all its synapses). Ten output
 populations of ``n_per_class`` excitatory current-based LIF neurons (tau_m = 20 ms, threshold
@@ -17,16 +17,24 @@ n_per_class, excitatory) are plastic with a three-factor rule (``reward.madam_re
 ``reward.additive_reward``); the E -> I and I -> E synapses are fixed.
 
 **Answer and reward.** The answer is the population with the most spikes during the
-presentation (a tie or silence: no answer). At the end of each training presentation one global
-neuromodulator pulse, a reward-prediction error, is delivered by ``reward.reward_operation``:
+presentation (a tie or silence: no answer). At the end of each training presentation the reward
+operation (``reward.reward_operation``) turns the answer into neuromodulator pulses. Each output
+population has its own plastic Synapses group and so its own modulator d_k. With r = 1 for the
+correct answer and 0 otherwise, and the expected reward r_bar (a running mean over ~baseline_n
+presentations, r_bar <- r_bar + (r - r_bar) / baseline_n):
 
-    r = 1 for the correct answer, 0 otherwise;   d <- d + reward * (r - r_bar);
-    r_bar <- r_bar + (r - r_bar) / baseline_n     (running mean over ~baseline_n presentations)
+* ``reward_mode = "population"`` (default), a teaching signal per population: after a correct
+  answer the winner gets d_k += reward (1 - r_bar), so the reinforcement fades as the answers
+  become reliable; after a wrong answer (or a tie) the correct population gets d += reward and the
+  population that answered wrongly d -= reward. This is a reward-gated perceptron rule on the
+  Hebbian eligibility (the modulator reaches the chosen output, as in attention-gated
+  reinforcement learning, Roelfsema & van Ooyen 2005, Neural Comput 17:2176, and here also the
+  correct one). It is supervised in the sense that the label picks the population.
+* ``reward_mode = "global"``: one reward-prediction error r - r_bar for every population (one
+  dopamine-like signal; Fremaux, Sprekeler & Gerstner 2010, J Neurosci 30:13326).
 
-(Fremaux, Sprekeler & Gerstner 2010, J Neurosci 30:13326: without the expected reward
-subtracted, reward-modulated STDP drifts with the mean reward). The eligibility traces of that
-presentation turn it into weight changes: the winner's active inputs are strengthened after a
-better-than-expected answer and weakened after a worse one. After a silent presentation nothing
+The eligibility traces of the presentation turn the pulses into weight changes (active inputs of
+an active population grow with d > 0 and shrink with d < 0). After a silent presentation nothing
 is delivered (there is nothing to credit). No reward is delivered during the test blocks, so no
 weight moves there.
 
@@ -43,9 +51,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: network_params of a digits spec, with their defaults.
-DEFAULTS = {"n_per_class": 10, "n_inh": 20, "rate_max_hz": 50.0, "present_ms": 100.0, "rest_ms": 50.0,
+DEFAULTS = {"n_per_class": 10, "n_inh": 20, "rate_max_hz": 200.0, "present_ms": 200.0, "rest_ms": 50.0,
             "epochs": 3, "n_train": 0, "n_test": 0, "test_fraction": 0.25, "split_seed": 0,
-            "w_init": 0.4, "w_ei": 2.0, "w_ie": -3.0, "tau_m_ms": 20.0, "threshold_mv": 15.0,
+            "w_init": 0.1, "w_ei": 2.0, "w_ie": -3.0, "tau_m_ms": 20.0, "threshold_mv": 15.0,
             "reward": 1.0, "baseline_n": 20.0, "reward_mode": "population"}
 
 N_CLASSES = 10
