@@ -210,3 +210,11 @@ def test_bad_options_one_clear_error(kw, match):
         NeuronMadam([torch.nn.Parameter(torch.ones(2))], **kw)
     with pytest.raises(ValueError, match="normalize"):
         EGPM([torch.nn.Parameter(torch.ones(2))], normalize="layer")
+
+
+def test_trainer_warmup_cosine_schedule_is_rule_warmup_cosine():
+    from synapse_madam.deep.trainer import LRSchedule
+
+    sched = LRSchedule("warmup_cosine", 200)  # warm-up: 5% of 200 = 10 steps
+    assert [sched(s) for s in range(0, 200, 7)] == [rule.warmup_cosine(s + 1, 10, 200) for s in range(0, 200, 7)]
+    assert sched(0) == pytest.approx(0.1) and sched(9) == pytest.approx(1.0)

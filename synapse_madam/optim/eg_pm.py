@@ -57,6 +57,10 @@ class EGPM(Optimizer):
                 state["target"] = s.target
         return state
 
+    def magnitude_bounds(self, p):
+        """None: no bound on |w| itself (the bound w_max is on each synapse w+, w-, not on w = w+ - w-)."""
+        return None
+
     def load_state_dict(self, state_dict: dict) -> None:
         """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
         E.load_state_dict_copying(self, state_dict)

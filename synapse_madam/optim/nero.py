@@ -49,6 +49,10 @@ class Nero(Optimizer):
                 s = rule.init_nero_state(p.detach())
                 self.state[p].update(step=torch.zeros((), dtype=torch.float32), exp_avg_sq=s.v, scale=s.scale)
 
+    def magnitude_bounds(self, p):
+        """None: no bound on |w| itself."""
+        return None
+
     def load_state_dict(self, state_dict: dict) -> None:
         """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
         E.load_state_dict_copying(self, state_dict)
