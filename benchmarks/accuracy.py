@@ -2,10 +2,10 @@
 
     # cheap tasks on the CPU (digits, regression), 3 seeds, both schedules, the lr check:
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/accuracy.py --tasks digits,regression --device cpu \
-        --workers 2 --out runs/accuracy/cpu
+        --workers 2 --lr-check madam,eg_pm --out runs/accuracy/cpu
     # the GPU tasks (one H100, parallel worker processes), raw JSON packed into one tar.gz:
     PYTHONPATH=$PWD python3 benchmarks/accuracy.py --tasks fashion_mlp,fashion_cnn,fashion_deep_mlp,transformer \
-        --device cuda --workers 12 --budget-s 165 --out /tmp/acc13 --tar $OUT/acc13.tar.gz
+        --device cuda --workers 14 --budget-s 145 --hard-s 175 --out /tmp/acc13 --tar $OUT/acc13.tar.gz
     # the table from raw JSON (any number of run folders or tar.gz files):
     python benchmarks/accuracy.py --from-raw runs/accuracy/cpu gpu_out/acc13.tar.gz
 
@@ -14,9 +14,9 @@ Every run is one (task, optimizer, lr, schedule, seed) point trained by the libr
 schedule and weight digest with a squared loss) and written as one JSON file (score, losses, the
 weight digest summary: sigma of ln|w| over Song et al. 2005's 0.9355, fraction at a known bound,
 sign flips). Candidates run at lr 0.01 only (nothing tuned per task); the baselines take a small lr
-grid and the best mean over lr x schedule is "tuned". ``--lr-check`` adds the candidates at 0.003
-and 0.03 (is 0.01 still their best lr?). Jobs run seed by seed, so a ``--budget-s`` deadline (no
-job starts after it) cuts whole seeds last. ``--from-raw`` writes docs/accuracy.md and
+grid and the best mean over lr x schedule is "tuned". ``--lr-check NAMES`` adds those candidates at
+0.003 and 0.03 (is 0.01 still their best lr?). Jobs run seed by seed, so a ``--budget-s`` deadline
+(no job starts after it) cuts the last seeds first; ``--hard-s`` stops the workers. ``--from-raw`` writes docs/accuracy.md and
 docs/accuracy.png (mean +- std over seeds, candidate x task, the gap to tuned Adam, the weight
 statistics, the commands and the load average).
 """
@@ -55,17 +55,18 @@ TASKS = {
     "transformer": ({"dataset": "fortunes", "net": "transformer", "net_options": {"d_model": 64, "layers": 2, "heads": 4},
                      "data_options": {"block_size": 64}, "epochs": 5, **IMAGE, "batch_size": 32}, "gpu"),
 }
-CANDIDATES = ["madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum", "eg_pm", "nero"]
+CANDIDATES = ["madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum", "madam_scaling_momentum",
+              "eg_pm", "eg_pm_momentum", "nero"]
 PUBLISHED = "madam"
-SIGN_KEEPING = {"madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum"}
 BASELINE_LRS = {"adam": [3e-4, 1e-3, 3e-3], "adamw": [3e-4, 1e-3, 3e-3], "sgd": [0.03, 0.1, 0.3]}
 TRANSFORMER_LRS = {"adam": [1e-3, 3e-3, 1e-2], "adamw": [1e-3, 3e-3, 1e-2], "sgd": [0.1, 0.3, 1.0]}
 SCHEDULES = ["constant", "warmup_cosine"]
 CHECK_LRS = [0.003, 0.03]
 
 
-def jobs_for(tasks, seeds: int, lr_check: bool, candidates=CANDIDATES, baselines=tuple(BASELINE_LRS)) -> list[dict]:
-    """Every point, seed by seed (a deadline then cuts the last seeds, never a whole task)."""
+def jobs_for(tasks, seeds: int, lr_check=(), candidates=CANDIDATES, baselines=tuple(BASELINE_LRS)) -> list[dict]:
+    """Every point, seed by seed (a deadline then cuts the last seeds, never a whole task); then
+    the candidates named in ``lr_check`` at the CHECK_LRS, seed by seed."""
     out = []
     for seed in range(seeds):
         for task in tasks:
@@ -73,9 +74,8 @@ def jobs_for(tasks, seeds: int, lr_check: bool, candidates=CANDIDATES, baselines
             for sched in SCHEDULES:
                 out += [dict(task=task, optimizer=c, lr=0.01, schedule=sched, seed=seed) for c in candidates]
                 out += [dict(task=task, optimizer=b, lr=lr, schedule=sched, seed=seed) for b in baselines for lr in grid[b]]
-    if lr_check:
-        out += [dict(task=t, optimizer=c, lr=lr, schedule="constant", seed=s)
-                for s in range(seeds) for t in tasks for c in candidates for lr in CHECK_LRS]
+    out += [dict(task=t, optimizer=c, lr=lr, schedule="constant", seed=s)
+            for s in range(seeds) for t in tasks for c in lr_check for lr in CHECK_LRS]
     return out
 
 
@@ -197,7 +197,7 @@ def run_job(job: dict, device: str, spec: dict | None = None) -> dict:
         res["error"] = None
     except Exception as exc:  # a crashed point is a data point, reported in the table
         res = {"score": None, "error": f"{type(exc).__name__}: {exc}", "weights": {}}
-    res.update(job, device=device, wall_s=time.perf_counter() - t0, **weight_stats(res["weights"]))
+    res.update(job, device=device, wall_s=time.perf_counter() - t0, spec=spec, **weight_stats(res["weights"]))
     if device.startswith("cuda"):
         res["device_name"] = torch.cuda.get_device_name()
     return res
@@ -351,7 +351,7 @@ def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> No
           "one budget, they are not final accuracies.", "",
           "| task | device | budget |", "|---|---|---|"]
     for t in order:
-        spec = TASKS[t][0]
+        spec = next((r["spec"] for r in rows if r["task"] == t and r.get("spec")), TASKS[t][0])
         L.append(f"| {t} | {'; '.join(dev[t])} | {spec['dataset']}, {spec['net']} {spec['net_options']}, "
                  f"{spec.get('train_subset') or 'all'} train, {spec['epochs']} epochs, batch {spec['batch_size']} |")
     L += ["", "## Score, candidate x task", "", "| optimizer | schedule | " + " | ".join(order) + " |",
@@ -359,12 +359,16 @@ def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> No
     for c in CANDIDATES:
         for s in SCHEDULES:
             cells = [(_cell(summary[(t, c, 0.01, s)]) if (t, c, 0.01, s) in summary else "-") for t in order]
+            if all(x == "-" for x in cells):
+                continue
             L.append(f"| {c} @ 0.01 | {s} | " + " | ".join(cells) + " |")
     for b in BASELINE_LRS:
         cells = []
         for t in order:
             tb = tuned(summary, t, b)
             cells.append(f"{_cell(tb[2])} [lr {tb[0]:g}, {tb[1]}]" if tb else "-")
+        if all(x == "-" for x in cells):
+            continue
         L.append(f"| **tuned {b}** | best | " + " | ".join(cells) + " |")
     L += ["", "## Gap to tuned Adam (points; mean of candidate minus mean of tuned Adam)", "",
           "| optimizer | schedule | " + " | ".join(order) + " | worst | within 1 / 2 points everywhere |",
@@ -487,7 +491,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-s", type=float, default=1e9, help="no job starts after this many seconds")
     ap.add_argument("--hard-s", type=float, default=math.inf,
                     help="stop the workers after this many seconds and keep the runs finished so far")
-    ap.add_argument("--lr-check", action="store_true", help="also run the candidates at lr 0.003 and 0.03")
+    ap.add_argument("--lr-check", default="", help="comma-separated candidates also run at lr 0.003 and 0.03 "
+                    "(after every other job), e.g. madam,eg_pm")
     ap.add_argument("--candidates", default=",".join(CANDIDATES))
     ap.add_argument("--baselines", default=",".join(BASELINE_LRS))
     ap.add_argument("--tiny", action="store_true", help="smoke test: 1 epoch on small subsets")
@@ -529,7 +534,8 @@ def main(argv=None) -> int:
             raise SystemExit("--device cuda: no CUDA device here.")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = jobs_for(tasks, args.seeds, args.lr_check, args.candidates.split(","), args.baselines.split(","))
+    jobs = jobs_for(tasks, args.seeds, [c for c in args.lr_check.split(",") if c], args.candidates.split(","),
+                    args.baselines.split(","))
     load0, t0 = _load(), time.perf_counter()
     print(f"{len(jobs)} jobs on {args.device} x {args.workers} workers; load {load0}", flush=True)
     done = run_all(jobs, args.device, args.workers, out, args.budget_s, args.hard_s)

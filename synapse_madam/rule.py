@@ -563,6 +563,7 @@ class EGState(NamedTuple):
     step: Any
     w_max: Any
     target: Any
+    m: Any = None
 
 
 def eg_split(w: Array, offset: float = 0.5) -> tuple[Array, Array]:
@@ -577,7 +578,7 @@ def eg_split(w: Array, offset: float = 0.5) -> tuple[Array, Array]:
 
 
 def init_eg_state(w: Array, offset: float = 0.5, p_scale: float = DEFAULT_P_SCALE,
-                  normalize: str = "none") -> EGState:
+                  normalize: str = "none", momentum: float = 0.0) -> EGState:
     """EG± state before the first step; w_max = p_scale * RMS of the initial synapses (both halves)."""
     wp, wm = eg_split(w, offset)
     if _is_torch(w):
@@ -591,15 +592,17 @@ def init_eg_state(w: Array, offset: float = 0.5, p_scale: float = DEFAULT_P_SCAL
     if normalize == "neuron" and w.ndim >= 2:
         s = (wp + wm).reshape(w.shape[0], -1)
         target = _per_row(w, s.sum(dim=1) if _is_torch(w) else s.sum(axis=1))
-    return EGState(wp, wm, v, 0, w_max, target)
+    m = (torch.zeros_like(v) if _is_torch(w) else np.zeros_like(v)) if momentum else None
+    return EGState(wp, wm, v, 0, w_max, target, m)
 
 
 def eg_update(g: Array, state: EGState, lr: float = DEFAULT_LR, beta: float = DEFAULT_BETA,
-              g_bound: float = DEFAULT_G_BOUND, lr_factor: float = 1.0):
+              g_bound: float = DEFAULT_G_BOUND, lr_factor: float = 1.0, momentum: float = 0.0):
     """One EG± step (Kivinen & Warmuth, "Exponentiated gradient versus gradient descent for linear
     predictors", Inf. Comput. 132(1), 1997) with Madam's normalised gradient; returns (w, state).
 
-        v    <- beta v + (1 - beta) g^2,   g_hat = clip(g / sqrt(v / (1 - beta^t)), +-g_bound)
+        v    <- beta v + (1 - beta) g^2,   g_hat = clip(n / sqrt(v / (1 - beta^t)), +-g_bound)
+               n = g, or with momentum b1 > 0: m <- b1 m + (1 - b1) g, n = m / (1 - b1^t)
         w+   <- w+ exp(-lr g_hat),   w- <- w- exp(+lr g_hat)     (dL/dw+ = g, dL/dw- = -g)
         w+_i, w-_i <- * U_i / sum_j (w+_ij + w-_ij)              (normalize="neuron": EG±'s
                                                                    normalisation, per neuron)
@@ -612,7 +615,11 @@ def eg_update(g: Array, state: EGState, lr: float = DEFAULT_LR, beta: float = DE
     g = _cast(sanitize_gradient(g), state.v.dtype)
     step = state.step + 1
     v = second_moment(state.v, g, beta)
-    g_hat = normalized_gradient(g, v, step, beta, g_bound)
+    m, num = state.m, g
+    if momentum:
+        m = momentum * m + (1.0 - momentum) * g
+        num = m / _bias_correction(momentum, step, m)
+    g_hat = normalized_gradient(num, v, step, beta, g_bound)
     eta = lr * lr_factor
     wp = multiplicative_step(state.w_plus, g_hat, eta)
     wm = multiplicative_step(state.w_minus, -g_hat, eta)
@@ -622,4 +629,4 @@ def eg_update(g: Array, state: EGState, lr: float = DEFAULT_LR, beta: float = DE
         wp, wm = wp * (state.target / total), wm * (state.target / total)
     if state.w_max is not None:
         wp, wm = bound_magnitude(wp, state.w_max), bound_magnitude(wm, state.w_max)
-    return wp - wm, EGState(wp, wm, v, step, state.w_max, state.target)
+    return wp - wm, EGState(wp, wm, v, step, state.w_max, state.target, m)

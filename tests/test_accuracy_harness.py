@@ -39,10 +39,11 @@ def test_runs_write_raw_json_and_the_report(tmp_path, tiny_tasks):
 
 
 def test_jobs_are_seed_major_and_the_deadline_starts_nothing(tmp_path):
-    jobs = A.jobs_for(["digits", "regression"], 2, lr_check=True)
+    jobs = A.jobs_for(["digits", "regression"], 2, lr_check=["madam", "eg_pm"])
     seeds = [j["seed"] for j in jobs if j["lr"] not in A.CHECK_LRS or j["optimizer"] not in A.CANDIDATES]
     assert seeds == sorted(seeds)
-    assert {j["lr"] for j in jobs if j["optimizer"] in A.CANDIDATES} == {0.003, 0.01, 0.03}
+    assert {j["lr"] for j in jobs if j["optimizer"] == "eg_pm"} == {0.003, 0.01, 0.03}
+    assert {j["lr"] for j in jobs if j["optimizer"] == "nero"} == {0.01}
     assert A.run_all(jobs[:2], "cpu", 1, tmp_path, budget_s=-1) == []
 
 

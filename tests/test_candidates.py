@@ -9,7 +9,8 @@ import torch
 from synapse_madam import rule
 from synapse_madam.optim import EGPM, Madam, Nero, NeuronMadam, make_optimizer, optimizer_info
 
-CANDIDATES = ["neuron_madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum"]
+CANDIDATES = ["neuron_madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum",
+              "madam_scaling_momentum"]
 SHAPES = [(6, 5), (4, 3, 2, 2), (6,)]
 
 
@@ -119,14 +120,14 @@ def test_neuron_bound_is_per_neuron():
 
 
 @pytest.mark.parametrize("foreach", [True, False])
-@pytest.mark.parametrize("normalize", ["none", "neuron"])
-def test_eg_pm_equals_rule_and_synapses_stay_positive(foreach, normalize):
+@pytest.mark.parametrize("normalize, momentum", [("none", 0.0), ("neuron", 0.0), ("none", 0.9)])
+def test_eg_pm_equals_rule_and_synapses_stay_positive(foreach, normalize, momentum):
     ws, grads = _problem(5, steps=25)
-    got, opt = _run_torch("eg_pm", ws, grads, foreach=foreach, normalize=normalize, lr=0.2)
+    got, opt = _run_torch("eg_pm", ws, grads, foreach=foreach, normalize=normalize, lr=0.2, momentum=momentum)
     for k, w in enumerate(ws):
-        st = rule.init_eg_state(w, 0.5, 3.0, normalize)
+        st = rule.init_eg_state(w, 0.5, 3.0, normalize, momentum)
         for gs in grads:
-            w, st = rule.eg_update(gs[k], st, 0.2)
+            w, st = rule.eg_update(gs[k], st, 0.2, momentum=momentum)
         np.testing.assert_allclose(got[k], w, rtol=1e-9, atol=1e-12)
         assert np.all(st.w_plus > 0) and np.all(st.w_minus > 0)
     for p_state in opt.state.values():

@@ -28,15 +28,18 @@ class EGPM(Optimizer):
     registry declares sign_preserving=False for W. The parameter holds W; the synapses are the
     state ``w_plus`` / ``w_minus``, built from W at the first step.
 
+    With ``momentum`` b1 > 0 the normalised gradient uses Adam's first moment m / (1 - b1^t)
+    (Kingma & Ba 2015) in place of g: momentum of the log-space step of each synapse.
+
     Args: lr (0.01), offset (0.5), p_scale (3; inf: no bound), g_bound (10), beta (0.999),
-    normalize ("none" | "neuron"), warmup, total_steps (0: off), maximize, foreach.
+    normalize ("none" | "neuron"), momentum (0: off), warmup, total_steps (0: off), maximize, foreach.
     """
 
     def __init__(self, params, lr=rule.DEFAULT_LR, *, offset: float = 0.5, p_scale: float = rule.DEFAULT_P_SCALE,
                  g_bound: float = rule.DEFAULT_G_BOUND, beta: float = rule.DEFAULT_BETA, normalize: str = "none",
-                 warmup: int = 0, total_steps: int = 0, maximize: bool = False, foreach: bool | None = None):
+                 momentum: float = 0.0, warmup: int = 0, total_steps: int = 0, maximize: bool = False, foreach: bool | None = None):
         defaults = dict(lr=lr, offset=offset, p_scale=p_scale, g_bound=g_bound, beta=beta, normalize=normalize,
-                        warmup=warmup, total_steps=total_steps, maximize=maximize, foreach=foreach)
+                        momentum=momentum, warmup=warmup, total_steps=total_steps, maximize=maximize, foreach=foreach)
         _check(defaults)
         super().__init__(params, defaults)
 
@@ -48,9 +51,11 @@ class EGPM(Optimizer):
     def _state_of(self, p, group):
         state = self.state[p]
         if len(state) == 0:
-            s = rule.init_eg_state(p.detach(), group["offset"], group["p_scale"], group["normalize"])
+            s = rule.init_eg_state(p.detach(), group["offset"], group["p_scale"], group["normalize"], group["momentum"])
             state.update(step=torch.zeros((), dtype=torch.float32), w_plus=s.w_plus, w_minus=s.w_minus,
                          exp_avg_sq=s.v)
+            if s.m is not None:
+                state["exp_avg"] = s.m
             if s.w_max is not None:
                 state["w_max"] = s.w_max
             if s.target is not None:
@@ -79,12 +84,16 @@ class EGPM(Optimizer):
                 for p, g, st in zip(params, grads, states):
                     t = float(st["step"])
                     f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
-                    s = rule.EGState(st["w_plus"], st["w_minus"], st["exp_avg_sq"], t, st.get("w_max"), st.get("target"))
-                    w, s = rule.eg_update(g, s, group["lr"], group["beta"], group["g_bound"], lr_factor=f)
+                    s = rule.EGState(st["w_plus"], st["w_minus"], st["exp_avg_sq"], t, st.get("w_max"), st.get("target"),
+                                     st.get("exp_avg"))
+                    w, s = rule.eg_update(g, s, group["lr"], group["beta"], group["g_bound"], lr_factor=f,
+                                          momentum=group["momentum"])
                     p.copy_(w)
                     st["w_plus"].copy_(s.w_plus)
                     st["w_minus"].copy_(s.w_minus)
                     st["exp_avg_sq"].copy_(s.v)
+                    if s.m is not None:
+                        st["exp_avg"].copy_(s.m)
                     st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
         return loss
 
@@ -94,6 +103,7 @@ def _check(group: dict) -> None:
     E.check_real("EGPM", "offset", group["offset"], lambda x: math.isfinite(x) and x > 0, "a finite number > 0 (default 0.5)")
     E.check_real("EGPM", "p_scale", group["p_scale"], lambda x: x > 0, "> 0 (default 3; inf: no bound)")
     E.check_choice("EGPM", "normalize", group["normalize"], rule.EG_NORMALIZE)
+    E.check_real("EGPM", "momentum", group["momentum"], lambda x: 0 <= x < 1, "in [0, 1) (default 0: off)")
 
 
 def _foreach_step(params, grads, states, group) -> None:
@@ -104,7 +114,13 @@ def _foreach_step(params, grads, states, group) -> None:
         st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
     ts = [float(st["step"]) for st in states]
     E.second_moments_(vs, grads, beta)
-    g_hat = E.normalized_gradients(grads, vs, ts, beta, group["g_bound"])
+    nums, momentum = grads, group["momentum"]
+    if momentum:
+        ms = [st["exp_avg"] for st in states]
+        torch._foreach_mul_(ms, momentum)
+        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
+        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
+    g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
     etas = [group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
     down = torch._foreach_mul(g_hat, [-e for e in etas])
     up = torch._foreach_mul(g_hat, etas)
