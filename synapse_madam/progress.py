@@ -27,8 +27,42 @@ def progress_bar(iterable=None, *, total: int | None = None, desc: str = "", ena
     """A tqdm bar over ``iterable`` (or a manual one of ``total`` steps) on ``file`` (default
     stderr), disabled unless ``enabled`` and ``file`` is a terminal. A disabled bar still
     iterates and accepts ``update``/``set_postfix``/``close``, and writes nothing."""
+    file = sys.stderr if file is None else file
+    if not (enabled and is_terminal(file)):
+        return _SilentBar(iterable)  # draws nothing, so tqdm is not needed (GPU hosts may lack it)
     from tqdm.auto import tqdm
 
-    file = sys.stderr if file is None else file
     return tqdm(iterable, total=total, desc=desc, file=file, disable=not (enabled and is_terminal(file)),
                 dynamic_ncols=True, **kwargs)
+
+
+class _SilentBar:
+    """What a disabled bar must do: iterate ``iterable`` and accept tqdm's calls, writing nothing."""
+
+    def __init__(self, iterable=None):
+        self._iterable = iterable
+
+    def __iter__(self):
+        return iter(self._iterable if self._iterable is not None else ())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def update(self, n=1):
+        return None
+
+    def set_postfix(self, *args, **kwargs):
+        return None
+
+    def set_description(self, *args, **kwargs):
+        return None
+
+    def set_postfix_str(self, *args, **kwargs):
+        return None
+
+    def close(self):
+        return None

@@ -44,3 +44,20 @@ def test_rate_training_with_progress_writes_no_bar_to_a_non_terminal(capfd, tmp_
                eval_trials=8, final_eval_trials=8, run_dir=tmp_path, progress=True)
     err = capfd.readouterr().err
     assert "\r" not in err and "it/s" not in err, err[-300:]
+
+
+def test_a_silent_bar_needs_no_tqdm(monkeypatch):
+    """A bar that draws nothing must not import tqdm: GPU hosts with only torch/numpy still train."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm...` now raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    log = io.StringIO()
+    bar = progress_bar(range(3), desc="x", file=log)
+    assert list(bar) == [0, 1, 2]
+    manual = progress_bar(total=4, desc="y", file=log)
+    manual.update(1)
+    manual.set_postfix(loss="1.0")
+    manual.set_postfix_str("z")
+    manual.close()
+    assert log.getvalue() == ""

@@ -1,4 +1,5 @@
-"""Standard networks for the deep-net backend: MLP, small CNN, ResNet, causal character Transformer.
+"""Standard networks for the deep-net backend: MLP, small CNN, ResNet, causal character Transformer,
+and a spiking MLP of LIF neurons trained by surrogate gradients (:mod:`.spiking`).
 
 All are plain ``torch.nn.Module`` s. :func:`build_net` builds one by name and, unless asked not
 to, re-initialises every all-zero parameter tensor (biases, norm shifts) with small noise:
@@ -16,8 +17,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..optim import constant_magnitude_, reinit_zero_tensors
+from .spiking import SpikingMLP
 
-__all__ = ["MLP", "SmallCNN", "ResNet", "CharTransformer", "NETS", "INITS", "build_net"]
+__all__ = ["MLP", "SmallCNN", "ResNet", "CharTransformer", "SpikingMLP", "NETS", "INITS", "build_net"]
 
 INITS = {
     "default": "the net's own initialisation (PyTorch's: uniform weights and biases)",
@@ -176,7 +178,7 @@ def _check_int(net, key, value, minimum):
 
 # name -> (class, the input kind it takes: "image" or "tokens")
 NETS = {"mlp": (MLP, "image"), "cnn": (SmallCNN, "image"), "resnet": (ResNet, "image"),
-        "transformer": (CharTransformer, "tokens")}
+        "transformer": (CharTransformer, "tokens"), "snn": (SpikingMLP, "image")}
 
 
 def net_options(name: str) -> dict:

@@ -4,7 +4,7 @@ A deep spec (all keys but ``substrate`` optional)::
 
     substrate = "deep"
     dataset = "fashion_mnist"     # digits | fashion_mnist | fortunes
-    net = "mlp"                   # mlp | cnn | resnet | transformer
+    net = "mlp"                   # mlp | cnn | resnet | transformer | snn (spiking, deep/spiking.py)
     optimizer = "madam"           # any name of synapse_madam.optim.OPTIMIZERS
     lr = 0.01                     # default: the optimizer's declared default_lr
     epochs = 5
