@@ -9,8 +9,7 @@ import torch
 from synapse_madam import rule
 from synapse_madam.optim import EGPM, Madam, Nero, NeuronMadam, make_optimizer, optimizer_info
 
-CANDIDATES = ["neuron_madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum",
-              "madam_scaling_momentum"]
+CANDIDATES = ["neuron_madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum"]
 SHAPES = [(6, 5), (4, 3, 2, 2), (6,)]
 
 
@@ -78,6 +77,14 @@ def test_warmup_cosine_shape():
     assert rule.warmup_cosine(52, 4, 100) == pytest.approx(0.5)
     assert rule.warmup_cosine(100, 4, 100) == pytest.approx(0.0, abs=1e-12)
     assert rule.warmup_cosine(7, 0, 0) == 1.0
+
+
+def test_options_combine_momentum_scaling_and_neuron_bound():
+    ws, grads = _problem(9)
+    kw = dict(momentum=0.8, scaling="neuron", scaling_rate=0.5, bound="neuron", grad_norm="neuron")
+    got, _ = _run_torch("neuron_madam", ws, grads, foreach=True, **kw)
+    for a, b in zip(got, _neuron_reference("neuron_madam", ws, grads, **kw)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_neuron_madam_defaults_are_published_madam():

@@ -105,8 +105,6 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
                   "(options: offset, p_scale, normalize=none|neuron, warmup, total_steps)", False, 0.01),
     OptimizerInfo("eg_pm_momentum", EGPM, "candidate: EG+- with momentum 0.9 of each synapse's log-space step", False,
                   0.01, {"momentum": 0.9}),
-    OptimizerInfo("madam_scaling_momentum", NeuronMadam, "candidate: per-neuron homeostatic scaling + log-space "
-                  "momentum 0.9", True, 0.01, {"scaling": "neuron", "bound": "none", "momentum": 0.9}),
     OptimizerInfo("nero", Nero, "baseline: Nero (Liu et al. 2021), per-neuron projected steps; does NOT keep signs "
                   "(options: beta, warmup, total_steps)", False, 0.01),
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
