@@ -226,3 +226,11 @@ def test_trainer_warmup_cosine_schedule_is_rule_warmup_cosine():
     sched = LRSchedule("warmup_cosine", 200)  # warm-up: 5% of 200 = 10 steps
     assert [sched(s) for s in range(0, 200, 7)] == [rule.warmup_cosine(s + 1, 10, 200) for s in range(0, 200, 7)]
     assert sched(0) == pytest.approx(0.1) and sched(9) == pytest.approx(1.0)
+
+
+def test_magnitude_bounds_only_for_one_bound_per_tensor():
+    a, b = torch.nn.Parameter(torch.ones(1, 3)), torch.nn.Parameter(torch.ones(1, 3))
+    opt = NeuronMadam([{"params": [a]}, {"params": [b], "bound": "neuron"}])
+    a.grad, b.grad = torch.ones(1, 3), torch.ones(1, 3)
+    opt.step()
+    assert opt.magnitude_bounds(a) == (0.0, pytest.approx(3.0)) and opt.magnitude_bounds(b) is None

@@ -94,9 +94,10 @@ class NeuronMadam(Optimizer):
 
     def magnitude_bounds(self, p):
         """(0, w_max) of ``p`` when its bound is one number (bound="tensor"); None otherwise."""
+        group = next((g for g in self.param_groups if any(q is p for q in g["params"])), None)
         w_max = self.state.get(p, {}).get("w_max")
-        if w_max is None or w_max.numel() != 1:
-            return None
+        if group is None or group["bound"] != "tensor" or w_max is None:
+            return None  # a per-neuron bound is not one number (the digest takes one bound per matrix)
         return 0.0, float(w_max)
 
 
