@@ -342,6 +342,7 @@ def main(argv=None) -> int:
                     help="run this many points at once in separate processes (e.g. several small nets on one GPU)")
     ap.add_argument("--smoke", action="store_true",
                     help="a few steps per point into --out, to check a command end to end (no docs written)")
+    ap.add_argument("--runs-only", action="store_true", help="run the points and stop (write no docs)")
     args = ap.parse_args(argv)
     import torch
 
@@ -364,8 +365,8 @@ def main(argv=None) -> int:
         else:
             for spec, run_dir in points:
                 run_point(spec, run_dir)
-        if args.smoke:
-            print(f"smoke run finished: {len(points)} points under {args.out}", flush=True)
+        if args.smoke or args.runs_only:
+            print(f"{'smoke ' if args.smoke else ''}run finished: {len(points)} points under {args.out}", flush=True)
             return 0
     # gather everything finished under --out (all nets, conditions and the map)
     from synapse_madam.biology.references import reference_distribution

@@ -268,14 +268,15 @@ def _figure(res: dict, path: Path) -> None:
     from synapse_madam.plots import OPTIMIZER_COLOURS
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    styles = {}
+    adam_lrs = sorted({q["lr"] for q in res["points"] if q["optimizer"] != "madam"})
+    shades = plt.get_cmap("Blues")([0.45 + 0.55 * i / max(len(adam_lrs) - 1, 1) for i in range(len(adam_lrs))])
+    dashes = ["--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1))]
     for p in res["points"]:
-        key = (p["optimizer"], p["lr"])
-        if key not in styles:
-            adam_lrs = sorted({q["lr"] for q in res["points"] if q["optimizer"] == "adam"})
-            ls = "-" if p["optimizer"] == "madam" else ["--", ":", "-."][adam_lrs.index(p["lr"]) % 3]
-            styles[key] = (OPTIMIZER_COLOURS.get(p["optimizer"], None), ls)
-        colour, ls = styles[key]
+        if p["optimizer"] == "madam":
+            colour, ls = OPTIMIZER_COLOURS.get("madam"), "-"
+        else:  # Adam: darker blue = larger lr, and one dash pattern per lr
+            i = adam_lrs.index(p["lr"])
+            colour, ls = shades[i], dashes[i % len(dashes)]
         label = f"{p['optimizer']} lr {p['lr']:g}" if p["seed"] == 0 else None
         ep = range(1, len(p["test_acc"]) + 1)
         axes[0].plot(ep, p["test_acc"], color=colour, ls=ls, label=label, alpha=0.8)

@@ -58,6 +58,26 @@ def hash_uniform(seed, counter, shape, device=None, *, backend: str = "torch"):
     return (bits.to(torch.float64) / 2.0**32).to(torch.float32).reshape(shape)
 
 
+def segment_keys(seeds, sizes, device=None):
+    """The hash keys (element index + seed * 0x9E3779B9, int64) of several tensors laid end to end:
+    tensor i has ``sizes[i]`` elements and seed ``seeds[i]`` (ints or 0-dim tensors). With
+    :func:`hash_uniform_keys` they give, in one pass, exactly the concatenation of
+    ``hash_uniform(seeds[i], counter, (sizes[i],))`` (a flat, multi-tensor optimizer step)."""
+    sizes_t = torch.as_tensor(list(sizes), dtype=torch.int64, device=device)
+    seed_t = torch.stack([torch.as_tensor(s, dtype=torch.int64).reshape(()) for s in seeds]).to(device)
+    starts = torch.cumsum(sizes_t, 0) - sizes_t
+    n = int(sum(int(x) for x in sizes))
+    index = torch.arange(n, dtype=torch.int64, device=device) - torch.repeat_interleave(starts, sizes_t, output_size=n)
+    return index + torch.repeat_interleave(seed_t, sizes_t, output_size=n) * 0x9E3779B9
+
+
+def hash_uniform_keys(keys, counter):
+    """U[0, 1) float32 noise for precomputed :func:`segment_keys` and a counter (a number, a 0-dim
+    tensor, or one counter per element)."""
+    x = (keys + torch.as_tensor(counter, device=keys.device).to(torch.int64) * 0x85EBCA6B) & _MASK
+    return (_mix(x, torch).to(torch.float64) / 2.0**32).to(torch.float32)
+
+
 def stream_seed(seed: int, index: int) -> int:
     """Seed of the noise stream of tensor (or synapse group) ``index`` under a base ``seed``:
     seed * 1000003 + index. One convention for every optimizer and learner, so a run's streams are

@@ -45,11 +45,18 @@ class LNSFormat:
     the levels span LNS-Madam's 8-bit dynamic range 2**(127/8) ~ 6e4 (gamma = 8 at 8 bits,
     finer at more bits, coarser at fewer). ``LNSFormat.for_range(bits, dynamic_range)`` picks the base
     whose levels span ``dynamic_range`` = largest/smallest magnitude.
+
+    ``magnitudes`` (optional, 2 .. 2**(bits-1)) keeps only the first ``magnitudes`` levels per sign,
+    k = 0 .. magnitudes - 1: a format whose level count is not a power of two, e.g. Bartol et al.
+    2015's 26 distinguishable synapse sizes (``LNSFormat(6, base=math.exp(2 * 0.083), magnitudes=26)``:
+    log2(26) = 4.7 bits of magnitude, stored in a 6-bit code with the sign). Without ``base`` or
+    ``gamma`` the levels then span the default dynamic range.
     """
 
     bits: int
     base: float | None = None
     gamma: float | None = None
+    magnitudes: int | None = None
 
     def __post_init__(self):
         check_bits(self.bits, "LNSFormat")
@@ -59,13 +66,19 @@ class LNSFormat:
             if not (isinstance(self.gamma, (int, float)) and math.isfinite(self.gamma) and self.gamma > 0):
                 raise ValueError(f"LNSFormat: gamma must be a finite number > 0, got {self.gamma!r}.")
             object.__setattr__(self, "base", 2.0 ** (1.0 / self.gamma))
-        elif self.base is None:  # LNS-Madam's 8-bit dynamic range, 2^(127/8), at every bit width
-            k_max = 2 ** (int(self.bits) - 1) - 1
+        m = self.magnitudes
+        if m is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer))
+                              or not 2 <= m <= 2 ** (int(self.bits) - 1)):
+            raise ValueError(f"LNSFormat: magnitudes must be an integer in [2, 2**(bits-1) = {2 ** (int(self.bits) - 1)}], "
+                             f"got {m!r}; use more bits for more levels.")
+        if self.gamma is None and self.base is None:  # LNS-Madam's 8-bit dynamic range, 2^(127/8), at every width
+            k_max = (int(m) if m is not None else 2 ** (int(self.bits) - 1)) - 1
             object.__setattr__(self, "base", DEFAULT_DYNAMIC_RANGE ** (1.0 / k_max) if k_max else 2.0)
         if not (isinstance(self.base, (int, float)) and math.isfinite(self.base) and self.base > 1):
             raise ValueError(f"LNSFormat: base must be a finite number > 1, got {self.base!r}.")
         object.__setattr__(self, "bits", int(self.bits))
         object.__setattr__(self, "base", float(self.base))
+        object.__setattr__(self, "magnitudes", None if m in (None, 2 ** (self.bits - 1)) else int(m))
         if self.k_max * math.log2(self.base) > MAX_LOG2_RANGE:
             raise ValueError(
                 f"LNSFormat: {self.bits} bits with base {self.base:.6g} span 2^{self.k_max * math.log2(self.base):.0f}, "
@@ -83,8 +96,13 @@ class LNSFormat:
     # --- the grid -------------------------------------------------------------------------
     @property
     def n_levels(self) -> int:
-        """Magnitude levels per sign: 2**(bits-1)."""
-        return 2 ** (self.bits - 1)
+        """Magnitude levels per sign: ``magnitudes`` when given, else 2**(bits-1)."""
+        return self.magnitudes if self.magnitudes is not None else 2 ** (self.bits - 1)
+
+    @property
+    def magnitude_bits(self) -> float:
+        """log2(n_levels): the information in a weight's magnitude (the sign is one more bit)."""
+        return math.log2(self.n_levels)
 
     @property
     def k_max(self) -> int:

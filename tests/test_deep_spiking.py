@@ -182,3 +182,31 @@ def test_bad_options_say_what_is_wrong(options, message):
     with pytest.raises(ValueError) as err:
         build_net("snn", (1, 8, 8), 10, **options)
     assert message in str(err.value)
+
+
+def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_report(tmp_path):
+    """benchmarks/snn_compare.py (the GPU command's script) at a tiny size: raw JSON, table, tarball,
+    and a report rebuilt from the raw JSON alone that equals the first one."""
+    import subprocess
+    import sys
+    import tarfile
+
+    out, tar = tmp_path / "cmp", tmp_path / "o" / "snn.tar.gz"
+    cmd = [sys.executable, str(ROOT / "benchmarks/snn_compare.py"), "--spec", "models/snn_digits.toml", "--seeds", "1",
+           "--jobs", "2", "--device", "cpu", "--adam-lrs", "0.003", "--out", str(out), "--tar", str(tar),
+           "--set", "epochs=2", "--set", "train_subset=200", "--set", "net_options.width=16"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    first = json.loads((out / "snn_compare.json").read_text())
+    assert first["all_finished"] and first["epoch_compared"] == 2
+    assert [(r["optimizer"], r["lr"]) for r in first["rows"]] == [("madam", 0.01), ("adam", 0.003)]
+    madam = first["rows"][0]["weights"]
+    assert all(w["sign_flips"] == [0] for w in madam.values())
+    assert "| madam | 0.01 |" in (out / "snn_compare.md").read_text()
+    names = tarfile.open(tar).getnames()
+    assert "snn14/raw/madam_lr0.01_seed0/metrics.jsonl" in names and "snn14/snn_compare.png" in names
+    (out / "snn_compare.json").unlink()
+    again = subprocess.run([sys.executable, str(ROOT / "benchmarks/snn_compare.py"), "--report-only", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((out / "snn_compare.json").read_text()) == first

@@ -104,3 +104,27 @@ def test_native_grid_rounding_equals_quantize_uniform(rounding):
             uniform = hash_uniform(state["seed"], state["step"], p.shape) if rounding == "stochastic" else None
             assert torch.equal(p.detach(), quantize_uniform(x, 6, state["scale"], rounding, uniform))
             assert (p.detach() != x).any()
+
+
+def test_flat_rounding_of_a_group_equals_tensor_by_tensor(monkeypatch):
+    from synapse_madam.optim import native
+
+    monkeypatch.setattr(native, "available", lambda: False)  # the torch path, as on CUDA
+
+    def run(one_group):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3))
+        params = list(model.parameters()) if one_group else [{"params": [p]} for p in model.parameters()]
+        opt = UniformQuantized(torch.optim.Adam(params, lr=0.01), bits=5, rounding="stochastic", seed=4)
+        x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        return model, opt
+
+    (flat, opt), (ref, ropt) = run(True), run(False)
+    assert "_flat_cache" in opt.__dict__ and "_flat_cache" not in ropt.__dict__
+    for p, q in zip(flat.parameters(), ref.parameters()):
+        assert torch.equal(p, q) and torch.equal(opt.state[p]["step"], ropt.state[q]["step"])
+        assert on_grid(p.detach(), 5, float(opt.state[p]["scale"]))

@@ -8,7 +8,7 @@ import numpy as np
 from ..plots import colour, colours_for, new_figure
 
 __all__ = ["training_curves", "log_weight_histograms", "lr_sweep", "lr_sweep_panels", "epoch_time_bars",
-           "accuracy_vs_bits"]
+           "accuracy_vs_bits", "precision_gaps"]
 
 
 def training_curves(runs: dict[str, list[dict]]):
@@ -159,5 +159,61 @@ def accuracy_vs_bits(rows: list[dict]):
         ax.set_title(task)
         ax.set_xticks(sorted({r["bits"] for r in rs if r["bits"]}))
         ax.legend(frameon=False, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[str]):
+    """Left: accuracy gap to FP32 (points, mean ± sd over seeds) of every weight format, one marker
+    colour per task. Right: the gap of the 26-level LNS formats against their level spacing
+    ln(base), Bartol et al. 2015's measured spacing marked.
+
+    ``panels``: task -> {format label: (gap, sd, ln(base) or None)}; ``spacing_keys``: the labels
+    of the 26-level formats (the right panel)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    tasks = list(panels)
+    labels = list(dict.fromkeys(k for rows in panels.values() for k in rows if k not in spacing_keys[1:]))
+    fig, (ax, ax2) = new_figure(1, 2, figsize=(13, 0.32 * max(len(labels), 8) + 1.6),
+                                gridspec_kw={"width_ratios": [1.5, 1]})
+    cmap = matplotlib.colormaps["tab10"]
+    offsets = np.linspace(-0.25, 0.25, max(len(tasks), 1)) if len(tasks) > 1 else [0.0]
+    for ti, task in enumerate(tasks):
+        rows = panels[task]
+        ys = [i + offsets[ti] for i, k in enumerate(labels) if k in rows]
+        xs = [rows[k][0] for k in labels if k in rows]
+        es = [rows[k][1] for k in labels if k in rows]
+        ax.errorbar(xs, ys, xerr=es, fmt="o", ms=4, color=cmap(ti), capsize=2, lw=1, label=task)
+        sp = sorted((rows[k][2], rows[k][0], rows[k][1]) for k in spacing_keys if k in rows and rows[k][2] is not None)
+        if sp:
+            ax2.errorbar([a for a, _, _ in sp], [g for _, g, _ in sp], yerr=[e for _, _, e in sp], marker="o", ms=4,
+                         color=cmap(ti), capsize=2, lw=1.2, label=task)
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    for x, style in ((0, "-"), (-0.5, ":"), (-1.5, "--"), (-2.0, "-.")):
+        ax.axvline(x, color="0.5", lw=0.8, ls=style)
+    ax.set_xlabel("test accuracy − FP32 Madam (points; lines at 0, −0.5, −1.5, −2: the targets)")
+    ax.set_xscale("symlog", linthresh=5.0)
+    ticks = [t for t in (-80, -40, -20, -10, -5, -2, -1, 0, 1, 2, 5, 10, 20) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    ax2.axvline(bartol_spacing, color="0.4", ls="--", lw=0.9, label="Bartol 2015: 2 x 0.083")
+    ax2.axhline(0, color="0.6", lw=0.8)
+    ax2.set_xscale("log")
+    spacings = sorted({rows[k][2] for rows in panels.values() for k in spacing_keys if k in rows and rows[k][2]})
+    if spacings:
+        ax2.set_xticks(spacings)
+        ax2.set_xticklabels([f"{x:.3g}" for x in spacings], fontsize=8)
+        ax2.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax2.set_xlabel("level spacing ln(base) (26 levels)")
+    ax2.set_ylabel("test accuracy − FP32 Madam (points)")
+    ax2.set_title("26-level LNS: sensitivity to the spacing", fontsize=9)
+    ax2.grid(alpha=0.3)
+    ax2.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

@@ -28,3 +28,15 @@ def load_state_dict_keeping_dtypes(optimizer: Optimizer, state_dict: dict, keys:
     for pid, p in zip(saved_ids, params):
         for key, value in saved.get(pid, {}).items():
             optimizer.state[p][key] = value.to(device=p.device, copy=True)
+
+
+def copy_split_(targets: list, flat: torch.Tensor) -> None:
+    """Copy the consecutive pieces of ``flat`` into ``targets`` (same sizes, in order): one
+    multi-tensor copy where torch has one for the dtype, else one copy per tensor."""
+    sizes = [t.numel() for t in targets]
+    pieces = [x.view_as(t) for x, t in zip(flat.split(sizes), targets)]
+    try:
+        torch._foreach_copy_(targets, pieces)
+    except (RuntimeError, NotImplementedError):  # a dtype the multi-tensor kernel lacks
+        for t, x in zip(targets, pieces):
+            t.copy_(x)

@@ -14,10 +14,10 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import stream_seed
+from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
 from . import native
-from ._state import load_state_dict_keeping_dtypes
+from ._state import copy_split_, load_state_dict_keeping_dtypes
 
 __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
 
@@ -68,7 +68,9 @@ class UniformQuantized(Optimizer):
         :func:`quantize_uniform`; both give the same grid values."""
         position = 0
         for group in self.param_groups:
-            fast = []
+            fast, flat = [], []
+            if not initial:
+                torch._foreach_add_([self.state[p]["step"] for p in group["params"] if self.state[p]], 1.0)
             for p in group["params"]:
                 position += 1
                 state = self.state[p]
@@ -77,23 +79,54 @@ class UniformQuantized(Optimizer):
                     state["scale"] = scale if scale > 0 else torch.ones((), device=p.device)
                     state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                     state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64)
-                elif not initial:
-                    state["step"] += 1
                 rounding = "nearest" if initial else group["rounding"]
                 if (p.device.type == "cpu" and p.dtype == torch.float32 and p.is_contiguous()
                         and state["scale"].dtype == torch.float32 and native.available()):
                     fast.append(p)
                     continue
+                if not initial and p.dtype == torch.float32:
+                    flat.append(p)
+                    continue
                 uniform = None
                 if rounding == "stochastic":
                     uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
                 p.copy_(quantize_uniform(p.detach(), group["bits"], state["scale"], rounding, uniform))
+            if len(flat) == 1 or len({p.device for p in flat}) > 1:
+                for p in flat:
+                    state = self.state[p]
+                    uniform = None
+                    if group["rounding"] == "stochastic":
+                        uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
+                    p.copy_(quantize_uniform(p.detach(), group["bits"], state["scale"], group["rounding"], uniform))
+            elif flat:
+                self._quantize_flat(flat, group)
             if fast:
                 states = [self.state[p] for p in fast]
                 native.uniform_quantize_native(
                     fast, [uniform_grid_step(group["bits"], s["scale"]) for s in states], [s["seed"] for s in states],
                     [s["step"] for s in states], q_max=2 ** (group["bits"] - 1) - 1,
                     stochastic=(not initial and group["rounding"] == "stochastic"))
+
+    def _quantize_flat(self, params, group) -> None:
+        """The rounding of ``params`` laid end to end (one pass, a few kernel launches; the same
+        noise and grid values as tensor by tensor, :func:`synapse_madam.hashnoise.segment_keys`)."""
+        states = [self.state[p] for p in params]
+        sizes = [p.numel() for p in params]
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        key = tuple(id(p) for p in params)
+        if key not in cache:
+            counts = torch.as_tensor(sizes, device=params[0].device)
+            cache[key] = (segment_keys([s["seed"] for s in states], sizes, params[0].device), counts,
+                          torch.repeat_interleave(torch.stack([s["scale"].reshape(()) for s in states]), counts,
+                                                  output_size=sum(sizes)))
+        keys, counts, scale = cache[key]
+        uniform = None
+        if group["rounding"] == "stochastic":
+            step = torch.repeat_interleave(torch.stack([s["step"] for s in states]), counts, output_size=keys.numel())
+            uniform = hash_uniform_keys(keys, step)
+        w = quantize_uniform(torch.cat([p.detach().reshape(-1) for p in params]), group["bits"], scale,
+                             group["rounding"], uniform)
+        copy_split_(list(params), w)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -114,4 +147,5 @@ class UniformQuantized(Optimizer):
                              "(as written by UniformQuantized.state_dict()).")
         self.inner.load_state_dict(state_dict["inner"])
         load_state_dict_keeping_dtypes(self, state_dict["grid"], ("seed",))
+        self.__dict__.pop("_flat_cache", None)
         self.param_groups = self.inner.param_groups

@@ -8,10 +8,10 @@ import torch
 from torch.optim import Optimizer
 
 from .. import rule
-from ..hashnoise import hash_normal, stream_seed
+from ..hashnoise import hash_normal, hash_uniform_keys, segment_keys, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
 from . import native
-from ._state import evaluate_closure, load_state_dict_keeping_dtypes
+from ._state import copy_split_, evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
 __all__ = ["LNSMadam", "SECOND_MOMENT_DTYPES"]
@@ -62,6 +62,8 @@ class LNSMadam(Optimizer):
         bits: total bits per weight, 2..16 (1 sign bit + bits-1 exponent bits; default 8).
         base, gamma: the level ratio, base = 2**(1/gamma); by default the levels span LNS-Madam's
             8-bit range 2**(127/8) (gamma = 8 at 8 bits), see :class:`~synapse_madam.lns.LNSFormat`.
+        levels: magnitude levels per sign (default 2**(bits-1)); e.g. ``bits=6, levels=26,
+            base=math.exp(2 * 0.083)`` is Bartol et al. 2015's synapse format (26 sizes, 4.7 bits).
         rounding: "stochastic" (default) or "nearest".
         p_scale, g_bound, beta, eps: as in :class:`synapse_madam.Madam`.
         second_moment_dtype: "float32" (default) or "bfloat16" (2 bytes/param instead of 4).
@@ -77,13 +79,14 @@ class LNSMadam(Optimizer):
     weight_state_keys = ("codes", "scale")
 
     def __init__(self, params, lr: float = rule.DEFAULT_LR, *, bits: int = 8, base: float | None = None,
-                 gamma: float | None = None, rounding: str = "stochastic", p_scale: float = rule.DEFAULT_P_SCALE,
+                 gamma: float | None = None, levels: int | None = None, rounding: str = "stochastic",
+                 p_scale: float = rule.DEFAULT_P_SCALE,
                  g_bound: float = rule.DEFAULT_G_BOUND, beta: float = rule.DEFAULT_BETA, eps: float = 0.0,
                  second_moment_dtype: str = "float32", seed: int = 0, restore: float = rule.DEFAULT_RESTORE,
                  noise: float = rule.DEFAULT_NOISE, set_point: float = rule.DEFAULT_SET_POINT,
                  bound: str = rule.DEFAULT_BOUND):
-        fmt = LNSFormat(bits, base=base, gamma=gamma)
-        defaults = dict(lr=lr, bits=fmt.bits, base=fmt.base, rounding=rounding, p_scale=p_scale,
+        fmt = LNSFormat(bits, base=base, gamma=gamma, magnitudes=levels)
+        defaults = dict(lr=lr, bits=fmt.bits, base=fmt.base, levels=fmt.magnitudes, rounding=rounding, p_scale=p_scale,
                         g_bound=g_bound, beta=beta, eps=eps, second_moment_dtype=second_moment_dtype, seed=seed,
                         restore=restore, noise=noise, set_point=set_point, bound=bound)
         super().__init__(params, defaults)
@@ -99,7 +102,7 @@ class LNSMadam(Optimizer):
                                       bound=g["bound"])
         if isinstance(g["seed"], bool) or not isinstance(g["seed"], int) or g["seed"] < 0:
             raise TypeError(f"LNSMadam: seed must be an integer >= 0, got {g['seed']!r}.")
-        LNSFormat(g["bits"], base=g["base"])
+        self.format_of(g)
         check_rounding(g["rounding"])
         if g["second_moment_dtype"] not in SECOND_MOMENT_DTYPES:
             raise ValueError(f"LNSMadam: second_moment_dtype must be one of {list(SECOND_MOMENT_DTYPES)}, "
@@ -112,7 +115,7 @@ class LNSMadam(Optimizer):
 
     @staticmethod
     def format_of(group: dict) -> LNSFormat:
-        return LNSFormat(group["bits"], base=group["base"])
+        return LNSFormat(group["bits"], base=group["base"], magnitudes=group.get("levels"))
 
     @torch.no_grad()
     def _encode_all(self) -> None:
@@ -149,6 +152,7 @@ class LNSMadam(Optimizer):
     def load_state_dict(self, state_dict: dict) -> None:
         """Load state (torch semantics) keeping the integer codes and moment dtype as saved."""
         load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "seed", "scale", "log_set_point"))
+        self.__dict__.pop("_flat_cache", None)  # its scales and seeds were those of the old state
         with torch.no_grad():
             for group in self.param_groups:
                 fmt = self.format_of(group)
@@ -170,8 +174,10 @@ class LNSMadam(Optimizer):
 
         A group with the published step (terms off) and float32 weights on the CPU runs in the
         native kernel (:func:`synapse_madam.optim.native.lns_madam_native`, one
-        pass over memory); everything else runs :func:`lns_madam_update_` per tensor. Both give
-        the same codes."""
+        pass over memory); elsewhere (CUDA) a group's tensors with the published step go through
+        :func:`lns_madam_update_` once, laid end to end (:meth:`_flat_update`: a few dozen kernel
+        launches per step instead of a few dozen per tensor, the same noise and codes), and the
+        rest per tensor. All give the same codes."""
         loss = evaluate_closure(closure)
         for group in self.param_groups:
             fmt = self.format_of(group)
@@ -198,23 +204,69 @@ class LNSMadam(Optimizer):
                         g_bound=group["g_bound"], eps=group["eps"], k_max=fmt.k_max,
                         stochastic=group["rounding"] == "stochastic")
                     todo = [p for p in todo if not any(p is q for q in fast)]
+            if terms_off and len(todo) >= self.flat_min_tensors:
+                flat = self._flat_eligible(todo)
+                if len(flat) >= self.flat_min_tensors:
+                    self._flat_update(flat, fmt, group)
+                    todo = [p for p in todo if not any(p is q for q in flat)]
             for p in todo:
                 lns_madam_update_(p, p.grad, self.state[p], fmt, group)
         return loss
+
+    flat_min_tensors = 2  # fewer tensors than this (or a huge value: never) go tensor by tensor
+
+    def _flat_eligible(self, params) -> list:
+        """The largest set of ``params`` one flat update can take: same device, float32 contiguous
+        weights and gradients, one code dtype and one moment dtype."""
+        first = params[0]
+        kind = (first.device, self.state[first]["codes"].dtype, self.state[first]["exp_avg_sq"].dtype)
+        return [p for p in params if p.dtype == torch.float32 and p.grad.dtype == torch.float32 and p.is_contiguous()
+                and (p.device, self.state[p]["codes"].dtype, self.state[p]["exp_avg_sq"].dtype) == kind]
+
+    def _flat_update(self, params, fmt: LNSFormat, group: dict) -> None:
+        """:func:`lns_madam_update_` on ``params`` laid end to end: per-element scale, step and
+        hash keys (:func:`synapse_madam.hashnoise.segment_keys`) make every element's update,
+        noise included, the one it gets tensor by tensor."""
+        states = [self.state[p] for p in params]
+        sizes = [p.numel() for p in params]
+        cache = self.__dict__.setdefault("_flat_cache", {})
+        key = tuple(id(p) for p in params)
+        if key not in cache:
+            n = sum(sizes)
+            counts = torch.as_tensor(sizes, device=params[0].device)
+            cache[key] = (segment_keys([s["seed"] for s in states], sizes, params[0].device), counts,
+                          torch.repeat_interleave(torch.stack([s["scale"].reshape(()) for s in states]), counts,
+                                                  output_size=n))
+        keys, counts, scale = cache[key]
+        n = keys.numel()
+        steps = [s["step"] for s in states]
+        flat_state = {"exp_avg_sq": torch.cat([s["exp_avg_sq"].reshape(-1) for s in states]),
+                      "codes": torch.cat([s["codes"].reshape(-1) for s in states]), "scale": scale,
+                      "step": torch.repeat_interleave(torch.stack(steps), counts, output_size=n)}
+        torch._foreach_add_(steps, 1.0)
+        uniform = None
+        if group["rounding"] == "stochastic":
+            uniform = hash_uniform_keys(keys, flat_state["step"] + 1.0)
+        w = torch.empty(n, dtype=torch.float32, device=params[0].device)
+        lns_madam_update_(w, torch.cat([p.grad.reshape(-1) for p in params]), flat_state, fmt, group, uniform=uniform)
+        copy_split_([s["exp_avg_sq"] for s in states], flat_state["exp_avg_sq"])
+        copy_split_([s["codes"] for s in states], flat_state["codes"])
+        copy_split_(list(params), w)
 
     def _levels(self, fmt: LNSFormat, scale: torch.Tensor) -> torch.Tensor:
         """The decoded magnitudes scale * base**(-k), k = 0..k_max (float32), as ``fmt.decode``
         computes them; cached per (format, scale value)."""
         cache = self.__dict__.setdefault("_level_cache", {})
-        key = (fmt.bits, fmt.base, float(scale), scale.device)
+        key = (fmt.bits, fmt.base, fmt.n_levels, float(scale), scale.device)
         if key not in cache:
             k = torch.arange(fmt.k_max + 1, device=scale.device).to(fmt.torch_storage_dtype)
             cache[key] = fmt.decode(k, scale, dtype=torch.float32).contiguous()
         return cache[key]
 
 
-def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:
-    """One LNS-Madam step on one tensor, in place (see :class:`LNSMadam`)."""
+def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict, *, uniform=None) -> None:
+    """One LNS-Madam step on one tensor, in place (see :class:`LNSMadam`). ``uniform``: the
+    rounding noise when the caller has drawn it (default: hash of the state's seed and step)."""
     v_dtype = state["exp_avg_sq"].dtype
     g = rule.sanitize_gradient(grad).to(torch.float32)
     state["step"] += 1
@@ -225,7 +277,8 @@ def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict) -> None:
     g_hat = rule.normalized_gradient(g, v, state["step"], group["beta"], group["g_bound"], group["eps"])
     sign, k = fmt.unpack(state["codes"])
     delta = (group["lr"] / fmt.log_base) * sign * g_hat  # |w| shrinks when k grows
-    uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device) if group["rounding"] == "stochastic" else None
+    if uniform is None and group["rounding"] == "stochastic":
+        uniform = hash_uniform(state["seed"], state["step"], p.shape, p.device)
     k = k.to(torch.float32)
     if group.get("restore", 0.0) or group.get("noise", 0.0) or group.get("bound", "hard") != "hard":
         delta = _code_space_terms(k, delta, state, fmt, group, p)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .fixed_point import UniformQuantized
+from .float_formats import FloatQuantized
 from .lns_madam import LNSMadam
 from .eg_pm import EGPM
 from .log_adam import LogAdam
@@ -66,8 +67,9 @@ class OptimizerInfo:
         kw = {**self.defaults, **kwargs}
         if self.wrapper is None:
             return self.cls(params, lr=lr, **kw)
-        wrap_keys = set(_keywords(self.wrapper))
-        inner = self.cls(params, lr=lr, **{k: v for k, v in kw.items() if k not in wrap_keys})
+        wrap_keys, own_keys = set(_keywords(self.wrapper)), set(_keywords(self.cls))
+        # an option both take (Madam's and the grid's p_scale, seed) goes to both
+        inner = self.cls(params, lr=lr, **{k: v for k, v in kw.items() if k not in wrap_keys or k in own_keys})
         return self.wrapper(inner, **{k: v for k, v in kw.items() if k in wrap_keys})
 
 
@@ -109,6 +111,10 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
                   "(options: beta, warmup, total_steps)", False, 0.01),
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
                   "(options: bits, rounding)", False, 1e-3, wrapper=UniformQuantized),
+    OptimizerInfo("adam_float", torch.optim.Adam, "baseline: Adam on FP8/bf16 weights (options: format="
+                  "float8_e4m3fn|float8_e5m2|bfloat16, master, rounding)", False, 1e-3, wrapper=FloatQuantized),
+    OptimizerInfo("madam_float", Madam, "baseline: Madam on FP8/bf16 weights (options: format, master, rounding)",
+                  True, 0.01, wrapper=FloatQuantized),
 )}
 
 

@@ -1,0 +1,87 @@
+"""benchmarks/lns_bits.py: the plan, the lr selection, the separation check, the targets and the
+report, on synthetic run records (the training itself is the trainer's, tested elsewhere)."""
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("lns_bits_bench", ROOT / "benchmarks" / "lns_bits.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["lns_bits_bench"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _rec(task, config, lr, seed, acc, status="done"):
+    return {"id": f"{task}__{config}__lr{lr:g}__s{seed}", "task": task, "config": config, "lr": lr, "seed": seed,
+            "status": status, "summary": {"final_test_acc": acc, "state_bytes_per_param": 5.0, "diverged": False,
+                                          "epochs": 3}, "curve": [{"test_acc": acc}]}
+
+
+def test_plan_orders_priorities_and_grids_only_the_baselines(bench):
+    jobs = bench.plan(["resnet", "cnn"], 3, "smoke")
+    ids = [j.id for j in jobs]
+    assert len(ids) == len(set(ids))
+    assert ids.index("cnn__lns8__lr0.01__s2") < ids.index("resnet__madam__lr0.01__s0")  # the ResNet goes last
+    assert ids.index("cnn__bartol__lr0.01__s0") < ids.index("cnn__spacing_2__lr0.01__s0") < ids.index("cnn__adam__lr0.001__s0")
+    lns = [j for j in jobs if j.task == "cnn" and j.config == "lns8"]
+    assert sorted(j.seed for j in lns) == [0, 1, 2] and {j.lr for j in lns} == {0.01}  # nothing tuned
+    uni = [j for j in jobs if j.task == "cnn" and j.config == "uni4"]
+    assert sorted(j.lr for j in uni if j.seed == 0) == sorted(bench.LR_GRID)
+    assert [j.depends_on for j in uni if j.seed > 0] == ["uni4", "uni4"]
+    bartol = bench.CONFIGS["bartol"].options
+    assert bartol["levels"] == 26 and bartol["base"] == pytest.approx(math.exp(0.166))
+
+
+def _records(bench, uni4=(60.0, 61.0, 59.5), uni8=(80.0, 80.5, 79.0)):
+    rs = []
+    for seed in range(3):
+        rs += [_rec("cnn", "madam", 0.01, seed, 0.85 + 0.001 * seed), _rec("cnn", "lns8", 0.01, seed, 0.848),
+               _rec("cnn", "lns5", 0.01, seed, 0.83), _rec("cnn", "bartol", 0.01, seed, 0.82)]
+    for key, accs in (("uni4", uni4), ("uni8", uni8)):
+        rs += [_rec("cnn", key, lr, 0, (accs[0] - 10 * (lr != 0.01)) / 100) for lr in bench.LR_GRID]
+        rs += [_rec("cnn", key, 0.01, s, accs[s] / 100) for s in (1, 2)]
+    rs.append(_rec("cnn", "long", 0.01, 0, 0.856))
+    return rs
+
+
+def test_summary_picks_the_best_grid_lr_and_the_checks_use_it(bench):
+    rows = bench.summarise(_records(bench))["cnn"]
+    assert rows["uni8"]["lr"] == 0.01 and rows["uni8"]["n"] == 3 and rows["uni8"]["accs"] == [80.0, 80.5, 79.0]
+    assert rows["madam"]["mean"] == pytest.approx(85.1)
+    sep = bench.separation(rows)
+    assert sep["separates"] and sep["diff"] == pytest.approx(20.0 - 0.0, abs=1.0)
+    flat = bench.separation(bench.summarise(_records(bench, uni8=(60.2, 60.9, 59.9)))["cnn"])
+    assert flat["separates"] is False  # 4 and 8 bits indistinguishable: the task does not separate
+    t = {name.split(" (")[0]: (v, ok) for name, v, ok in bench.targets(rows)}
+    assert t["8-bit LNSMadam within 0.5 of FP32 Madam"] == (pytest.approx(-0.3), True)
+    assert t["Bartol 26 levels within 2"] == (pytest.approx(-3.1), False)
+    assert t["8-bit LNSMadam ahead of the best fair 8-bit baseline"][1] is True
+    assert t[f"FP32 Madam budget within 1 point of {bench.LONG_FACTOR}x budget"][1] is True  # 85.6 vs 85.0
+
+
+def test_report_lists_runs_not_finished_and_rebuilds_from_raw(bench, tmp_path):
+    records = _records(bench) + [{"id": "cnn__lns5__lr0.01__s9", "task": "cnn", "config": "lns5", "lr": 0.01,
+                                  "seed": 9, "status": "cut", "reason": "stopped after epoch 1/3: wall limit"}]
+    meta = {"command": "python3 benchmarks/lns_bits.py --smoke", "regenerate": "x", "load_before": "1", "load_after": "2",
+            "device": "cpu", "device_name": "cpu", "torch": "t", "python": "p", "workers": 2, "wall_s": 3.0,
+            "wall_limit": 9.0, "cpu_count": 2, "budget": "smoke", "seeds": 3, "stem": "lns_bits_cpu_test", "tasks": {}}
+    md = bench.write_outputs(records, meta, tmp_path)
+    text = md.read_text()
+    assert text.startswith("# ") and "Command: `python3 benchmarks/lns_bits.py --smoke`" in text
+    assert "Load average before: 1, after: 2" in text
+    assert "cut (stopped after epoch 1/3)" in text and "cnn__lns5__lr0.01__s9" in text
+    assert (tmp_path / "lns_bits_cpu_test.png").stat().st_size > 1000
+    again = tmp_path / "again"
+    bench.main(["--from-raw", str(tmp_path / "lns_bits_cpu_test.json"), "--docs", str(again)])
+    assert (again / "lns_bits_cpu_test.md").read_text() == text
+    assert json.loads((tmp_path / "lns_bits_cpu_test.json").read_text())["meta"]["stem"] == "lns_bits_cpu_test"
