@@ -457,8 +457,14 @@ def _figure(gaps: dict, order, path: Path) -> None:
     ax.set_ylabel("score minus tuned Adam (points)")
     ax.set_title("lr 0.01, nothing tuned per task, vs tuned Adam")
     lo = min([v for g in gaps.values() for v in g if v is not None] + [-3])
-    ax.set_ylim(max(lo - 1, -40), None)
-    ax.legend(fontsize=6, ncol=2, loc="lower left")
+    floor = max(lo - 1, -15.0)
+    ax.set_ylim(floor, None)
+    for i, k in enumerate(keys):  # bars below the axis: their value, printed at the bottom
+        for j, v in enumerate(gaps[k]):
+            if v is not None and v < floor:
+                ax.text(j + (i - len(keys) / 2 + 0.5) * width, floor + 0.3, f"{v:.0f}", rotation=90, fontsize=5,
+                        ha="center", va="bottom")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plots.save_figure(fig, path)
 
 
