@@ -70,6 +70,8 @@ def run_all(args) -> dict:
     """Launch every point as a CLI process, at most ``args.jobs`` at once; stop stragglers at the deadline."""
     out = Path(args.out)
     runs_dir = out / "runs"
+    for stale in ("runs", "raw", "logs"):  # a rerun into the same --out reports only its own points
+        shutil.rmtree(out / stale, ignore_errors=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
     todo = points(args.seeds, args.madam_lr, args.adam_lrs)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
