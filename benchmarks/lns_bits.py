@@ -621,6 +621,11 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lns_bits_"))
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    stale = sorted(raw.glob("*.json"))
+    for f in stale:  # a previous invocation's runs: this report holds this invocation's only
+        f.unlink()
+    if stale:
+        print(f"removed {len(stale)} run files of a previous invocation from {raw}", flush=True)
     skipped = []
     corpus_note = None
     if "transformer" in tasks:
