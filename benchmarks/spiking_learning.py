@@ -122,13 +122,18 @@ def collect() -> Path:
                   "E target) is rewarded (d += 0.5) 1-3 s after each pre-post pairing within 20 ms. Selectivity: "
                   "the fraction of the other plastic synapses below the chosen one; *solved* = from then on "
                   "always >= 0.99 (checked every minute). Task and network: synapse_madam/spiking/distal.py.", "",
-                  "| run | rule | biological time | final percentile | solved at | pairings | E rate (Hz) | command |",
-                  "|---|---|---:|---:|---:|---:|---:|---|"]
+                  "| run | rule | biological time | final percentile | solved at | minutes at >= 0.99 | "
+                  "minutes with the chosen w at w_max | others at w_max (end) | pairings | E rate (Hz) | command |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for n, s in distal:
             r = s["results"]
+            pct, wc = np.asarray(r["percentile"]), np.asarray(r["w_chosen"])
+            w_max = float(s["rule"].get("w_max", 4.0))
             solved = "not solved" if r["solved_s"] is None else f"{r['solved_s'] / 60:.0f} min"
             lines.append(f"| {n} | {s['rule']['name']} | {s['duration_s'] / 60:.0f} min | {r['final_percentile']:.4f} "
-                         f"| {solved} | {r['pairings']} | {r['exc_rate_hz']:.2f} | `{_command(n, s)}` |")
+                         f"| {solved} | {np.sum(pct >= 0.99)} of {pct.size} | {np.sum(wc >= 0.999 * w_max)} of {wc.size} "
+                         f"| {s['weights']['EE']['frac_at_upper']:.2%} | {r['pairings']} | {r['exc_rate_hz']:.2f} "
+                         f"| `{_command(n, s)}` |")
         fig, ax = plt.subplots(figsize=(6, 3.4))
         for n, s in distal:
             r = s["results"]
