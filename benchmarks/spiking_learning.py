@@ -81,10 +81,20 @@ def _runs() -> list[tuple[str, dict]]:
 
 
 def _command(name: str, s: dict) -> str:
-    task, rule = name.split("_")[0], s["rule"]["name"].replace("_reward", "")
-    seed = s.get("params", {}).get("seed") or name.rsplit("_s", 1)[-1]
-    extra = f" --set seed={seed}" if str(seed) != "1" else ""
-    return f"synapse-madam run models/spiking_{task}_{rule}.toml{extra} --out runs/spiking_learning/{name}"
+    """The CLI command that made runs/spiking_learning/NAME: the packaged spec plus a --set for
+    every key where the run's spec.toml differs from it."""
+    import tomllib
+
+    from synapse_madam import substrates
+    from synapse_madam.runs import spec_diff
+    from synapse_madam.spiking import runner
+
+    run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
+    base_name = run_spec["name"]
+    base = runner.validate(substrates.load_spec(base_name), base_name)
+    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}"
+                    for k, _, v in spec_diff(base, run_spec) if v is not None)
+    return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
 def _weights_row(s: dict) -> str:
