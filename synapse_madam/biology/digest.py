@@ -104,8 +104,8 @@ def digest_weights(w, *, initial=None, bounds=None, expected_sign=None, rel_tol:
 def ks_distance_normal(x: np.ndarray, mu: float, sd: float) -> float:
     """Kolmogorov-Smirnov distance sup_x |F_n(x) - Phi((x - mu) / sd)| of the sample ``x``.
 
-    scipy.stats.kstest(x, "norm", args=(mu, sd)).statistic; where that call breaks (scipy 1.16 with
-    numpy 2.5 passes three arguments to ``ndtr``, seen on a lent GPU machine), the same statistic
+    scipy.stats.kstest(x, "norm", args=(mu, sd)).statistic; where that call breaks (scipy 1.18.1 with
+    numpy 2.5.2 passed three arguments to ``ndtr``, seen on a lent GPU machine), the same statistic
     from its definition: D = max_i max(i/n - F(x_(i)), F(x_(i)) - (i-1)/n).
     """
     from scipy import special, stats
