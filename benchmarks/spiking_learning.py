@@ -206,6 +206,7 @@ def collect() -> Path:
                       "instead: the tick of madam_reward costs one exp, one sqrt and one division per synapse and "
                       "tick, the additive tick one multiply-add; on the distal network (80 000 plastic synapses, "
                       "10 ms ticks) that tick dominates the Madam run.", ""]
+    lines += _targets(distal, digits, runs)
     lines += [END]
     section = "\n".join(lines) + "\n"
     text = DOC.read_text() if DOC.is_file() else "# Spiking networks that learn (issue 14)\n\n"
@@ -216,6 +217,45 @@ def collect() -> Path:
     DOC.write_text(text)
     print(f"wrote {DOC}")
     return DOC
+
+
+def _targets(distal, digits, runs) -> list[str]:
+    """The issue's Brian2 targets, each with the row of the tables above that decides it."""
+    out = ["### Targets of issue 14 (Brian2), as measured above", ""]
+    for n, s in distal:
+        r = s["results"]
+        ok = r["solved_s"] is not None and r["solved_s"] <= 3600
+        out.append(f"- Distal reward solved within ~1 h ({n}, {s['rule']['name']}): "
+                   + (f"**yes by the strict criterion** (>= 0.99 from {r['solved_s'] / 60:.0f} min to the end)"
+                      if ok else "**no** (the percentile does not stay >= 0.99 to the end)")
+                   + f"; final percentile {r['final_percentile']:.4f}; >= 0.99 at "
+                   f"{int(np.sum(np.asarray(r['percentile']) >= 0.99))} of {len(r['percentile'])} checks.")
+    by_rule = {}
+    for n, s in digits:
+        by_rule.setdefault(s["rule"]["name"], []).append((n, s["results"]["test_accuracy"]))
+    for rule, rows in sorted(by_rule.items()):
+        accs = ", ".join(f"{a:.3f} ({n})" for n, a in rows)
+        best = max(a for _, a in rows)
+        out.append(f"- Digits test accuracy >= 0.90 with {rule}: **{'yes' if best >= 0.9 else 'no'}** ({accs}).")
+    if len(by_rule) == 2 and "madam_reward" in by_rule and "additive_reward" in by_rule:
+        m = np.mean([a for _, a in by_rule["madam_reward"]])
+        a = np.mean([a for _, a in by_rule["additive_reward"]])
+        out.append(f"- Madam ahead of additive R-STDP on digits under the same budget and network: "
+                   f"**{'yes' if m > a else 'no'}** (mean test accuracy {m:.3f} vs {a:.3f}, "
+                   f"{len(by_rule['madam_reward'])} vs {len(by_rule['additive_reward'])} seed(s)).")
+    flips = [(n, s["weights"]["EE"]["sign_flips"]) for n, s in runs if s["rule"]["name"] == "madam_reward"]
+    out.append("- Sign flips = 0 for every three-factor Madam run: **"
+               + ("yes" if all(f == 0 for _, f in flips) else "no") + f"** ({len(flips)} runs).")
+    ratios = [(n, s["weights"]["EE"].get("classes", {}).get("E", {}).get("sigma_ratio")) for n, s in runs]
+    out.append("- σ ratio to Song et al. 2005 per run: " + ", ".join(
+        f"{n} {r:.2f}" for n, r in ratios if r is not None) + " (1 = the spread of cortex).")
+    if TIMING.is_file():
+        t = json.loads(TIMING.read_text())
+        out.append(f"- Wall time per biological second <= 1.25 x additive: "
+                   + (f"**{'yes' if t['ratio_madam_over_additive'] <= 1.25 else 'no'}** "
+                      f"({t['ratio_madam_over_additive']:.2f})" if t["publishable"] else
+                      "**not measured** (no quiet machine in this session; see above)"))
+    return out + [""]
 
 
 def main(argv=None) -> int:
