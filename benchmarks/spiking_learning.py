@@ -9,6 +9,8 @@
     python benchmarks/spiking_learning.py timing --seconds 20 --repeats 2
     # tables + figures into docs/ (the Brian2 section of docs/spiking_learning.md, between markers):
     python benchmarks/spiking_learning.py collect
+    # what the digits network can hold (logistic-regression weights put into it, no learning):
+    python benchmarks/spiking_learning.py oracle --n-test 100 --w-mean 0.06
 
 The weight statistics are those of the run's summary.json (synapse_madam.spiking.analysis.
 group_statistics: sigma of ln w, its ratio to Song et al. 2005, the KS distance of ln w to its own
@@ -78,12 +80,57 @@ def timing(seconds: float, repeats: int, force: bool = False) -> dict:
     return out
 
 
+def oracle(n_test: int, w_mean: float, params: dict) -> dict:
+    """What the digits network can hold: the weights of a logistic regression fitted to the same
+    on/off code (scikit-learn, training split), shifted to be >= 0 (adding one constant to every
+    class leaves the argmax unchanged), scaled to mean ``w_mean`` and jittered by U(0.8, 1.2) per
+    synapse, are put into the network, which then answers the first ``n_test`` test images with
+    no plasticity (additive_reward with eta 1e-9). Cython target."""
+    import brian2 as b2
+    from sklearn.linear_model import LogisticRegression
+
+    from synapse_madam.spiking import make_rule
+    from synapse_madam.spiking.digits import block_accuracies, build_digits, load_split
+
+    b2.prefs.codegen.target = "cython"
+    b2.defaultclock.dt = 1 * b2.ms
+    x_tr, y_tr, x_te, y_te = load_split()
+    clf = LogisticRegression(max_iter=3000).fit(np.concatenate([x_tr, 1 - x_tr], 1), y_tr)
+    w = clf.coef_ - clf.coef_.min()
+    w = w / w.mean() * w_mean
+    rule = make_rule("additive_reward", eta=1e-9, w_max=float(w.max()) * 1.2 + 1e-9, a_minus=0.01)
+    net = build_digits(rule, seed=1, epochs=1, n_train=1, n_test=n_test, **params)
+    for c, g in enumerate(net.plastic):
+        g.w = w[c][np.asarray(g.i[:])] * np.random.default_rng(c).uniform(0.8, 1.2, len(g.i[:]))
+    net.network.run(net.schedule["block_slots"] * net.params["period_s"] * b2.second)
+    acc = block_accuracies(net)[0]
+    out = {"logistic_regression_test_accuracy": float(clf.score(np.concatenate([x_te, 1 - x_te], 1), y_te)),
+           "spiking_test_accuracy": acc["test_accuracy"], "no_answer": acc["test_no_answer"], "n_test": n_test,
+           "w_mean": w_mean, "params": params}
+    print(json.dumps(out))
+    return out
+
+
 def _runs() -> list[tuple[str, dict]]:
     out = []
     for d in sorted(RUNS.glob("*")):
         f = d / "summary.json"
         if f.is_file():
             out.append((d.name, json.loads(f.read_text())))
+    return out
+
+
+def _unfinished(task: str) -> list[tuple[str, list[dict], dict]]:
+    """Run folders of ``task`` without summary.json but with finished chunks in metrics.jsonl."""
+    import tomllib
+
+    out = []
+    for d in sorted(RUNS.glob(f"{task}_*")):
+        if (d / "summary.json").is_file() or not (d / "metrics.jsonl").is_file():
+            continue
+        rows = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()]
+        if rows:
+            out.append((d.name, rows, tomllib.loads((d / "spec.toml").read_text())))
     return out
 
 
@@ -125,6 +172,7 @@ def collect() -> Path:
     runs = _runs()
     distal = [(n, s) for n, s in runs if s["network"] == "distal_reward"]
     digits = [(n, s) for n, s in runs if s["network"] == "digits"]
+    has_digits = bool(digits or _unfinished("digits"))
     lines = [BEGIN, "", "## Brian2: three-factor Madam vs additive R-STDP on two reward tasks", "",
              "Rules: `madam_reward` (three-factor Madam) and `additive_reward` (Izhikevich 2007; Florian 2007), "
              "synapse_madam/spiking/reward.py; rewards are delivered while the network runs by "
@@ -165,7 +213,7 @@ def collect() -> Path:
         fig.savefig(ROOT / "docs" / "spiking_learning_distal.png", dpi=120)
         plt.close(fig)
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
-    if digits:
+    if has_digits:
         lines += ["### Digits (scikit-learn 8x8, held-out test split)", "",
                   "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 10 LIF neurons + 20 inhibitory "
                   "LIF neurons (Dale's law: E->I +, I->E -, fixed), plastic input synapses (12 800), 200 ms "
@@ -179,6 +227,11 @@ def collect() -> Path:
             lines.append(f"| {n} | {s['rule']['name']} | {len(b)} | "
                          f"{', '.join(format(x['test_accuracy'], '.3f') for x in b)} | {b[-1]['train_accuracy']:.3f} | "
                          f"`{_command(n, s)}` |")
+        for n, rows, spec in _unfinished("digits"):
+            lines.append(f"| {n} (**unfinished**: {len(rows)} of {spec['network_params']['epochs']} blocks when the "
+                         f"session ended) | {spec['rule']['name']} | {len(rows)} | "
+                         f"{', '.join(format(r['test_accuracy'], '.3f') for r in rows)} | "
+                         f"{rows[-1]['train_accuracy']:.3f} | `{_command(n, {})}` (continue: add --resume) |")
         lines.append("")
     if runs:
         lines += ["### Weight statistics after each run (synapse_madam.biology via the run's summary.json)", "",
@@ -267,10 +320,18 @@ def main(argv=None) -> int:
     t.add_argument("--force", action="store_true", help="write docs/spiking_learning_timing.json on a loaded machine "
                    "(the doc then says the ratio is not published)")
     sub.add_parser("collect")
+    o = sub.add_parser("oracle", help="accuracy of the digits network holding logistic-regression weights")
+    o.add_argument("--n-test", type=int, default=100)
+    o.add_argument("--w-mean", type=float, default=0.06)
+    o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a network_params value")
     args = p.parse_args(argv)
     if args.cmd == "timing":
         TIMING.write_text(json.dumps(timing(args.seconds, args.repeats, args.force), indent=1))
         print(f"wrote {TIMING}")
+    elif args.cmd == "oracle":
+        import tomllib
+
+        oracle(args.n_test, args.w_mean, {k: tomllib.loads(f"v = {v}")["v"] for k, v in (x.split("=", 1) for x in args.set)})
     else:
         collect()
     return 0
