@@ -70,6 +70,8 @@ def run_all(args) -> dict:
     """Launch every point as a CLI process, at most ``args.jobs`` at once; stop stragglers at the deadline."""
     out = Path(args.out)
     runs_dir = out / "runs"
+    for stale in ("runs", "raw", "logs"):  # a rerun into the same --out reports only its own points
+        shutil.rmtree(out / stale, ignore_errors=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
     todo = points(args.seeds, args.madam_lr, args.adam_lrs)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -167,6 +169,7 @@ def report(out: Path, command: str | None = None) -> dict:
     if not pts:
         raise FileNotFoundError(f"{raw}: no run folders with metrics.jsonl; run the comparison first.")
     driver = json.loads((raw / "driver.json").read_text()) if (raw / "driver.json").is_file() else {}
+    command = command or driver.get("argv")  # the command that trained the points, kept in raw/
     song = reference_distribution("song2005")
     planned = max(_spec_epochs(raw / p["name"]) or 0 for p in pts) or None
     common = min(len(p["records"]) for p in pts)
@@ -225,7 +228,8 @@ def _markdown(res: dict, spec_text: str, command: str | None) -> str:
     lines = ["# Spiking nets (surrogate gradients): Madam at lr 0.01 vs Adam", ""]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
-    lines += ["Regenerate this table from the raw JSON: `python benchmarks/snn_compare.py --report-only --out DIR`.", ""]
+    lines += ["Regenerate this table and figure from the raw JSON in DIR/raw/: "
+              "`python benchmarks/snn_compare.py --report-only --out DIR`.", ""]
     ep = res["epoch_compared"]
     if res["all_finished"]:
         lines.append(f"All runs finished {ep} epochs; accuracies are the final test accuracies (mean ± sd over seeds).")
@@ -234,7 +238,11 @@ def _markdown(res: dict, spec_text: str, command: str | None) -> str:
                      f"points completed, of {res['epochs_planned']} planned (the cosine schedule had not ended).")
     devices = sorted({p["device"] for p in res["points"] if p.get("device")})
     if devices:
-        lines.append(f"Device(s): {', '.join(devices)}. Driver wall time: {_f(res['driver'].get('wall_s'), '.0f')} s.")
+        loads = [res["driver"].get(k) for k in ("loadavg_before", "loadavg_after")]
+        load_text = "; load average (1 min) before/after: " + " / ".join(_f(x[0], ".1f") for x in loads) \
+            if all(loads) else ""
+        lines.append(f"Device(s): {', '.join(devices)}. Driver wall time: {_f(res['driver'].get('wall_s'), '.0f')} s"
+                     f"{load_text}.")
     lines += ["", "| optimizer | lr | seeds | test accuracy | mean epoch time (s) |", "|---|---|---|---|---|"]
     for r in res["rows"]:
         best = " (best Adam)" if r["optimizer"] == "adam" and r["lr"] == res["best_adam_lr"] else ""
@@ -321,11 +329,13 @@ def main(argv=None) -> int:
         print(f"torch {torch.__version__}, cuda: {torch.cuda.is_available()}"
               + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "")
               + f", load average before: {os.getloadavg()}", flush=True)
+        load_before = os.getloadavg()
         info = run_all(args)
+        info["loadavg_before"] = load_before
         info["loadavg_after"] = os.getloadavg()
         info["argv"] = command
         collect(out, info)
-    res = report(out, command if not args.report_only else None)
+    res = report(out)
     print(f"compared at epoch {res['epoch_compared']} (all finished: {res['all_finished']})")
     for r in res["rows"]:
         flips = {g: w["sign_flips"] for g, w in r["weights"].items()}

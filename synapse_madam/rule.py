@@ -333,3 +333,300 @@ def validate_hyperparameters(lr, beta, g_bound, p_scale, eps=0.0, *, restore=DEF
             raise ValueError(f"Madam: invalid {name}={value!r}; {name} must be {allowed}.")
     if bound not in BOUNDS:
         raise ValueError(f"Madam: invalid bound={bound!r}; bound must be one of {BOUNDS} (default 'hard').")
+
+
+# ------------------------------------------------------------------------------------------------
+# Candidates for closing the accuracy gap at lr 0.01 (issue 13). Pure functions, numpy or torch,
+# like everything above; the optimizers in synapse_madam.optim.{neuron_madam,nero,eg_pm} are tested
+# against them. A "neuron" is one row of a weight tensor with ndim > 1 (its fan-in, flattened:
+# a Linear layer's output unit, a conv layer's output channel); 1-D tensors (biases, norm gains)
+# have no neurons and get the per-element / per-tensor form.
+
+GRAD_NORMS = ("element", "neuron")
+SCALINGS = ("none", "neuron")
+NEURON_BOUNDS = ("tensor", "neuron", "none")
+EG_NORMALIZE = ("none", "neuron")
+
+
+def warmup_cosine(step, warmup: int = 0, total: int = 0) -> float:
+    """lr factor at optimizer step t = 1, 2, ...: linear warm-up, then cosine decay to 0.
+
+        f(t) = min(1, t / warmup) * (1 + cos(pi * p)) / 2,   p = clip((t - warmup) / (total - warmup), 0, 1)
+
+    (Goyal et al. 2017 warm-up; Loshchilov & Hutter 2017 cosine decay.) warmup = 0: no warm-up;
+    total = 0: no decay (the factor stays 1 after the warm-up).
+    """
+    t = float(step)
+    warm = min(1.0, t / warmup) if warmup > 0 else 1.0
+    if total <= 0:
+        return warm
+    prog = min(max((t - warmup) / max(total - warmup, 1), 0.0), 1.0)
+    return warm * 0.5 * (1.0 + math.cos(math.pi * prog))
+
+
+def _per_row(x: Array, values: Array) -> Array:
+    """``values`` (one per row of x) reshaped to broadcast against x: shape (rows, 1, ..., 1)."""
+    return values.reshape((x.shape[0],) + (1,) * (x.ndim - 1))
+
+
+def neuron_mean_square(x: Array) -> Array:
+    """Mean of x^2 over each neuron's fan-in, shape (rows, 1, ..., 1); x^2 itself for ndim < 2."""
+    if x.ndim < 2:
+        return x * x
+    r = x.reshape(x.shape[0], -1)
+    return _per_row(x, (r * r).mean(dim=1) if _is_torch(x) else (r * r).mean(axis=1))
+
+
+def neuron_norm(x: Array) -> Array:
+    """Euclidean norm of each neuron's weight vector, shape (rows, 1, ..., 1) (ndim >= 2)."""
+    r = x.reshape(x.shape[0], -1)
+    if _is_torch(x):
+        return _per_row(x, torch.sqrt((r * r).sum(dim=1)))
+    return _per_row(x, np.sqrt((r * r).sum(axis=1)))
+
+
+def homeostatic_scaling(w: Array, target_norm: Array, rate: float = 1.0) -> Array:
+    """Multiplicative synaptic scaling of every neuron towards the norm ``target_norm``:
+
+        w_i <- w_i * (rho_i / ||w_i||)^rate,   i.e.   ln|w_ij| <- ln|w_ij| - rate * (ln||w_i|| - ln rho_i)
+
+    one positive factor per neuron (Turrigiano, Leslie, Desai, Rutherford & Nelson, Nature 1998:
+    all of a neuron's synapses scale by one factor), so every sign is kept. rate = 1 puts each
+    neuron back on the sphere ||w_i|| = rho_i, the normalisation Nero uses (Liu et al. 2021) minus
+    Nero's centring, which would flip signs. A neuron of norm 0 is left alone. ndim < 2: unchanged.
+    """
+    if w.ndim < 2:
+        return w
+    norm = neuron_norm(w)
+    if _is_torch(w):
+        safe = torch.where(norm > 0, norm, torch.ones_like(norm))
+        factor = torch.where(norm > 0, (target_norm / safe) ** rate, torch.ones_like(norm))
+    else:
+        safe = np.where(norm > 0, norm, 1.0)
+        factor = np.where(norm > 0, (target_norm / safe) ** rate, 1.0)
+    return w * factor
+
+
+def initial_neuron_w_max(w: Array, p_scale: float = DEFAULT_P_SCALE) -> Array:
+    """Per-neuron magnitude bound p_scale * RMS(w_i) (shape (rows, 1, ..., 1)); per tensor for ndim < 2."""
+    if w.ndim < 2:
+        return initial_w_max(w, p_scale)
+    return p_scale * neuron_mean_square(w) ** 0.5
+
+
+class NeuronMadamState(NamedTuple):
+    """State of :func:`neuron_madam_update`: second moment ``v`` (per element, or per neuron with
+    grad_norm="neuron"), log-space momentum ``m`` (None without momentum), ``step``, the bound
+    ``w_max`` (per tensor, per neuron, or None) and each neuron's set-point norm ``target_norm``
+    (its initial norm; None for ndim < 2)."""
+
+    v: Array
+    m: Any
+    step: Any
+    w_max: Any
+    target_norm: Any
+
+
+def init_neuron_madam_state(w: Array, p_scale: float = DEFAULT_P_SCALE, *, grad_norm: str = "element",
+                            momentum: float = 0.0, bound: str = "tensor") -> NeuronMadamState:
+    """State before the first step (v = 0, m = 0, t = 0; bounds and set points from w now)."""
+    dt = state_dtype(w)
+    per_neuron = grad_norm == "neuron" and w.ndim >= 2
+    if _is_torch(w):
+        shape = (w.shape[0],) + (1,) * (w.ndim - 1) if per_neuron else w.shape
+        v = torch.zeros(shape, dtype=dt, device=w.device)
+        m = torch.zeros_like(w, dtype=dt) if momentum else None
+    else:
+        shape = (w.shape[0],) + (1,) * (w.ndim - 1) if per_neuron else w.shape
+        v = np.zeros(shape, dtype=dt)
+        m = np.zeros_like(w, dtype=dt) if momentum else None
+    w_max = {"tensor": lambda: initial_w_max(w, p_scale), "neuron": lambda: initial_neuron_w_max(w, p_scale),
+             "none": lambda: None}[bound]()
+    target = neuron_norm(w) if w.ndim >= 2 else None
+    return NeuronMadamState(v, m, 0, w_max, target)
+
+
+def neuron_madam_update(w: Array, g: Array, state: NeuronMadamState, lr: float = DEFAULT_LR,
+                        beta: float = DEFAULT_BETA, g_bound: float = DEFAULT_G_BOUND, *,
+                        momentum: float = 0.0, grad_norm: str = "element", scaling: str = "none",
+                        scaling_rate: float = 1.0, bound: str = "tensor", lr_factor: float = 1.0):
+    """One sign-preserving Madam step with the issue-13 options; returns (new w, new state).
+
+        v     <- beta v + (1 - beta) g^2            (grad_norm="element": Madam)
+        v_i   <- beta v_i + (1 - beta) mean_j g_ij^2 (grad_norm="neuron": one second moment per
+                                                     neuron, Nero's normalisation, Liu et al. 2021)
+        m     <- b1 m + (1 - b1) g,  n = m / (1 - b1^t)   (momentum b1 > 0: Adam's first moment,
+                                                     Kingma & Ba 2015, driving the log-space step)
+        g_hat  = clip(n / sqrt(v / (1 - beta^t)), -g_bound, g_bound)   (n = g without momentum)
+        w     <- w exp(-lr * lr_factor * sign(w) g_hat)              (Madam's multiplicative step)
+        w_i   <- w_i (rho_i / ||w_i||)^scaling_rate                  (scaling="neuron": homeostatic
+                                                     synaptic scaling to the initial norm rho_i)
+        w     <- clip(w, -w_max, w_max)    (bound: "tensor" = Madam's p_scale RMS(W_1); "neuron" =
+                                            p_scale RMS(w_i,1) per neuron; "none")
+
+    ``lr_factor`` carries a schedule (:func:`warmup_cosine`). Every factor applied to w is positive,
+    so no sign ever changes. Defaults (b1 = 0, "element", "none", "tensor") are Madam exactly.
+    """
+    g = _cast(sanitize_gradient(g), state.v.dtype)
+    step = state.step + 1
+    sq = neuron_mean_square(g) if (grad_norm == "neuron" and w.ndim >= 2) else g * g
+    v = beta * state.v + (1.0 - beta) * sq
+    m = state.m
+    num = g
+    if momentum:
+        m = momentum * m + (1.0 - momentum) * g
+        num = m / _bias_correction(momentum, step, m)
+    g_hat = normalized_gradient(num, v, step, beta, g_bound)
+    w_new = multiplicative_step(w, g_hat, lr * lr_factor)
+    if scaling == "neuron":
+        w_new = homeostatic_scaling(w_new, state.target_norm, scaling_rate)
+    if bound != "none":
+        w_new = bound_magnitude(w_new, state.w_max)
+    return _cast(w_new, w.dtype), NeuronMadamState(v, m, step, state.w_max, state.target_norm)
+
+
+class NeroState(NamedTuple):
+    """State of :func:`nero_update`: second moment ``v`` (per neuron for ndim >= 2, per element
+    otherwise), ``step`` and the step ``scale``."""
+
+    v: Array
+    step: Any
+    scale: Any
+
+
+def nero_project(w: Array) -> Array:
+    """Nero's constraint set (Liu, Bernstein, Meister & Yue, "Learning by Turning: Neural
+    Architecture Aware Optimisation", ICML 2021, arXiv:2102.07227): each neuron centred and of
+    unit norm, w_i <- (w_i - mean(w_i)) / ||w_i - mean(w_i)||. ndim < 2: unchanged; a neuron of
+    zero spread is only centred."""
+    if w.ndim < 2:
+        return w
+    r = w.reshape(w.shape[0], -1)
+    if _is_torch(w):
+        r = r - r.mean(dim=1, keepdim=True)
+        n = torch.sqrt((r * r).sum(dim=1, keepdim=True))
+        r = r / torch.where(n > 0, n, torch.ones_like(n))
+    else:
+        r = r - r.mean(axis=1, keepdims=True)
+        n = np.sqrt((r * r).sum(axis=1, keepdims=True))
+        r = r / np.where(n > 0, n, 1.0)
+    return r.reshape(w.shape)
+
+
+def init_nero_state(w: Array) -> NeroState:
+    """v = 0, t = 0 and Nero's scale: the mean neuron norm (ndim >= 2; 1 once projected) or the
+    mean |w| of a 1-D tensor (0.01 when that is 0). ``w`` is the (projected) initial tensor."""
+    if w.ndim >= 2:
+        scale = float(neuron_norm(w).mean())
+        shape = (w.shape[0],) + (1,) * (w.ndim - 1)
+    else:
+        scale = float(abs(w).mean()) if (w.numel() if _is_torch(w) else w.size) else 0.0
+        shape = w.shape
+    scale = scale if scale > 0 else 0.01
+    if _is_torch(w):
+        return NeroState(torch.zeros(shape, dtype=state_dtype(w), device=w.device), 0, scale)
+    return NeroState(np.zeros(shape, dtype=state_dtype(w)), 0, scale)
+
+
+def nero_update(w: Array, g: Array, state: NeroState, lr: float = DEFAULT_LR, beta: float = DEFAULT_BETA,
+                lr_factor: float = 1.0):
+    """One Nero step (Liu et al. 2021, Algorithm 1), returns (new w, new state):
+
+        v_i  <- beta v_i + (1 - beta) ||g_i||^2          (per neuron; per element for ndim < 2)
+        w_i  <- w_i - lr * scale * g_i / sqrt(v_i / (1 - beta^t))   (0/0 -> 0, no eps)
+        w_i  <- (w_i - mean w_i) / ||w_i - mean w_i||     (re-projection, ndim >= 2 only)
+
+    Each neuron turns by an angle of about lr per step. The step is additive and the projection
+    centres each neuron, so **signs are not kept**: Nero is the accuracy baseline, not a candidate
+    for sign-constrained (Dale's law) networks.
+    """
+    g = _cast(sanitize_gradient(g), state.v.dtype)
+    step = state.step + 1
+    if w.ndim >= 2:
+        sq = neuron_mean_square(g) * (g.reshape(g.shape[0], -1).shape[1])
+    else:
+        sq = g * g
+    v = beta * state.v + (1.0 - beta) * sq
+    g_hat = normalized_gradient(g, v, step, beta, math.inf)
+    w_new = nero_project(w - (lr * lr_factor * state.scale) * g_hat)
+    return _cast(w_new, w.dtype), NeroState(v, step, state.scale)
+
+
+class EGState(NamedTuple):
+    """State of :func:`eg_update`: the two positive synapses ``w_plus``, ``w_minus`` (w = w+ - w-),
+    the second moment ``v``, ``step``, the bound ``w_max`` on each synapse (None: none) and the
+    per-neuron total ``target`` = sum_j (w+_ij + w-_ij) at the start (None unless normalised)."""
+
+    w_plus: Array
+    w_minus: Array
+    v: Array
+    step: Any
+    w_max: Any
+    target: Any
+    m: Any = None
+
+
+def eg_split(w: Array, offset: float = 0.5) -> tuple[Array, Array]:
+    """Split signed weights into two positive synapses with w+ - w- = w:
+
+        w+ = (|w| + w) / 2 + c,   w- = (|w| - w) / 2 + c,   c = offset * RMS(W)
+
+    so both are >= c > 0 (for a tensor with RMS > 0) and w+ + w- = |w| + 2c."""
+    c = offset * initial_w_max(w, 1.0)
+    a = abs(w)
+    return (a + w) / 2 + c, (a - w) / 2 + c
+
+
+def init_eg_state(w: Array, offset: float = 0.5, p_scale: float = DEFAULT_P_SCALE,
+                  normalize: str = "none", momentum: float = 0.0) -> EGState:
+    """EG± state before the first step; w_max = p_scale * RMS of the initial synapses (both halves)."""
+    wp, wm = eg_split(w, offset)
+    if _is_torch(w):
+        v = torch.zeros_like(w, dtype=state_dtype(w))
+        both = torch.cat([wp.reshape(-1), wm.reshape(-1)])
+    else:
+        v = np.zeros_like(w, dtype=state_dtype(w))
+        both = np.concatenate([wp.ravel(), wm.ravel()])
+    w_max = initial_w_max(both, p_scale) if math.isfinite(p_scale) else None
+    target = None
+    if normalize == "neuron" and w.ndim >= 2:
+        s = (wp + wm).reshape(w.shape[0], -1)
+        target = _per_row(w, s.sum(dim=1) if _is_torch(w) else s.sum(axis=1))
+    m = (torch.zeros_like(v) if _is_torch(w) else np.zeros_like(v)) if momentum else None
+    return EGState(wp, wm, v, 0, w_max, target, m)
+
+
+def eg_update(g: Array, state: EGState, lr: float = DEFAULT_LR, beta: float = DEFAULT_BETA,
+              g_bound: float = DEFAULT_G_BOUND, lr_factor: float = 1.0, momentum: float = 0.0):
+    """One EG± step (Kivinen & Warmuth, "Exponentiated gradient versus gradient descent for linear
+    predictors", Inf. Comput. 132(1), 1997) with Madam's normalised gradient; returns (w, state).
+
+        v    <- beta v + (1 - beta) g^2,   g_hat = clip(n / sqrt(v / (1 - beta^t)), +-g_bound)
+               n = g, or with momentum b1 > 0: m <- b1 m + (1 - b1) g, n = m / (1 - b1^t)
+        w+   <- w+ exp(-lr g_hat),   w- <- w- exp(+lr g_hat)     (dL/dw+ = g, dL/dw- = -g)
+        w+_i, w-_i <- * U_i / sum_j (w+_ij + w-_ij)              (normalize="neuron": EG±'s
+                                                                   normalisation, per neuron)
+        w+, w- <- clip(., 0, w_max);   w = w+ - w-
+
+    Each synapse w+, w- is positive forever (every factor is positive) and moves by Madam's
+    multiplicative step; the connection w = w+ - w- can change its sign. The effective step is
+    about -lr g_hat (w+ + w-) = -lr g_hat (|w| + 2c): small weights still move.
+    """
+    g = _cast(sanitize_gradient(g), state.v.dtype)
+    step = state.step + 1
+    v = second_moment(state.v, g, beta)
+    m, num = state.m, g
+    if momentum:
+        m = momentum * m + (1.0 - momentum) * g
+        num = m / _bias_correction(momentum, step, m)
+    g_hat = normalized_gradient(num, v, step, beta, g_bound)
+    eta = lr * lr_factor
+    wp = multiplicative_step(state.w_plus, g_hat, eta)
+    wm = multiplicative_step(state.w_minus, -g_hat, eta)
+    if state.target is not None:
+        s = (wp + wm).reshape(wp.shape[0], -1)
+        total = _per_row(wp, s.sum(dim=1) if _is_torch(wp) else s.sum(axis=1))
+        wp, wm = wp * (state.target / total), wm * (state.target / total)
+    if state.w_max is not None:
+        wp, wm = bound_magnitude(wp, state.w_max), bound_magnitude(wm, state.w_max)
+    return wp - wm, EGState(wp, wm, v, step, state.w_max, state.target, m)

@@ -81,3 +81,23 @@ def test_stationarity():
     s = stationarity(growing)
     assert s["stationary"] is False and s["rel_change"] > 0.2
     assert stationarity([1.0, None, 1.0])["stationary"] is None  # too short to tell
+
+
+def test_ks_distance_fallback_equals_scipy(monkeypatch):
+    """The KS distance from its definition (used where scipy's kstest breaks) equals kstest's."""
+    import numpy as np
+    from scipy import stats
+
+    from synapse_madam.biology import digest
+
+    x = np.random.default_rng(3).standard_t(5, size=2001)
+    mu, sd = float(x.mean()), float(x.std())
+    want = stats.kstest(x, "norm", args=(mu, sd)).statistic
+
+    def broken(*args, **kwargs):
+        raise TypeError("ndtr() takes from 1 to 2 positional arguments but 3 were given")
+
+    assert digest.ks_distance_normal(x, mu, sd) == pytest.approx(want, abs=1e-12)
+    monkeypatch.setattr(stats, "kstest", broken)
+    assert digest.ks_distance_normal(x, mu, sd) == pytest.approx(want, abs=1e-12)
+    assert digest.digest_weights(np.exp(x))["ks_D"] == pytest.approx(want, abs=1e-12)

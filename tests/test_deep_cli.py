@@ -45,7 +45,7 @@ def test_resume_from_the_cli(tmp_path):
     ("optimizer=rmsprop", "key 'optimizer' is 'rmsprop'; allowed values: madam, sgd, sgd_momentum, adam, adamw"),
     ("net=vgg", "key 'net' is 'vgg'; allowed values: mlp, cnn, resnet, transformer"),
     ("dataset=cifar", "key 'dataset' is 'cifar'; allowed values: digits, fashion_mnist, fortunes"),
-    ("schedule=linear", "key 'schedule' is 'linear'; allowed values: constant, step, cosine"),
+    ("schedule=linear", "key 'schedule' is 'linear'; allowed values: constant, step, cosine, warmup_cosine"),
     ("epoch=3", "unknown key(s) 'epoch'; allowed keys:"),
     ("net_options.widht=3", "key 'net_options.widht' is not an option of net 'mlp'; allowed: width, depth"),
     ("net=transformer", "does not fit dataset 'digits'"),

@@ -195,6 +195,9 @@ def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_r
     cmd = [sys.executable, str(ROOT / "benchmarks/snn_compare.py"), "--spec", "models/snn_digits.toml", "--seeds", "1",
            "--jobs", "2", "--device", "cpu", "--adam-lrs", "0.003", "--out", str(out), "--tar", str(tar),
            "--set", "epochs=2", "--set", "train_subset=200", "--set", "net_options.width=16"]
+    stale = out / "raw" / "adam_lr0.1_seed0"  # left by an earlier run into the same --out
+    stale.mkdir(parents=True)
+    (stale / "metrics.jsonl").write_text('{"epoch": 1, "test_acc": 0.5}\n')
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     first = json.loads((out / "snn_compare.json").read_text())

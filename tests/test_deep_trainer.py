@@ -101,7 +101,7 @@ def test_schedules():
     assert [LRSchedule("step", 100)(s) for s in (0, 49, 50, 74, 75, 99)] == [1, 1, 0.1, 0.1, 0.01, 0.01]
     cos = LRSchedule("cosine", 100)
     assert cos(0) == 1.0 and abs(cos(50) - 0.5) < 1e-12 and cos(100) < 1e-12
-    with pytest.raises(ValueError, match="allowed values: constant, step, cosine"):
+    with pytest.raises(ValueError, match="allowed values: constant, step, cosine, warmup_cosine"):
         LRSchedule("linear", 10)
 
 

@@ -279,8 +279,9 @@ def test_the_resolved_spec_names_the_lr_each_substrate_runs_with():
 def test_registry_metadata_replaces_name_tests():
     from synapse_madam.optim import OPTIMIZERS, check_options
 
-    assert {n for n, i in OPTIMIZERS.items() if i.sign_preserving} == {"madam", "lns_madam", "log_adam", "log_sgd",
-                                                                          "madam_float"}
+    assert {n for n, i in OPTIMIZERS.items() if i.sign_preserving} == {
+        "madam", "lns_madam", "log_adam", "log_sgd", "madam_float", "neuron_madam", "madam_neuron_bound", "madam_scaling",
+        "madam_nero", "madam_momentum"}
     assert "restore" in OPTIMIZERS["madam"].options and "bits" in OPTIMIZERS["lns_madam"].options
     with pytest.raises(ValueError, match="unknown option\\(s\\) bits; allowed: p_scale"):
         check_options("madam", {"bits": 5})

@@ -302,3 +302,57 @@ def test_cpp_standalone_is_refused_with_one_clear_error(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "refused: additive_reward.connect: reward rules run on the runtime targets" in out.stdout
     assert "TimedArray" in out.stdout
+
+
+@pytest.mark.parametrize("name", ["madam_reward", "additive_reward"])
+def test_reward_operation_matches_delivery_between_runs(name):
+    """reward_operation (a NetworkOperation on the rule's ticks, before the weight step) gives
+    exactly the trajectory of delivering each reward between two runs at its own time step: a
+    reward due between ticks lands at the next tick, where d is first read (module docstring)."""
+    from synapse_madam.spiking import reward_operation
+
+    lo, hi, signed = (0.002, 0.008, True) if name == "madam_reward" else (0.5, 1.9, False)
+    n_pre, n_post, pre_spk, post_spk, w0 = _scenario(5, lo, hi, signed)
+    rule = make_rule(name)
+    _, _, w_between, _, _ = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, REWARDS, "numpy")
+
+    net, syn, mon = _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, "numpy")
+    due = sorted((step * float(DT), amount) for step, amount in REWARDS)
+    seen = []
+
+    def reward_fn(t):
+        seen.append(t)
+        amount = sum(a for when, a in due if when <= t + 1e-12)
+        due[:] = [(when, a) for when, a in due if when > t + 1e-12]
+        return amount or None
+
+    net.add(reward_operation(syn, reward_fn, rule.update_dt))
+    net.run(N_STEPS * DT)
+    np.testing.assert_allclose(np.asarray(mon.w), w_between, rtol=1e-12, atol=0)
+    assert not due, "every reward must have been delivered"
+    np.testing.assert_allclose(seen, np.arange(N_STEPS // 100) * float(rule.update_dt), atol=1e-12)
+    assert np.any(np.abs(w_between[:, -1] - w0) > 1e-6), "the rewards must have moved weights"
+
+
+def test_reward_operation_with_one_modulator_per_group():
+    """A dict of groups: reward_fn returns {key: amount}, each group's d gets only its own."""
+    from synapse_madam.spiking import reward_operation
+
+    b2.prefs.codegen.target = "numpy"
+    b2.start_scope()
+    b2.defaultclock.dt = DT
+    src = b2.SpikeGeneratorGroup(1, [0], [1 * b2.ms])
+    rule = make_rule("additive_reward")
+    groups = {k: rule.connect(src, src, effect="", w=1.0, name=f"g{k}") for k in (0, 1)}
+    op = reward_operation(groups, lambda t: {1: 0.25} if t == 0 else None, rule.update_dt)
+    net = b2.Network(src, *groups.values(), op)
+    net.run(DT)
+    # delivered before tick 0, then decayed by that tick (clock step 3)
+    assert float(groups[0].mod_d[:]) == 0.0
+    assert float(groups[1].mod_d[:]) == pytest.approx(0.25 * rule.decays()[1], rel=1e-12)
+    b2.start_scope()
+    src = b2.SpikeGeneratorGroup(1, [0], [1 * b2.ms])
+    groups = {k: rule.connect(src, src, effect="", w=1.0, name=f"h{k}") for k in (0, 1)}
+    bad = reward_operation(groups, lambda t: 0.5, rule.update_dt, name="bad_op")
+    with pytest.raises(TypeError, match="must return a dict"):
+        b2.Network(src, *groups.values(), bad).run(DT)

@@ -10,7 +10,7 @@ A deep spec (all keys but ``substrate`` optional)::
     epochs = 5
     batch_size = 128
     seed = 0
-    schedule = "constant"         # constant | step | cosine
+    schedule = "constant"         # constant | step | cosine | warmup_cosine
     train_subset = 0              # 0 = the whole training split, else a seeded subset
     init = "default"              # default | constant_magnitude (same RMS, one magnitude per tensor)
     threads = 0                   # CPU threads; 0 = by the size of a step (synapse_madam.threads)

@@ -43,6 +43,7 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
+from .. import rule
 from ..biology.digest import digest_weights, stationarity
 from ..optim import OPTIMIZERS, check_options, make_optimizer, optimizer_info, training_state_bytes
 from ..progress import progress_bar
@@ -56,7 +57,9 @@ SCHEDULES = {
     "constant": "lr stays at its initial value",
     "step": "lr divided by 10 at 50% and again at 75% of the training steps",
     "cosine": "lr * (1 + cos(pi * step / total_steps)) / 2",
+    "warmup_cosine": "linear warm-up over the first 5% of the steps, then cosine decay to 0 (rule.warmup_cosine)",
 }
+WARMUP_FRACTION = 0.05
 AMP_MODES = ("auto", "bf16", "off")
 
 
@@ -73,6 +76,8 @@ class LRSchedule:
 
     def __call__(self, step: int) -> float:
         frac = min(step / self.total_steps, 1.0)
+        if self.kind == "warmup_cosine":  # LambdaLR's step s sets the lr of optimizer step s + 1
+            return rule.warmup_cosine(step + 1, max(1, round(WARMUP_FRACTION * self.total_steps)), self.total_steps)
         if self.kind == "step":
             return 1.0 if frac < 0.5 else 0.1 if frac < 0.75 else 0.01
         if self.kind == "cosine":

@@ -23,8 +23,11 @@ import torch
 from .fixed_point import UniformQuantized
 from .float_formats import FloatQuantized
 from .lns_madam import LNSMadam
+from .eg_pm import EGPM
 from .log_adam import LogAdam
 from .madam import Madam
+from .nero import Nero
+from .neuron_madam import NeuronMadam
 
 __all__ = ["OPTIMIZERS", "OptimizerInfo", "make_optimizer", "optimizer_info", "check_options"]
 
@@ -86,6 +89,26 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
                   "noise, set_point, seed)", True, 0.01, {"method": "sgd"}),
     OptimizerInfo("sgd_uniform", torch.optim.SGD, "baseline: SGD on B-bit uniform fixed-point weights "
                   "(options: bits, rounding)", False, 0.05, wrapper=UniformQuantized),
+    # issue 13: candidates for closing the accuracy gap at lr 0.01 (docs/accuracy.md), and Nero
+    OptimizerInfo("neuron_madam", NeuronMadam, "sign-keeping Madam with per-neuron options (defaults = published Madam; "
+                  "options: momentum, grad_norm=element|neuron, scaling=none|neuron, bound=tensor|neuron|none, "
+                  "warmup, total_steps, ...)", True, 0.01),
+    OptimizerInfo("madam_neuron_bound", NeuronMadam, "candidate: Madam with a per-neuron magnitude bound "
+                  "(p_scale x each neuron's initial RMS)", True, 0.01, {"bound": "neuron"}),
+    OptimizerInfo("madam_scaling", NeuronMadam, "candidate: Madam + per-neuron multiplicative homeostatic scaling to "
+                  "the initial neuron norm (no other bound)", True, 0.01, {"scaling": "neuron", "bound": "none"}),
+    OptimizerInfo("madam_nero", NeuronMadam, "candidate: Nero's per-neuron gradient normalisation and norm, in "
+                  "sign-keeping multiplicative form", True, 0.01,
+                  {"grad_norm": "neuron", "scaling": "neuron", "bound": "none"}),
+    OptimizerInfo("madam_momentum", NeuronMadam, "candidate: Madam with momentum 0.9 of the log-space step", True, 0.01,
+                  {"momentum": 0.9}),
+    # w = w+ - w-: every synapse keeps its sign, the connection may change its own
+    OptimizerInfo("eg_pm", EGPM, "candidate: EG+- paired positive synapses w = w+ - w-, each stepped by Madam "
+                  "(options: offset, p_scale, normalize=none|neuron, warmup, total_steps)", False, 0.01),
+    OptimizerInfo("eg_pm_momentum", EGPM, "candidate: EG+- with momentum 0.9 of each synapse's log-space step", False,
+                  0.01, {"momentum": 0.9}),
+    OptimizerInfo("nero", Nero, "baseline: Nero (Liu et al. 2021), per-neuron projected steps; does NOT keep signs "
+                  "(options: beta, warmup, total_steps)", False, 0.01),
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
                   "(options: bits, rounding)", False, 1e-3, wrapper=UniformQuantized),
     OptimizerInfo("adam_float", torch.optim.Adam, "baseline: Adam on FP8/bf16 weights (options: format="

@@ -21,7 +21,7 @@ from .plasticity import (
     van_rossum_stdp,
 )
 from .inhibitory import VogelsMadam
-from .reward import AdditiveReward, MadamReward, deliver_reward
+from .reward import AdditiveReward, MadamReward, deliver_reward, reward_operation
 
 __all__ = [
     "RULES",
@@ -37,6 +37,7 @@ __all__ = [
     "AdditiveReward",
     "MadamReward",
     "deliver_reward",
+    "reward_operation",
     "poisson_to_lif",
     "brunel_network",
 ]

@@ -65,8 +65,8 @@ that automatically. 10 ms is daspnet.m's tick: 20 ticks per tau_d resolve a rewa
 and a tick costs one pass over the synapses per 100 time steps of 0.1 ms.
 
 **Targets.** Rewards are delivered from Python (between runs, or from a ``network_operation``
-with when='start' and order < 0 so that it lands before that step's tick), so the runtime targets
-numpy and cython are supported. cpp_standalone would need the reward schedule as a TimedArray
+with when='start' and order < 0 so that it lands before that step's tick: ``reward_operation``
+builds one), so the runtime targets numpy and cython are supported. cpp_standalone would need the reward schedule as a TimedArray
 and is not supported yet: ``connect`` and ``deliver_reward`` refuse it with one clear error.
 
 The Brian2 statements are tested event by event against a numpy re-simulation that calls
@@ -95,6 +95,11 @@ MOD_DECAY = "mod_d = mod_d * mod_decay"
 
 #: The Madam gradient of the three-factor drive.
 MADAM_REWARD_GRAD = "-(elig_c * mod_d)"
+#: madam_reward's step count: one shared number per group (all its synapses step at the same ticks);
+#: the statements run once per tick, before the per-synapse loop.
+PER_SYNAPSE_COUNT = "madam_n : 1  # Madam steps taken\n"
+SHARED_COUNT = "madam_n : 1 (shared)  # Madam steps taken (the group's ticks)\n"
+MADAM_TICK_COUNT = "madam_n += 1\nmadam_bias = 1 / (1 - beta**madam_n)"
 ADDITIVE_REWARD_STEP = "w = clip(w + reward_eta_dt * elig_c * mod_d, 0, w_max)"
 
 _NOT_STANDALONE = (
@@ -132,6 +137,41 @@ def deliver_reward(synapses, amount) -> None:
     _require_runtime("deliver_reward")
     for syn in groups:
         syn.mod_d = float(syn.mod_d[:]) + float(amount)
+
+
+def reward_operation(synapses, reward_fn, update_dt, name: str = "reward_delivery"):
+    """A Brian2 ``NetworkOperation`` that delivers task-dependent rewards while a network runs.
+
+    Every ``update_dt`` (the rule's tick), in the 'start' slot with order -1 (so before the tick's
+    weight step, which has order 0), it calls ``reward_fn(t)`` with the time t in seconds (float)
+    and hands the returned amount to :func:`deliver_reward` (None or 0: nothing). Because d is
+    only read at ticks and is held undecayed until the next tick, a reward delivered here at the
+    tick t_k acts exactly like one delivered between t_{k-1} and t_k (tested against delivery
+    between runs in tests/test_spiking_reward.py). ``synapses``: one reward-rule group or a list
+    of them (all get the amount), or a dict {key: group} when ``reward_fn`` returns a dict
+    {key: amount} (one neuromodulator per group, e.g. per output population). Add the returned
+    object to the Network. Runtime targets only.
+    """
+    b2 = _brian2()
+    _require_runtime("reward_operation")
+    update_dt = _time("update_dt", update_dt)
+    keyed = isinstance(synapses, dict)
+
+    def deliver(t):
+        amount = reward_fn(float(t[:]))
+        if amount is None:
+            return
+        if keyed:
+            if not isinstance(amount, dict):
+                raise TypeError("reward_operation: with a dict of groups, reward_fn must return a dict "
+                                f"{{key: amount}}, got {amount!r}.")
+            for key, a in amount.items():
+                if a:
+                    deliver_reward(synapses[key], a)
+        elif amount:
+            deliver_reward(synapses, amount)
+
+    return b2.NetworkOperation(deliver, dt=update_dt, when="start", order=-1, name=name)
 
 
 class _ThreeFactor:
@@ -203,8 +243,19 @@ class MadamReward(_ThreeFactor, MadamSTDP):
                            a_plus=a_plus, a_minus=a_minus, tau_plus=tau_plus, tau_minus=tau_minus)
         self._init_three_factor(tau_c, tau_d, update_dt)
 
+    @property
+    def model(self) -> str:
+        # every synapse of the group takes its Madam step at the same ticks, so the step count is
+        # one shared number and the bias correction 1 / (1 - beta^n) is computed once per tick
+        base = super().model
+        if PER_SYNAPSE_COUNT not in base:  # pragma: no cover - guards the template's wording
+            raise RuntimeError("MadamReward: MadamSTDP's model no longer declares madam_n as expected.")
+        return base.replace(PER_SYNAPSE_COUNT, SHARED_COUNT)
+
     def _weight_step(self) -> str:
-        return self._step(MADAM_REWARD_GRAD)  # MadamSTDP's MADAM_STEP, hard bound
+        # MadamSTDP's MADAM_STEP (hard bound) with the step count and bias correction hoisted
+        return _lines(MADAM_TICK_COUNT, self._step(MADAM_REWARD_GRAD).replace(
+            "madam_n += 1\n", "").replace("/ (1 - beta**madam_n)", "* madam_bias"))
 
 
 class AdditiveReward(_ThreeFactor, PlasticityRule):

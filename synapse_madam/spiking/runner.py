@@ -3,7 +3,8 @@
 Spec keys (all but ``substrate`` optional)::
 
     substrate = "spiking"
-    network = "poisson_lif"      # (a) Song et al. 2000 set-up, or "brunel" (b) recurrent E/I
+    network = "poisson_lif"      # (a) Song et al. 2000 set-up, or "brunel" (b) recurrent E/I, or a
+                                 # reward task: "distal_reward" | "digits" (tasks.py; needs a reward rule)
     target = "cython"            # Brian2 codegen target: numpy | cython | cpp_standalone
     duration_s = 100.0           # biological time
     chunk_s = 10.0               # runtime targets: metrics + checkpoint every chunk
@@ -42,6 +43,8 @@ from .. import io
 from ..biology.digest import stationarity
 from ..runs import WEIGHTS_INIT, RunFolder, headline_part, join_headline
 from . import analysis
+from . import digits as _digits
+from . import distal as _distal
 from .backend import TARGETS
 
 CHECKPOINT = "checkpoint.b2"
@@ -50,6 +53,9 @@ NETWORKS = {
     "poisson_lif": {"n_inputs", "rate_hz", "n_inhibitory", "inh_rate_hz", "w_init", "w_init_max"},
     "brunel": {"n_exc", "epsilon", "g", "j_mv", "nu_ext_ratio", "delay_ms", "w_max_factor", "record_fraction",
                "ee_init", "record_synapses", "record_dt_s"},
+    # reward-learning tasks (tasks.py): rule = madam_reward | additive_reward, runtime targets
+    "distal_reward": set(_distal.DEFAULTS),
+    "digits": set(_digits.DEFAULTS),
 }
 TOP_KEYS = {"substrate", "name", "network", "target", "threads", "duration_s", "chunk_s", "seed", "dt_ms",
             "rule", "inh_rule", "network_params", "description"}
@@ -114,7 +120,7 @@ def _rule_defaults(name: str) -> dict:
 
 def validate(spec: dict, source: str) -> dict:
     """Return the resolved spec (defaults filled in); ValueError naming the key otherwise."""
-    spec = {**DEFAULTS, **spec}
+    raw, spec = spec, {**DEFAULTS, **spec}
     unknown = set(spec) - TOP_KEYS
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(TOP_KEYS))}.")
@@ -146,7 +152,15 @@ def validate(spec: dict, source: str) -> dict:
         raise ValueError(f"{source}: unknown network_params {', '.join(sorted(bad))} for network "
                          f"{spec['network']!r}; allowed: {', '.join(sorted(NETWORKS[spec['network']]))}.")
     spec["network_params"] = dict(params)
+    if spec["network"] in _tasks().TASKS:
+        return _tasks().validate_task(spec, raw, source)
     return spec
+
+
+def _tasks():
+    from . import tasks
+
+    return tasks
 
 
 def build(spec: dict):
@@ -208,10 +222,11 @@ def simulate(spec: dict, run_dir=None, resume: bool = False, log=print):
     (rates and the weight digest of every plastic group) after each and, with a run folder, a
     Brian2 checkpoint (``Network.store``) that a resumed run restores. cpp_standalone runs once.
     """
+    sim = _tasks().simulate if spec["network"] in _tasks().TASKS else _simulate
     if run_dir is None or isinstance(run_dir, RunFolder):
-        return _simulate(spec, run_dir, log)
+        return sim(spec, run_dir, log)
     with RunFolder.open(run_dir, spec, resume=resume, free_keys=free_keys(spec)) as folder:
-        return _simulate(spec, folder, log)
+        return sim(spec, folder, log)
 
 
 def _simulate(spec: dict, folder: RunFolder | None, log):
@@ -448,7 +463,9 @@ def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
                                      reference=summary["reference"]["name"],
                                      title=f"{spec.get('name')}: {spec['rule']['name']} after {spec['duration_s']:g} s")
     folder.save_figure(fig, "weights.png")
-    if "trace_t" in data:
+    if "rows" in data:  # a reward task
+        folder.save_figure(_tasks().task_figure(summary), "task.png")
+    elif "trace_t" in data:
         folder.save_figure(weight_traces(data["trace_t"], data["trace_w"], title="two synapses"), "weight_traces.png")
     else:
         folder.save_figure(spike_raster(data["spike_i"], data["spike_t"], title="excitatory neurons"), "raster.png")
@@ -465,6 +482,8 @@ def headline(summary: dict) -> str:
     s = summary
     parts = [f"{s.get('network')}: {s.get('duration_s'):g} s of biological time",
              headline_part("output rate", s.get("rate_hz"), ".2f", " Hz")]
+    if isinstance(s.get("results"), dict):
+        parts += _tasks().headline_parts(s)
     parts += [headline_part(f"{pop} rate", s[pop].get("rate_hz"), ".2f", " Hz")
               for pop in ("exc", "inh") if isinstance(s.get(pop), dict)]
     for key, d in (s.get("weights") or {}).items():

@@ -1,0 +1,104 @@
+"""Shared pieces of the issue-13 optimizers (NeuronMadam, Nero, EGPM): hyperparameter checks,
+group iteration, the lr schedule and the multi-tensor normalised gradient.
+
+Each optimizer keeps torch.optim conventions (param groups with their own hyperparameters,
+``state_dict`` round trips, ``closure``); its math is in :mod:`synapse_madam.rule`, and every
+path here is tested against it. ``step`` is a float32 0-dim tensor on the CPU (as torch's Adam
+keeps it without ``capturable``), so bias corrections and schedules never sync a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import rule
+
+
+def check_common(name: str, lr, beta: float, g_bound: float, warmup, total_steps) -> None:
+    """ValueError/TypeError naming the first invalid shared hyperparameter."""
+    rule.validate_hyperparameters(lr, beta, g_bound, rule.DEFAULT_P_SCALE)
+    for key, val in (("warmup", warmup), ("total_steps", total_steps)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            raise ValueError(f"{name}: {key} must be an integer >= 0 (0: off), got {val!r}.")
+
+
+def check_choice(name: str, key: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}: invalid {key}={value!r}; {key} must be one of {allowed}.")
+
+
+def check_real(name: str, key: str, value, ok, allowed: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name}: {key} must be a real number, got {value!r}.")
+    if not ok(float(value)):
+        raise ValueError(f"{name}: invalid {key}={value!r}; {key} must be {allowed}.")
+
+
+def check_params(name: str, group: dict) -> None:
+    for p in group["params"]:
+        if torch.is_complex(p) or not torch.is_floating_point(p):
+            raise TypeError(f"{name}: parameters must be real floating point, got dtype {p.dtype}.")
+
+
+def grads_of(name: str, group: dict, maximize: bool):
+    """(params with a gradient, their sanitised gradients, negated when maximising)."""
+    params, grads = [], []
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        if p.grad.is_sparse:
+            raise RuntimeError(f"{name} does not support sparse gradients; use a dense layer.")
+        params.append(p)
+        g = rule.sanitize_gradient(p.grad)
+        grads.append(-g if maximize else g)
+    return params, grads
+
+
+def lr_factors(steps, warmup: int, total: int) -> list[float]:
+    """rule.warmup_cosine at each tensor's (already incremented) step."""
+    return [rule.warmup_cosine(float(t), warmup, total) for t in steps]
+
+
+def normalized_gradients(nums, vs, ts, beta: float, g_bound: float):
+    """g_hat = clip(n / sqrt(max(v / (1 - beta^t), tiny)), -g_bound, g_bound) over lists, with v
+    per element or per neuron (broadcast), as rule.normalized_gradient."""
+    denom = torch._foreach_div(vs, [1.0 - beta**t for t in ts])
+    torch._foreach_clamp_min_(denom, [rule._tiny(d) for d in denom])
+    torch._foreach_sqrt_(denom)
+    denom = [d if d.shape == n.shape else d.expand_as(n) for d, n in zip(denom, nums)]
+    g_hat = torch._foreach_div(nums, denom)
+    if math.isfinite(g_bound):
+        torch._foreach_clamp_min_(g_hat, -g_bound)
+        torch._foreach_clamp_max_(g_hat, g_bound)
+    return g_hat
+
+
+def second_moments_(vs, grads, beta: float, per_neuron_sum: bool = False) -> None:
+    """v <- beta v + (1 - beta) s in place, s = g^2 (v shaped like g), or the per-neuron mean of
+    g^2 (v of shape (rows, 1, ...)), or its sum when ``per_neuron_sum`` (Nero's ||g_i||^2)."""
+    sq = []
+    for v, g in zip(vs, grads):
+        if v.shape == g.shape:
+            sq.append(g * g)
+        else:
+            s = rule.neuron_mean_square(g)
+            sq.append(s * g[0].numel() if per_neuron_sum else s)
+    torch._foreach_mul_(vs, beta)
+    torch._foreach_add_(vs, sq, alpha=1.0 - beta)
+
+
+def use_foreach(group: dict) -> bool:
+    return group["foreach"] is not False
+
+
+def load_state_dict_copying(optimizer, state_dict: dict) -> None:
+    """torch's ``Optimizer.load_state_dict``, then every state tensor copied (torch may hand back
+    the saved tensors themselves, and the in-place updates would then also change the saved
+    state); ``step`` stays a CPU float32 tensor."""
+    torch.optim.Optimizer.load_state_dict(optimizer, state_dict)
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                state[key] = value.to(device="cpu", dtype=torch.float32, copy=True) if key == "step" else value.clone()

@@ -1,0 +1,260 @@
+"""Digit classification with a reward-modulated spiking network (Brian2): scikit-learn's 8x8 digits.
+
+**Data.** ``sklearn.datasets.load_digits`` (1797 images of 8x8 pixels with values 0..16, shipped
+with scikit-learn), split once into a stratified training and a held-out test part
+(``test_fraction`` = 0.25, ``split_seed`` = 0: 1347 / 450 images; the same split for every seed).
+
+**Input.** Each pixel x drives two Poisson neurons (on/off code): rate_max * x/16 and
+rate_max * (1 - x/16) (rate_max = 200 Hz), so every image gives the same total input rate and a
+blank pixel is evidence too. Presentation ``present_ms`` (200 ms), then ``rest_ms`` (50 ms) without input.
+
+**Network** (Dale's law: every neuron is excitatory or inhibitory in all its synapses). Ten output
+populations of ``n_per_class`` excitatory current-based LIF neurons (tau_m = 20 ms, threshold
+15 mV above rest, reset to rest, refractory 2 ms) and one population of ``n_inh`` inhibitory LIF
+neurons: every E output neuron excites every I neuron (w_ei), every I neuron inhibits every E
+output neuron (w_ie < 0), a soft winner-take-all. Input -> output E synapses (all 128 x 10
+n_per_class, excitatory) are plastic with a three-factor rule (``reward.madam_reward`` or
+``reward.additive_reward``); the E -> I and I -> E synapses are fixed.
+
+**Answer and reward.** The answer is the population with the most spikes during the
+presentation (a tie or silence: no answer). At the end of each training presentation the reward
+operation (``reward.reward_operation``) turns the answer into neuromodulator pulses. Each output
+population has its own plastic Synapses group and so its own modulator d_k. With r = 1 for the
+correct answer and 0 otherwise, and the expected reward r_bar (a running mean over ~baseline_n
+presentations, r_bar <- r_bar + (r - r_bar) / baseline_n):
+
+* ``reward_mode = "population"`` (default), a teaching signal per population: after a correct
+  answer the winner gets d_k += reward (1 - r_bar), so the reinforcement fades as the answers
+  become reliable; after a wrong answer (or a tie) the correct population gets d += reward and the
+  population that answered wrongly d -= reward. This is a reward-gated perceptron rule on the
+  Hebbian eligibility (the modulator reaches the chosen output, as in attention-gated
+  reinforcement learning, Roelfsema & van Ooyen 2005, Neural Comput 17:2176, and here also the
+  correct one). It is supervised in the sense that the label picks the population.
+* ``reward_mode = "global"``: one reward-prediction error r - r_bar for every population (one
+  dopamine-like signal; Fremaux, Sprekeler & Gerstner 2010, J Neurosci 30:13326).
+
+The eligibility traces of the presentation turn the pulses into weight changes (active inputs of
+an active population grow with d > 0 and shrink with d < 0). After a silent presentation nothing
+is delivered (there is nothing to credit). No reward is delivered during the test blocks, so no
+weight moves there.
+
+**Schedule.** ``epochs`` blocks; block e presents the training images in the order of
+``numpy.random.default_rng((seed, e))`` and then every test image once. The input rates, the
+spike counts and the answers live in Brian2 variables and the schedule is a function of t, so
+``Network.store`` / ``restore`` resume a run exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: network_params of a digits spec, with their defaults.
+DEFAULTS = {"n_per_class": 10, "n_inh": 20, "rate_max_hz": 200.0, "present_ms": 200.0, "rest_ms": 50.0,
+            "epochs": 3, "n_train": 0, "n_test": 0, "test_fraction": 0.25, "split_seed": 0,
+            "w_init": 0.1, "w_ei": 2.0, "w_ie": -3.0, "tau_m_ms": 20.0, "threshold_mv": 15.0,
+            "reward": 1.0, "baseline_n": 20.0, "reward_mode": "population"}
+
+N_CLASSES = 10
+REWARD_MODES = ("population", "global")
+LIF = """
+dv/dt = -v / tau_m : 1 (unless refractory)
+count : 1
+n_spikes : 1
+"""
+
+
+def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 0, n_test: int = 0):
+    """(x_train, y_train, x_test, y_test): pixel intensities in [0, 1], stratified split; n_train /
+    n_test > 0 keep the first that many of each part (for small runs)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x = data.data / 16.0
+    x_tr, x_te, y_tr, y_te = train_test_split(x, data.target, test_size=test_fraction, stratify=data.target,
+                                              random_state=split_seed)
+    if n_train:
+        x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
+    if n_test:
+        x_te, y_te = x_te[:n_test], y_te[:n_test]
+    return x_tr, y_tr, x_te, y_te
+
+
+def encode(x: np.ndarray, rate_max_hz: float) -> np.ndarray:
+    """On/off Poisson rates (Hz) of images x in [0, 1], shape (n, 2 * n_pixels)."""
+    return rate_max_hz * np.concatenate([x, 1.0 - x], axis=1)
+
+
+@dataclass
+class DigitsNetwork:
+    network: object
+    inputs: object
+    outputs: object
+    inhibitory: object
+    plastic: object
+    book: object
+    schedule: dict
+    params: dict = field(default_factory=dict)
+    weight_unit = "mV"
+
+    def plastic_groups(self) -> dict:
+        """The first population's group stands for all ten (they share the rule's w_max)."""
+        return {"EE": self.plastic[0]}
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """All input -> output E weights (population by population), key "EE"."""
+        return {"EE": np.concatenate([np.asarray(g.w[:], dtype=float) for g in self.plastic])}
+
+
+def make_schedule(y_train, y_test, epochs: int, seed: int) -> dict:
+    """Per slot: the image index, its label, and whether it is a training (1) or test (0) slot."""
+    idx, lab, train, block = [], [], [], []
+    for e in range(epochs):
+        order = np.random.default_rng((seed, e)).permutation(len(y_train))
+        idx += [order, np.arange(len(y_test))]
+        lab += [np.asarray(y_train)[order], np.asarray(y_test)]
+        train += [np.ones(len(order), bool), np.zeros(len(y_test), bool)]
+        block += [np.full(len(order) + len(y_test), e)]
+    return {"index": np.concatenate(idx), "label": np.concatenate(lab), "train": np.concatenate(train),
+            "epoch": np.concatenate(block), "block_slots": len(y_train) + len(y_test)}
+
+
+def _check(params: dict) -> None:
+    ints = {"n_per_class": 1, "n_inh": 1, "epochs": 1, "n_train": 0, "n_test": 0, "split_seed": 0}
+    for k, lo in ints.items():
+        v = params[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ValueError(f"network_params.{k} must be an integer >= {lo}, got {v!r}.")
+    for k in ("rate_max_hz", "present_ms", "rest_ms", "w_init", "w_ei", "tau_m_ms", "threshold_mv", "reward"):
+        v = params[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"network_params.{k} must be a number > 0, got {v!r}.")
+    if not params["w_ie"] < 0:
+        raise ValueError(f"network_params.w_ie (I -> E) must be < 0 (Dale's law), got {params['w_ie']!r}.")
+    if isinstance(params["baseline_n"], bool) or not isinstance(params["baseline_n"], (int, float)) \
+            or not params["baseline_n"] >= 1:
+        raise ValueError(f"network_params.baseline_n must be a number >= 1, got {params['baseline_n']!r}.")
+    if params["reward_mode"] not in REWARD_MODES:
+        raise ValueError(f"network_params.reward_mode is {params['reward_mode']!r}; allowed: {', '.join(REWARD_MODES)}.")
+    if not 0 < params["test_fraction"] < 1:
+        raise ValueError(f"network_params.test_fraction must be in (0, 1), got {params['test_fraction']!r}.")
+
+
+def period_s(params: dict) -> float:
+    return (params["present_ms"] + params["rest_ms"]) * 1e-3
+
+
+def duration_s(params: dict) -> float:
+    """Biological time of the whole schedule (every block: the training images, then the test images)."""
+    p = {**DEFAULTS, **params}
+    _, y_tr, _, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"])
+    return p["epochs"] * (len(y_tr) + len(y_te)) * period_s(p)
+
+
+def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
+    """Build the task network with the three-factor ``rule`` (module docstring)."""
+    import brian2 as b2
+
+    from .reward import reward_operation
+
+    p = {**DEFAULTS, **params}
+    _check(p)
+    tick = float(rule.update_dt)
+    for k in ("present_ms", "rest_ms"):
+        if abs(p[k] * 1e-3 / tick - round(p[k] * 1e-3 / tick)) > 1e-9:
+            raise ValueError(f"network_params.{k} = {p[k]} must be a multiple of the rule's update_dt "
+                             f"({tick * 1e3:g} ms): answers and rewards happen on its ticks.")
+    x_tr, y_tr, x_te, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"])
+    rates = {True: encode(x_tr, p["rate_max_hz"]), False: encode(x_te, p["rate_max_hz"])}
+    sched = make_schedule(y_tr, y_te, p["epochs"], seed)
+    n_in, n_out = rates[True].shape[1], N_CLASSES * p["n_per_class"]
+    rng = np.random.default_rng(seed)
+
+    inputs = b2.NeuronGroup(n_in, "rate : Hz", threshold="rand() < rate * dt", name="digit_inputs")
+    ns = {"tau_m": p["tau_m_ms"] * b2.ms}
+    outputs = b2.NeuronGroup(n_out, LIF, threshold=f"v > {float(p['threshold_mv'])!r}",
+                             reset="v = 0\ncount += 1\nn_spikes += 1", refractory=2 * b2.ms, method="exact",
+                             namespace=ns, name="digit_outputs")
+    inhibitory = b2.NeuronGroup(p["n_inh"], LIF, threshold=f"v > {float(p['threshold_mv'])!r}",
+                                reset="v = 0\nn_spikes += 1", refractory=2 * b2.ms, method="exact", namespace=ns,
+                                name="digit_inh")
+    w0 = p["w_init"] * rng.uniform(0.5, 1.5, (N_CLASSES, n_in * p["n_per_class"]))
+    npc = p["n_per_class"]
+    # one Synapses group per output population, so that each can carry its own neuromodulator
+    plastic = [rule.connect(inputs, outputs[c * npc:(c + 1) * npc], effect="v_post += w", w=w0[c],
+                            name=f"digit_plastic_{c}") for c in range(N_CLASSES)]
+    e_to_i = b2.Synapses(outputs, inhibitory, on_pre=f"v_post += {float(p['w_ei'])!r}", name="digit_ei")
+    e_to_i.connect()
+    i_to_e = b2.Synapses(inhibitory, outputs, on_pre=f"v_post += {float(p['w_ie'])!r}", name="digit_ie")
+    i_to_e.connect()
+    book = b2.NeuronGroup(len(sched["label"]), "answer : 1\nr_bar : 1 (shared)", name="digit_answers")
+    book.answer = -2  # not presented yet
+
+    rate_view = inputs.variables["rate"].get_value()
+    count_view = outputs.variables["count"].get_value()
+    answer_view = book.variables["answer"].get_value()
+    r_bar = book.variables["r_bar"].get_value()
+    period, present = period_s(p), p["present_ms"] * 1e-3
+    n_slots = len(sched["label"])
+
+    def reward_fn(t: float):
+        k = int(np.floor(t / period + 1e-6))
+        within = t - k * period
+        amount = None
+        if abs(within - present) < 1e-6 and k < n_slots:  # presentation k ends: its answer, its reward
+            counts = count_view.reshape(N_CLASSES, -1).sum(axis=1)
+            top = np.flatnonzero(counts == counts.max())
+            ans = int(top[0]) if counts.max() > 0 and top.size == 1 else -1
+            answer_view[k] = ans
+            if sched["train"][k] and counts.max() > 0:  # silence: no answer, no reward
+                label = int(sched["label"][k])
+                r = 1.0 if ans == label else 0.0
+                rpe = float(p["reward"]) * (r - float(r_bar[0]))
+                r_bar[0] += (r - float(r_bar[0])) / float(p["baseline_n"])
+                if p["reward_mode"] == "global":
+                    amount = dict.fromkeys(range(N_CLASSES), rpe)
+                elif r:
+                    amount = {ans: rpe}
+                else:
+                    amount = {label: float(p["reward"])}
+                    if ans >= 0:
+                        amount[ans] = -float(p["reward"])
+            rate_view[:] = 0.0
+        if abs(within) < 1e-6 and k < n_slots:  # a new presentation starts
+            rate_view[:] = rates[bool(sched["train"][k])][sched["index"][k]]
+            count_view[:] = 0.0
+        return amount or None
+
+    op = reward_operation(dict(enumerate(plastic)), reward_fn, rule.update_dt, name="digit_reward_delivery")
+    net = b2.Network(inputs, outputs, inhibitory, *plastic, e_to_i, i_to_e, book, op)
+    info = {**p, "n_inputs": n_in, "n_outputs": n_out, "n_plastic": int(n_in * n_out), "w_max": float(plastic[0].namespace["w_max"]), "n_train_images": len(y_tr),
+            "n_test_images": len(y_te), "period_s": period}
+    return DigitsNetwork(net, inputs, outputs, inhibitory, plastic, book, sched, info)
+
+
+def block_accuracies(net: DigitsNetwork) -> list[dict]:
+    """Per finished block: the training accuracy (answers given while learning) and the test accuracy."""
+    ans = np.asarray(net.book.answer[:])
+    s = net.schedule
+    out = []
+    for e in range(int(s["epoch"].max()) + 1):
+        sel = s["epoch"] == e
+        if np.any(ans[sel] == -2):
+            break
+        tr, te = sel & s["train"], sel & ~s["train"]
+        out.append({"epoch": e + 1, "train_accuracy": float(np.mean(ans[tr] == s["label"][tr])),
+                    "test_accuracy": float(np.mean(ans[te] == s["label"][te])),
+                    "test_no_answer": float(np.mean(ans[te] == -1))})
+    return out
+
+
+def chunk_row(net: DigitsNetwork, t0: float, t1: float, counts_before: dict) -> dict:
+    """One metrics line per block: accuracies and the mean rates of the output and I populations."""
+    acc = block_accuracies(net)
+    row = {"t_s": t1, **(acc[-1] if acc else {})}
+    for key, grp in (("out_rate_hz", net.outputs), ("inh_rate_hz", net.inhibitory)):
+        n = np.asarray(grp.n_spikes[:], dtype=float)
+        row[key] = float((n.sum() - counts_before.get(key, 0.0)) / (n.size * (t1 - t0)))
+    return row

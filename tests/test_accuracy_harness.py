@@ -1,0 +1,56 @@
+"""benchmarks/accuracy.py: one real run per optimizer on digits, then the report from its raw JSON."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import accuracy as A  # noqa: E402
+
+
+@pytest.fixture()
+def tiny_tasks(monkeypatch):
+    monkeypatch.setitem(A.TASKS, "digits", (dict(A.TASKS["digits"][0], epochs=2), "cpu"))
+    monkeypatch.setitem(A.TASKS, "regression", (dict(A.TASKS["regression"][0], epochs=2), "cpu"))
+
+
+def test_runs_write_raw_json_and_the_report(tmp_path, tiny_tasks):
+    jobs = [dict(task=t, optimizer=o, lr=lr, schedule=s, seed=0)
+            for t in ("digits", "regression") for o, lr in (("madam", 0.01), ("adam", 1e-3), ("eg_pm", 0.01))
+            for s in ("constant", "warmup_cosine")]
+    done = A.run_all(jobs, "cpu", 1, tmp_path / "out", budget_s=1e9)
+    assert len(done) == len(jobs) and not any(r["error"] for r in done)
+    raw = A.read_raw([tmp_path / "out"])
+    assert len(raw) == len(jobs)
+    for r in raw:
+        assert 0.0 <= r["score"] <= 1.0 and r["sigma_ratio"] > 0
+        if r["optimizer"] == "madam":  # Madam keeps every sign and declares its bound
+            assert r["sign_flips"] == 0 and r["frac_at_bounds"] is not None
+    A.write_report(raw, [], tmp_path / "docs", [tmp_path / "out"])
+    md = (tmp_path / "docs" / "accuracy.md").read_text()
+    assert "| madam @ 0.01 | constant |" in md and "**tuned adam**" in md
+    assert (tmp_path / "docs" / "accuracy.png").stat().st_size > 1000
+    # a finished point is not run again
+    assert A.run_all(jobs, "cpu", 1, tmp_path / "out", budget_s=1e9) == []
+
+
+def test_jobs_are_seed_major_and_the_deadline_starts_nothing(tmp_path):
+    jobs = A.jobs_for(["digits", "regression"], 2, lr_check=["madam", "eg_pm"])
+    seeds = [j["seed"] for j in jobs if j["lr"] not in A.CHECK_LRS or j["optimizer"] not in A.CANDIDATES]
+    assert seeds == sorted(seeds)
+    assert {j["lr"] for j in jobs if j["optimizer"] == "eg_pm"} == {0.003, 0.01, 0.03}
+    assert {j["lr"] for j in jobs if j["optimizer"] == "nero"} == {0.01}
+    assert A.run_all(jobs[:2], "cpu", 1, tmp_path, budget_s=-1) == []
+
+
+def test_weight_stats_aggregate_the_digest():
+    d = {"a": {"n": 100, "sigma_ln": 0.9355, "frac_at_bounds": 0.1, "sign_flips": 0},
+         "b": {"n": 300, "sigma_ln": 2 * 0.9355, "frac_at_bounds": None, "sign_flips": 30}}
+    s = A.weight_stats(d)
+    assert s["sigma_ratio"] == pytest.approx(1.5) and s["frac_at_bounds"] == pytest.approx(0.1)
+    assert s["sign_flips"] == 30 and s["frac_sign_flips"] == pytest.approx(30 / 400)
+    assert json.dumps(s)

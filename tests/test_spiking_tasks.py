@@ -1,0 +1,233 @@
+"""Reward-learning tasks of the spiking substrate (issue 14): distal reward and digits.
+
+Tiny networks on the numpy target (no compiler): the specs run through the CLI and write the
+run-folder files, the reward bookkeeping does what the docstrings say, bad specs give one line,
+and an interrupted run resumes to exactly the uninterrupted result.
+"""
+
+import gc
+import json
+
+import numpy as np
+import pytest
+
+b2 = pytest.importorskip("brian2")
+
+from synapse_madam import cli, substrates  # noqa: E402
+from synapse_madam.spiking import distal, digits, make_rule, runner  # noqa: E402
+
+TINY_DISTAL = ['target="numpy"', "duration_s=2.0", "chunk_s=1.0", "network_params.n_exc=40",
+               "network_params.n_inh=10", "network_params.n_out=8"]
+TINY_DIGITS = ['target="numpy"', "network_params.n_train=12", "network_params.n_test=6", "network_params.epochs=2",
+               "network_params.n_per_class=2", "network_params.n_inh=3", "network_params.present_ms=30.0",
+               "network_params.rest_ms=10.0"]
+
+
+def _spec(name, sets):
+    spec = substrates.apply_overrides(substrates.load_spec(name), sets)
+    return runner.validate(spec, name)
+
+
+@pytest.mark.parametrize("spec_name, sets, task", [
+    ("spiking_distal_madam", TINY_DISTAL, "distal_reward"),
+    ("spiking_distal_additive", TINY_DISTAL, "distal_reward"),
+    ("spiking_digits_madam", TINY_DIGITS, "digits"),
+    ("spiking_digits_additive", TINY_DIGITS, "digits"),
+])
+def test_task_spec_runs_tiny_through_the_cli(spec_name, sets, task, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["run", f"models/{spec_name}.toml", "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    assert cli.main(args) == 0
+    headline = capsys.readouterr().out
+    madam = "madam" in spec_name
+    assert "sign flips 0" in headline or not madam  # additive weights may end at 0, which the digest counts
+    for f in ("spec.toml", "metrics.jsonl", "summary.json", "weights.npz", "weights_init.npz", "weights.png",
+              "task.png"):
+        assert (out / f).is_file(), f
+    assert not (out / "checkpoint.b2").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["weights"]["EE"]["frac_wrong_sign"] == 0 for r in rows)
+    assert all(r["weights"]["EE"]["sign_flips"] == 0 for r in rows) or not madam
+    ee = summary["weights"]["EE"]
+    assert (ee["sign_flips"] == 0 or not madam) and ee["frac_wrong_sign"] == 0.0
+    assert summary["results"]["task"] == task and summary["wall_per_bio_s"] > 0
+    with np.load(out / "weights.npz") as z, np.load(out / "weights_init.npz") as z0:
+        assert z["EE"].shape == z0["EE"].shape == (summary["params"]["n_plastic"],)
+        assert np.all(z["EE"] > 0) if madam else np.all(z["EE"] >= 0)
+    if task == "distal_reward":
+        r = summary["results"]
+        assert "chosen synapse percentile" in headline
+        assert len(r["percentile"]) == 2 and 0 <= r["final_percentile"] <= 1
+        assert summary["duration_s"] == 2.0
+    else:
+        blocks = summary["results"]["blocks"]
+        assert [b["epoch"] for b in blocks] == [1, 2] and "test accuracy" in headline
+        assert all(0 <= b["test_accuracy"] <= 1 for b in blocks)
+        assert summary["duration_s"] == pytest.approx(2 * (12 + 6) * 0.04)
+
+
+def test_distal_rewards_follow_each_pairing_after_1_to_3_s():
+    """The bookkeeping of the reward operation: every counted pairing schedules one reward of
+    `reward` at a delay drawn from default_rng((seed, k)), delivered at the first tick at or after it."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    rule = make_rule("additive_reward")
+    net = distal.build_distal(rule, seed=7, n_exc=20, n_inh=5, n_out=4)
+    op = next(o for o in net.network.objects if o.name == "distal_reward_delivery")
+    net.detector.variables["pairs"].get_value()[0] = 2
+    tick = float(rule.update_dt)
+    deliveries = []
+    for k in range(400):  # 4 s of ticks, called as the network would (the ticks that decay d do not run)
+        before = float(net.plastic.mod_d[:])
+        op.function(np.asarray([k * tick]))
+        if float(net.plastic.mod_d[:]) != before:
+            deliveries.append((k * tick, float(net.plastic.mod_d[:]) - before))
+    delays = [np.random.default_rng((7, k)).uniform(1.0, 3.0) for k in range(2)]
+    expected = sorted(np.ceil(np.array(delays) / tick - 1e-9) * tick)
+    assert [t for t, _ in deliveries] == pytest.approx(expected) and all(a == 0.5 for _, a in deliveries)
+    assert all(1.0 <= t <= 3.0 + tick for t, _ in deliveries)
+    assert distal.task_state(net) == {"pairings": 2, "rewards_pending": 0, "dropped": 0}
+
+
+def test_distal_detector_counts_the_pairings_of_the_chosen_synapse():
+    """Pairings counted in compiled code = n2 spikes with a spike of neuron 0 less than 20 ms earlier."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 0.5 * b2.ms
+    b2.seed(3)
+    net = distal.build_distal(make_rule("additive_reward"), seed=3, n_exc=10, n_inh=3, n_out=3, noise=40.0)
+    mon = b2.SpikeMonitor(net.neurons)
+    net.network.add(mon)
+    net.network.run(3 * b2.second)
+    t, i = np.asarray(mon.t[:]), np.asarray(mon.i[:])
+    t_pre, t_post = t[i == 0], t[i == net.post]
+    assert t_pre.size > 10 and t_post.size > 10
+
+    def count(strict):
+        n = 0
+        for tp in t_post:
+            earlier = t_pre[t_pre < tp] if strict else t_pre[t_pre <= tp]
+            n += bool(earlier.size) and tp - earlier[-1] < 0.02
+        return n
+
+    total = int(net.detector.total_pairs[0]) + int(net.detector.pairs[0])
+    assert count(True) <= total <= count(False) and total > 0
+
+
+def test_percentile_and_solved_time():
+    assert distal.percentile(np.array([1.0, 2.0, 3.0, 3.0]), 2) == pytest.approx((2 + 0.5) / 3)
+    assert distal.solved_time([1, 2, 3, 4], [0.5, 0.995, 0.98, 0.999], 0.99) == 4
+    assert distal.solved_time([1, 2, 3], [0.995, 0.999, 0.992], 0.99) == 1
+    assert distal.solved_time([1, 2], [0.999, 0.5], 0.99) is None
+
+
+def test_digits_split_and_schedule():
+    x_tr, y_tr, x_te, y_te = digits.load_split()
+    assert (len(y_tr), len(y_te)) == (1347, 450) and x_tr.min() >= 0 and x_tr.max() <= 1
+    assert np.ptp(np.bincount(y_te)) <= 3  # stratified: every class about a quarter of its images
+    rates = digits.encode(x_tr[:3], 50.0)
+    np.testing.assert_allclose(rates.sum(axis=1), 64 * 50.0)  # on/off code: the same total rate
+    s = digits.make_schedule(y_tr[:5], y_te[:3], epochs=2, seed=1)
+    assert s["train"].tolist() == [True] * 5 + [False] * 3 + [True] * 5 + [False] * 3
+    assert sorted(s["index"][:5]) == list(range(5)) and s["index"][5:8].tolist() == [0, 1, 2]
+
+
+def test_digits_answers_and_rewards_at_the_end_of_each_presentation():
+    """The reward operation sets the image's rates at the start of a slot, reads the populations'
+    spike counts at the end of the presentation, stores the answer and delivers the teaching signal."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    rule = make_rule("additive_reward", w_max=1.0)
+    net = digits.build_digits(rule, seed=1, n_train=4, n_test=2, epochs=1, n_per_class=2, n_inh=2,
+                              present_ms=30.0, rest_ms=10.0)
+    op = next(o for o in net.network.objects if o.name == "digit_reward_delivery")
+    rate = net.inputs.variables["rate"].get_value()
+    count = net.outputs.variables["count"].get_value()
+    label = int(net.schedule["label"][0])
+
+    def call(t):
+        """The operation at time t; returns {population: amount delivered} (d only changes here)."""
+        before = np.array([float(g.mod_d[:]) for g in net.plastic])
+        op.function(np.asarray([t]))
+        delta = np.array([float(g.mod_d[:]) for g in net.plastic]) - before
+        return {int(c): pytest.approx(float(delta[c])) for c in np.flatnonzero(delta)}
+
+    assert call(0.0) == {} and rate.sum() == pytest.approx(64 * digits.DEFAULTS["rate_max_hz"])
+    wrong = (label + 1) % 10
+    count[:] = 0
+    count[2 * wrong] = 3  # population `wrong` wins
+    assert call(0.03) == {label: 1.0, wrong: -1.0}
+    assert rate.sum() == 0.0 and net.book.answer[0] == wrong
+    call(0.04)  # slot 1 starts: counts cleared
+    assert count.sum() == 0.0
+    count[2 * int(net.schedule["label"][1])] = 1  # correct answer: reward minus the expected reward
+    r_bar = float(net.book.r_bar[:])
+    assert call(0.07) == {int(net.schedule["label"][1]): pytest.approx(1.0 - r_bar)}
+    call(0.08)
+    assert call(0.11) == {}  # silence: no answer, nothing to credit
+    assert net.book.answer[2] == -1
+
+
+@pytest.mark.parametrize("sets, match", [
+    (['target="cpp_standalone"'], "needs target"),
+    (["rule.name=\"madam\""], "reward task"),
+    (["network_params.n_hidden=3"], "unknown network_params n_hidden"),
+    (["network_params.n_out=900"], "must be smaller"),
+])
+def test_bad_distal_specs_fail_with_one_line(sets, match, tmp_path, capsys):
+    args = ["run", "models/spiking_distal_madam.toml", "--out", str(tmp_path / "r")]
+    for s in TINY_DISTAL[1:] + sets:
+        args += ["--set", s]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err
+
+
+@pytest.mark.parametrize("sets, match", [
+    (["duration_s=5.0"], "follows from the schedule"),
+    (['network_params.reward_mode="oracle"'], "reward_mode"),
+    (["network_params.present_ms=25.0"], "multiple of the rule's update_dt"),
+])
+def test_bad_digits_specs_fail_with_one_line(sets, match, tmp_path, capsys):
+    args = ["run", "models/spiking_digits_madam.toml", "--out", str(tmp_path / "r")]
+    for s in TINY_DIGITS + sets:
+        args += ["--set", s]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and match in err
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("spec_name, sets", [("spiking_distal_madam", TINY_DISTAL),
+                                             ("spiking_digits_additive", TINY_DIGITS)])
+def test_interrupted_task_resumes_exactly(spec_name, sets, tmp_path):
+    spec = _spec(spec_name, sets)
+    b2.start_scope()
+    full, data_full = runner.simulate(spec, tmp_path / "full", log=lambda *_: None)
+
+    def stop_after_first_chunk(line):
+        raise _Stop(line)
+
+    gc.collect()  # Brian2 names the clocks of run_regularly after the free names; restore matches by name
+    b2.start_scope()
+    with pytest.raises(_Stop) as info:
+        runner.simulate(spec, tmp_path / "cut", log=stop_after_first_chunk)
+    del info  # its traceback holds the interrupted network (a resumed run is a new process in practice)
+    gc.collect()
+    assert (tmp_path / "cut" / "checkpoint.b2").is_file()
+    b2.start_scope()
+    said = []
+    resumed, data_resumed = runner.simulate(spec, tmp_path / "cut", resume=True, log=said.append)
+    assert said[0].startswith("resumed from") and len(said) == 2  # the message, then the second chunk
+    a, b = ([{k: v for k, v in json.loads(x).items() if k != "wall_s"}
+             for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()] for d in ("full", "cut"))
+    assert len(a) == 2 and a == b
+    np.testing.assert_array_equal(data_full["weights"]["EE"], data_resumed["weights"]["EE"])
+    np.testing.assert_array_equal(data_full["initial"]["EE"], data_resumed["initial"]["EE"])
+    assert full["results"] == resumed["results"]
