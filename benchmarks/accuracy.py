@@ -199,13 +199,25 @@ def _worker(args):
     return res
 
 
+def finished(out: Path, job: dict) -> bool:
+    """True when ``out`` holds a result of ``job`` that did not crash (a crashed one is run again:
+    its error may have been the environment's, e.g. a library version, not the point's)."""
+    path = out / "raw" / (job_name(job) + ".json")
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text()).get("error") is None
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
 def run_all(jobs, device: str, workers: int, out: Path, budget_s: float, hard_s: float = math.inf) -> list[dict]:
     """Run the jobs not yet in ``out`` (no job starts after ``budget_s``); at ``hard_s`` the
     workers are terminated and the runs finished so far are what there is."""
     start = time.time()
     deadline = start + budget_s
     done = []
-    todo = [j for j in jobs if not (out / "raw" / (job_name(j) + ".json")).is_file()]
+    todo = [j for j in jobs if not finished(out, j)]
     args = [(j, device, str(out), deadline, TASKS[j["task"]][0]) for j in todo]  # the spec travels: workers
     # are fresh processes (spawn) and would otherwise see the module's TASKS, not this process's
     pool = None

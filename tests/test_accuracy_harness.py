@@ -54,3 +54,14 @@ def test_weight_stats_aggregate_the_digest():
     assert s["sigma_ratio"] == pytest.approx(1.5) and s["frac_at_bounds"] == pytest.approx(0.1)
     assert s["sign_flips"] == 30 and s["frac_sign_flips"] == pytest.approx(30 / 400)
     assert json.dumps(s)
+
+
+def test_a_crashed_point_is_run_again_a_finished_one_is_not(tmp_path, tiny_tasks):
+    job = dict(task="regression", optimizer="madam", lr=0.01, schedule="constant", seed=0)
+    path = tmp_path / "raw" / (A.job_name(job) + ".json")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(job, score=None, error="TypeError: from another machine", weights={})))
+    done = A.run_all([job], "cpu", 1, tmp_path, budget_s=1e9)
+    assert len(done) == 1 and done[0]["error"] is None and done[0]["score"] > 0.5
+    assert json.loads(path.read_text())["error"] is None
+    assert A.run_all([job], "cpu", 1, tmp_path, budget_s=1e9) == []

@@ -1,5 +1,6 @@
-"""Shared pieces of the issue-13 optimizers (NeuronMadam, Nero, EGPM): hyperparameter checks,
-group iteration, the lr schedule and the multi-tensor normalised gradient.
+"""Shared pieces of the issue-13 optimizers (NeuronMadam, Nero, EGPM): their base class (the
+torch plumbing of ``step`` and ``load_state_dict``), hyperparameter checks, group iteration, the lr
+schedule and the multi-tensor normalised gradient.
 
 Each optimizer keeps torch.optim conventions (param groups with their own hyperparameters,
 ``state_dict`` round trips, ``closure``); its math is in :mod:`synapse_madam.rule`, and every
@@ -12,8 +13,60 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.optim import Optimizer
 
 from .. import rule
+from ._state import evaluate_closure
+
+
+class ElementwiseOptimizer(Optimizer):
+    """The torch plumbing the three share: ``step`` hands each group's (params, grads, states)
+    to the subclass's multi-tensor ``_foreach_step`` or its one-tensor-at-a-time ``_loop_step``
+    (``foreach=False``); every group's hyperparameters pass the subclass's ``_check`` (at
+    construction and in ``add_param_group``); ``load_state_dict`` copies. A subclass sets ``NAME``
+    (for error messages) and may override ``_state_of`` (lazily created state)."""
+
+    NAME = "optimizer"
+
+    def __init__(self, params, defaults: dict):
+        self._check(defaults)
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._check(self.param_groups[-1])
+        check_params(self.NAME, self.param_groups[-1])
+
+    def _check(self, group: dict) -> None:
+        raise NotImplementedError
+
+    def _state_of(self, p, group) -> dict:
+        return self.state[p]
+
+    def _foreach_step(self, params, grads, states, group) -> None:
+        raise NotImplementedError
+
+    def _loop_step(self, params, grads, states, group) -> None:
+        raise NotImplementedError
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
+        load_state_dict_copying(self, state_dict)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One step over every group; ``closure`` re-evaluates the model and returns the loss."""
+        loss = evaluate_closure(closure)
+        for group in self.param_groups:
+            params, grads = grads_of(self.NAME, group, group["maximize"])
+            if not params:
+                continue
+            states = [self._state_of(p, group) for p in params]
+            if use_foreach(group):
+                self._foreach_step(params, grads, states, group)
+            else:
+                self._loop_step(params, grads, states, group)
+        return loss
 
 
 def check_common(name: str, lr, beta: float, g_bound: float, warmup, total_steps) -> None:
@@ -102,3 +155,16 @@ def load_state_dict_copying(optimizer, state_dict: dict) -> None:
         for key, value in state.items():
             if torch.is_tensor(value):
                 state[key] = value.to(device="cpu", dtype=torch.float32, copy=True) if key == "step" else value.clone()
+
+
+def begin_foreach_step(grads, states, beta: float, per_neuron_sum: bool = False):
+    """The opening of every multi-tensor step: gradients cast to the moments' dtype, ``step``
+    advanced (a new tensor, never shared with a loaded state_dict) and the second moments updated.
+    Returns (vs, grads, ts)."""
+    vs = [st["exp_avg_sq"] for st in states]
+    grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
+    for st in states:
+        st["step"] = st["step"] + 1
+    ts = [float(st["step"]) for st in states]
+    second_moments_(vs, grads, beta, per_neuron_sum=per_neuron_sum)
+    return vs, grads, ts

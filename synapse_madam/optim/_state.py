@@ -40,3 +40,28 @@ def copy_split_(targets: list, flat: torch.Tensor) -> None:
     except (RuntimeError, NotImplementedError):  # a dtype the multi-tensor kernel lacks
         for t, x in zip(targets, pieces):
             t.copy_(x)
+
+
+class WrapsInner(Optimizer):
+    """Plumbing of an optimizer that wraps ``self.inner`` and keeps its own per-weight state (the
+    grid wrappers UniformQuantized and FloatQuantized): ``zero_grad`` is the inner one's, and the
+    state dict is ``{"inner": ..., "grid": ...}``, the grid part loaded with the tensors named in
+    ``GRID_KEYS`` kept in their saved dtypes."""
+
+    GRID_KEYS: tuple[str, ...] = ("seed",)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.inner.zero_grad(set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"inner": self.inner.state_dict(), "grid": super().state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"inner", "grid"}:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'inner' and 'grid' "
+                             f"(as written by {name}.state_dict()).")
+        self.inner.load_state_dict(state_dict["inner"])
+        load_state_dict_keeping_dtypes(self, state_dict["grid"], self.GRID_KEYS)
+        self.__dict__.pop("_flat_cache", None)
+        self.param_groups = self.inner.param_groups

@@ -5,16 +5,68 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.optim import Optimizer
 
 from .. import rule
 from . import _elementwise as E
-from ._state import evaluate_closure
 
 __all__ = ["EGPM"]
 
 
-class EGPM(Optimizer):
+def _check(group: dict) -> None:
+    E.check_common("EGPM", group["lr"], group["beta"], group["g_bound"], group["warmup"], group["total_steps"])
+    E.check_real("EGPM", "offset", group["offset"], lambda x: math.isfinite(x) and x > 0, "a finite number > 0 (default 0.5)")
+    E.check_real("EGPM", "p_scale", group["p_scale"], lambda x: x > 0, "> 0 (default 3; inf: no bound)")
+    E.check_choice("EGPM", "normalize", group["normalize"], rule.EG_NORMALIZE)
+    E.check_real("EGPM", "momentum", group["momentum"], lambda x: 0 <= x < 1, "in [0, 1) (default 0: off)")
+
+
+def _foreach_step(params, grads, states, group) -> None:
+    beta = group["beta"]
+    vs, grads, ts = E.begin_foreach_step(grads, states, beta)
+    nums, momentum = grads, group["momentum"]
+    if momentum:
+        ms = [st["exp_avg"] for st in states]
+        torch._foreach_mul_(ms, momentum)
+        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
+        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
+    g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
+    etas = [group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
+    down = torch._foreach_mul(g_hat, [-e for e in etas])
+    up = torch._foreach_mul(g_hat, etas)
+    torch._foreach_exp_(down)
+    torch._foreach_exp_(up)
+    wps, wms = [st["w_plus"] for st in states], [st["w_minus"] for st in states]
+    torch._foreach_mul_(wps, down)
+    torch._foreach_mul_(wms, up)
+    for wp, wm, st in zip(wps, wms, states):
+        if "target" in st:
+            total = rule._per_row(wp, (wp + wm).reshape(wp.shape[0], -1).sum(dim=1))
+            wp.mul_(st["target"] / total)
+            wm.mul_(st["target"] / total)
+        if "w_max" in st:
+            wp.clamp_(max=st["w_max"])
+            wm.clamp_(max=st["w_max"])
+    torch._foreach_copy_(params, torch._foreach_sub(wps, wms))
+
+
+def _loop_step(params, grads, states, group) -> None:
+    for p, g, st in zip(params, grads, states):
+        t = float(st["step"])
+        f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
+        s = rule.EGState(st["w_plus"], st["w_minus"], st["exp_avg_sq"], t, st.get("w_max"), st.get("target"),
+                         st.get("exp_avg"))
+        w, s = rule.eg_update(g, s, group["lr"], group["beta"], group["g_bound"], lr_factor=f,
+                              momentum=group["momentum"])
+        p.copy_(w)
+        st["w_plus"].copy_(s.w_plus)
+        st["w_minus"].copy_(s.w_minus)
+        st["exp_avg_sq"].copy_(s.v)
+        if s.m is not None:
+            st["exp_avg"].copy_(s.m)
+        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
+
+
+class EGPM(E.ElementwiseOptimizer):
     r"""EG± (Kivinen & Warmuth, Inf. Comput. 1997) with Madam's normalised gradient: each weight is
     a pair of positive synapses, w = w+ - w- (``rule.eg_split``: w± = (|w| ± w)/2 + offset RMS(W)),
     and at every step (``rule.eg_update``)::
@@ -40,13 +92,10 @@ class EGPM(Optimizer):
                  momentum: float = 0.0, warmup: int = 0, total_steps: int = 0, maximize: bool = False, foreach: bool | None = None):
         defaults = dict(lr=lr, offset=offset, p_scale=p_scale, g_bound=g_bound, beta=beta, normalize=normalize,
                         momentum=momentum, warmup=warmup, total_steps=total_steps, maximize=maximize, foreach=foreach)
-        _check(defaults)
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        _check(self.param_groups[-1])
-        E.check_params("EGPM", self.param_groups[-1])
+    def _check(self, group: dict) -> None:
+        _check(group)
 
     def _state_of(self, p, group):
         state = self.state[p]
@@ -66,75 +115,7 @@ class EGPM(Optimizer):
         """None: no bound on |w| itself (the bound w_max is on each synapse w+, w-, not on w = w+ - w-)."""
         return None
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
-        E.load_state_dict_copying(self, state_dict)
+    NAME = "EGPM"
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads = E.grads_of("EGPM", group, group["maximize"])
-            if not params:
-                continue
-            states = [self._state_of(p, group) for p in params]
-            if E.use_foreach(group):
-                _foreach_step(params, grads, states, group)
-            else:
-                for p, g, st in zip(params, grads, states):
-                    t = float(st["step"])
-                    f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
-                    s = rule.EGState(st["w_plus"], st["w_minus"], st["exp_avg_sq"], t, st.get("w_max"), st.get("target"),
-                                     st.get("exp_avg"))
-                    w, s = rule.eg_update(g, s, group["lr"], group["beta"], group["g_bound"], lr_factor=f,
-                                          momentum=group["momentum"])
-                    p.copy_(w)
-                    st["w_plus"].copy_(s.w_plus)
-                    st["w_minus"].copy_(s.w_minus)
-                    st["exp_avg_sq"].copy_(s.v)
-                    if s.m is not None:
-                        st["exp_avg"].copy_(s.m)
-                    st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-        return loss
-
-
-def _check(group: dict) -> None:
-    E.check_common("EGPM", group["lr"], group["beta"], group["g_bound"], group["warmup"], group["total_steps"])
-    E.check_real("EGPM", "offset", group["offset"], lambda x: math.isfinite(x) and x > 0, "a finite number > 0 (default 0.5)")
-    E.check_real("EGPM", "p_scale", group["p_scale"], lambda x: x > 0, "> 0 (default 3; inf: no bound)")
-    E.check_choice("EGPM", "normalize", group["normalize"], rule.EG_NORMALIZE)
-    E.check_real("EGPM", "momentum", group["momentum"], lambda x: 0 <= x < 1, "in [0, 1) (default 0: off)")
-
-
-def _foreach_step(params, grads, states, group) -> None:
-    beta = group["beta"]
-    vs = [st["exp_avg_sq"] for st in states]
-    grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
-    for st in states:
-        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-    ts = [float(st["step"]) for st in states]
-    E.second_moments_(vs, grads, beta)
-    nums, momentum = grads, group["momentum"]
-    if momentum:
-        ms = [st["exp_avg"] for st in states]
-        torch._foreach_mul_(ms, momentum)
-        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
-        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
-    g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
-    etas = [group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
-    down = torch._foreach_mul(g_hat, [-e for e in etas])
-    up = torch._foreach_mul(g_hat, etas)
-    torch._foreach_exp_(down)
-    torch._foreach_exp_(up)
-    wps, wms = [st["w_plus"] for st in states], [st["w_minus"] for st in states]
-    torch._foreach_mul_(wps, down)
-    torch._foreach_mul_(wms, up)
-    for wp, wm, st in zip(wps, wms, states):
-        if "target" in st:
-            total = rule._per_row(wp, (wp + wm).reshape(wp.shape[0], -1).sum(dim=1))
-            wp.mul_(st["target"] / total)
-            wm.mul_(st["target"] / total)
-        if "w_max" in st:
-            wp.clamp_(max=st["w_max"])
-            wm.clamp_(max=st["w_max"])
-    torch._foreach_copy_(params, torch._foreach_sub(wps, wms))
+    _foreach_step = staticmethod(_foreach_step)
+    _loop_step = staticmethod(_loop_step)

@@ -17,7 +17,7 @@ from .. import rule
 from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_bits, check_rounding, hash_uniform, round_to_integer
 from . import native
-from ._state import copy_split_, load_state_dict_keeping_dtypes
+from ._state import WrapsInner, copy_split_
 
 __all__ = ["uniform_grid_step", "quantize_uniform", "UniformQuantized"]
 
@@ -35,13 +35,15 @@ def quantize_uniform(w: torch.Tensor, bits: int, scale, rounding: str = "nearest
     return (q * delta).to(w.dtype)
 
 
-class UniformQuantized(Optimizer):
+class UniformQuantized(WrapsInner):
     """Wrap ``inner`` (any torch optimizer) so that its weights stay on a B-bit uniform grid.
 
     ``param_groups`` are the inner optimizer's own (lr schedulers drive them as usual);
     ``state_dict`` holds the inner optimizer's state plus the per-tensor grid scales.
     ``rounding`` is "nearest" (the naive baseline, default) or "stochastic".
     """
+
+    GRID_KEYS = ("seed",)  # grid-state tensors loaded in their saved dtypes
 
     def __init__(self, inner: Optimizer, bits: int = 8, *, p_scale: float = rule.DEFAULT_P_SCALE,
                  rounding: str = "nearest", seed: int = 0):
@@ -134,18 +136,3 @@ class UniformQuantized(Optimizer):
         loss = self.inner.step(closure)
         self._quantize_all()
         return loss
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.inner.zero_grad(set_to_none)
-
-    def state_dict(self) -> dict:
-        return {"inner": self.inner.state_dict(), "grid": super().state_dict()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if set(state_dict) != {"inner", "grid"}:
-            raise ValueError("UniformQuantized.load_state_dict: expected a dict with keys 'inner' and 'grid' "
-                             "(as written by UniformQuantized.state_dict()).")
-        self.inner.load_state_dict(state_dict["inner"])
-        load_state_dict_keeping_dtypes(self, state_dict["grid"], ("seed",))
-        self.__dict__.pop("_flat_cache", None)
-        self.param_groups = self.inner.param_groups

@@ -43,7 +43,7 @@ from torch.optim import Optimizer
 from .. import rule
 from ..hashnoise import hash_uniform_keys, segment_keys, stream_seed
 from ..lns import check_rounding, hash_uniform
-from ._state import copy_split_, load_state_dict_keeping_dtypes
+from ._state import WrapsInner, copy_split_
 
 __all__ = ["FloatGrid", "FLOAT_FORMATS", "float_grid", "quantize_float", "FloatQuantized"]
 
@@ -95,7 +95,7 @@ def quantize_float(x: torch.Tensor, grid: FloatGrid, rounding: str = "nearest", 
     return torch.copysign(mag, x)
 
 
-class FloatQuantized(Optimizer):
+class FloatQuantized(WrapsInner):
     """Wrap ``inner`` (any torch optimizer) so that its weights are stored in ``format``.
 
     ``format``: "float8_e4m3fn", "float8_e5m2" or "bfloat16"; ``rounding``: "stochastic"
@@ -106,6 +106,8 @@ class FloatQuantized(Optimizer):
     forward pass. Noise for stochastic rounding is a hash of (seed, step, index): runs are
     deterministic under a seed and resume exactly.
     """
+
+    GRID_KEYS = ("seed", "codes", "master")  # grid-state tensors loaded in their saved dtypes
 
     weight_state_keys = ("codes", "scale", "master")
 
@@ -202,20 +204,8 @@ class FloatQuantized(Optimizer):
         self._store_all()
         return loss
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.inner.zero_grad(set_to_none)
-
-    def state_dict(self) -> dict:
-        return {"inner": self.inner.state_dict(), "grid": super().state_dict()}
-
     def load_state_dict(self, state_dict: dict) -> None:
-        if set(state_dict) != {"inner", "grid"}:
-            raise ValueError("FloatQuantized.load_state_dict: expected a dict with keys 'inner' and 'grid' "
-                             "(as written by FloatQuantized.state_dict()).")
-        self.inner.load_state_dict(state_dict["inner"])
-        load_state_dict_keeping_dtypes(self, state_dict["grid"], ("seed", "codes", "master"))
-        self.__dict__.pop("_flat_cache", None)
-        self.param_groups = self.inner.param_groups
+        super().load_state_dict(state_dict)
         with torch.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:

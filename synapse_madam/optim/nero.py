@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import torch
-from torch.optim import Optimizer
 
 from .. import rule
 from . import _elementwise as E
-from ._state import evaluate_closure
 
 __all__ = ["Nero"]
 
 
-class Nero(Optimizer):
+def _foreach_step(params, grads, states, group) -> None:
+    beta = group["beta"]
+    vs, grads, ts = E.begin_foreach_step(grads, states, beta, per_neuron_sum=True)
+    g_hat = E.normalized_gradients(grads, vs, ts, beta, float("inf"))
+    f = E.lr_factors(ts, group["warmup"], group["total_steps"])
+    torch._foreach_mul_(g_hat, [-group["lr"] * fi * st["scale"] for fi, st in zip(f, states)])
+    torch._foreach_add_(params, g_hat)
+    for p in params:
+        if p.ndim >= 2:
+            p.copy_(rule.nero_project(p))
+
+
+def _loop_step(params, grads, states, group) -> None:
+    for p, g, st in zip(params, grads, states):
+        t = float(st["step"])
+        f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
+        w, s = rule.nero_update(p, g, rule.NeroState(st["exp_avg_sq"], t, st["scale"]), group["lr"],
+                                group["beta"], lr_factor=f)
+        p.copy_(w)
+        st["exp_avg_sq"].copy_(s.v)
+        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
+
+
+class Nero(E.ElementwiseOptimizer):
     r"""Nero, "Learning by Turning: Neural Architecture Aware Optimisation" (arXiv:2102.07227),
     implemented from the paper's equations (``rule.nero_update``). A neuron is a row of a tensor
     with ndim >= 2::
@@ -35,14 +56,15 @@ class Nero(Optimizer):
     def __init__(self, params, lr=rule.DEFAULT_LR, *, beta: float = rule.DEFAULT_BETA, warmup: int = 0,
                  total_steps: int = 0, maximize: bool = False, foreach: bool | None = None):
         defaults = dict(lr=lr, beta=beta, warmup=warmup, total_steps=total_steps, maximize=maximize, foreach=foreach)
-        E.check_common("Nero", lr, beta, 1.0, warmup, total_steps)
         super().__init__(params, defaults)
 
+    def _check(self, group: dict) -> None:
+        E.check_common("Nero", group["lr"], group["beta"], 1.0, group["warmup"], group["total_steps"])
+
     def add_param_group(self, param_group: dict) -> None:
+        """Checked as every group is; then the weights are projected onto Nero's constraint set."""
         super().add_param_group(param_group)
         group = self.param_groups[-1]
-        E.check_common("Nero", group["lr"], group["beta"], 1.0, group["warmup"], group["total_steps"])
-        E.check_params("Nero", group)
         with torch.no_grad():
             for p in group["params"]:
                 p.copy_(rule.nero_project(p))
@@ -53,44 +75,7 @@ class Nero(Optimizer):
         """None: no bound on |w| itself."""
         return None
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
-        E.load_state_dict_copying(self, state_dict)
+    NAME = "Nero"
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads = E.grads_of("Nero", group, group["maximize"])
-            if not params:
-                continue
-            states = [self.state[p] for p in params]
-            if E.use_foreach(group):
-                _foreach_step(params, grads, states, group)
-            else:
-                for p, g, st in zip(params, grads, states):
-                    t = float(st["step"])
-                    f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
-                    w, s = rule.nero_update(p, g, rule.NeroState(st["exp_avg_sq"], t, st["scale"]), group["lr"],
-                                            group["beta"], lr_factor=f)
-                    p.copy_(w)
-                    st["exp_avg_sq"].copy_(s.v)
-                    st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-        return loss
-
-
-def _foreach_step(params, grads, states, group) -> None:
-    beta = group["beta"]
-    vs = [st["exp_avg_sq"] for st in states]
-    grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
-    for st in states:
-        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-    ts = [float(st["step"]) for st in states]
-    E.second_moments_(vs, grads, beta, per_neuron_sum=True)
-    g_hat = E.normalized_gradients(grads, vs, ts, beta, float("inf"))
-    f = E.lr_factors(ts, group["warmup"], group["total_steps"])
-    torch._foreach_mul_(g_hat, [-group["lr"] * fi * st["scale"] for fi, st in zip(f, states)])
-    torch._foreach_add_(params, g_hat)
-    for p in params:
-        if p.ndim >= 2:
-            p.copy_(rule.nero_project(p))
+    _foreach_step = staticmethod(_foreach_step)
+    _loop_step = staticmethod(_loop_step)

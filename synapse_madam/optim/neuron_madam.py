@@ -3,16 +3,66 @@
 from __future__ import annotations
 
 import torch
-from torch.optim import Optimizer
 
 from .. import rule
 from . import _elementwise as E
-from ._state import evaluate_closure
 
 __all__ = ["NeuronMadam"]
 
 
-class NeuronMadam(Optimizer):
+def _check(group: dict) -> None:
+    E.check_common("NeuronMadam", group["lr"], group["beta"], group["g_bound"], group["warmup"], group["total_steps"])
+    E.check_real("NeuronMadam", "p_scale", group["p_scale"], lambda x: x > 0, "> 0 (default 3)")
+    E.check_real("NeuronMadam", "momentum", group["momentum"], lambda x: 0 <= x < 1, "in [0, 1) (default 0: off)")
+    E.check_real("NeuronMadam", "scaling_rate", group["scaling_rate"], lambda x: 0 < x <= 1, "in (0, 1] (default 1)")
+    E.check_choice("NeuronMadam", "grad_norm", group["grad_norm"], rule.GRAD_NORMS)
+    E.check_choice("NeuronMadam", "scaling", group["scaling"], rule.SCALINGS)
+    E.check_choice("NeuronMadam", "bound", group["bound"], rule.NEURON_BOUNDS)
+
+
+def _for_loop_step(params, grads, states, group) -> None:
+    """One tensor at a time, through the reference rule.neuron_madam_update."""
+    for p, g, st in zip(params, grads, states):
+        t = float(st["step"])
+        s = rule.NeuronMadamState(st["exp_avg_sq"], st.get("exp_avg"), t, st.get("w_max"), st.get("target_norm"))
+        f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
+        w, s = rule.neuron_madam_update(p, g, s, group["lr"], group["beta"], group["g_bound"],
+                                        momentum=group["momentum"], grad_norm=group["grad_norm"],
+                                        scaling=group["scaling"], scaling_rate=group["scaling_rate"],
+                                        bound=group["bound"], lr_factor=f)
+        p.copy_(w)
+        st["exp_avg_sq"].copy_(s.v)
+        if s.m is not None:
+            st["exp_avg"].copy_(s.m)
+        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
+
+
+def _foreach_step(params, grads, states, group) -> None:
+    """The same step as multi-tensor ``torch._foreach_*`` ops (per-neuron parts per tensor)."""
+    beta, momentum = group["beta"], group["momentum"]
+    vs, grads, ts = E.begin_foreach_step(grads, states, beta)
+    nums = grads
+    if momentum:
+        ms = [st["exp_avg"] for st in states]
+        torch._foreach_mul_(ms, momentum)
+        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
+        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
+    g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
+    lrs = [-group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
+    fac = torch._foreach_sign([p if p.dtype == v.dtype else p.to(v.dtype) for p, v in zip(params, vs)])
+    torch._foreach_mul_(fac, g_hat)
+    torch._foreach_mul_(fac, lrs)
+    torch._foreach_exp_(fac)
+    torch._foreach_mul_(params, fac)
+    for p, st in zip(params, states):
+        if group["scaling"] == "neuron" and p.ndim >= 2:
+            p.copy_(rule.homeostatic_scaling(p, st["target_norm"], group["scaling_rate"]))
+        if "w_max" in st:
+            w_max = st["w_max"]
+            torch.clamp(p, -w_max, w_max, out=p)
+
+
+class NeuronMadam(E.ElementwiseOptimizer):
     r"""Sign-preserving multiplicative Madam with per-neuron options (``rule.neuron_madam_update``).
 
     For each tensor W with gradient g at step t::
@@ -50,13 +100,10 @@ class NeuronMadam(Optimizer):
         defaults = dict(lr=lr, p_scale=p_scale, g_bound=g_bound, beta=beta, momentum=momentum, grad_norm=grad_norm,
                         scaling=scaling, scaling_rate=scaling_rate, bound=bound, warmup=warmup,
                         total_steps=total_steps, maximize=maximize, foreach=foreach)
-        _check(defaults)
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        _check(self.param_groups[-1])
-        E.check_params("NeuronMadam", self.param_groups[-1])
+    def _check(self, group: dict) -> None:
+        _check(group)
 
     def _state_of(self, p, group):
         state = self.state[p]
@@ -73,24 +120,10 @@ class NeuronMadam(Optimizer):
                 state["target_norm"] = s.target_norm
         return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """torch semantics; the loaded state is a copy, never the saved tensors themselves."""
-        E.load_state_dict_copying(self, state_dict)
+    NAME = "NeuronMadam"
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """One step over every group; ``closure`` re-evaluates the model and returns the loss."""
-        loss = evaluate_closure(closure)
-        for group in self.param_groups:
-            params, grads = E.grads_of("NeuronMadam", group, group["maximize"])
-            if not params:
-                continue
-            states = [self._state_of(p, group) for p in params]
-            if E.use_foreach(group):
-                _foreach_step(params, grads, states, group)
-            else:
-                _for_loop_step(params, grads, states, group)
-        return loss
+    _foreach_step = staticmethod(_foreach_step)
+    _loop_step = staticmethod(_for_loop_step)
 
     def magnitude_bounds(self, p):
         """(0, w_max) of ``p`` when its bound is one number (bound="tensor"); None otherwise."""
@@ -99,60 +132,3 @@ class NeuronMadam(Optimizer):
         if group is None or group["bound"] != "tensor" or w_max is None:
             return None  # a per-neuron bound is not one number (the digest takes one bound per matrix)
         return 0.0, float(w_max)
-
-
-def _check(group: dict) -> None:
-    E.check_common("NeuronMadam", group["lr"], group["beta"], group["g_bound"], group["warmup"], group["total_steps"])
-    E.check_real("NeuronMadam", "p_scale", group["p_scale"], lambda x: x > 0, "> 0 (default 3)")
-    E.check_real("NeuronMadam", "momentum", group["momentum"], lambda x: 0 <= x < 1, "in [0, 1) (default 0: off)")
-    E.check_real("NeuronMadam", "scaling_rate", group["scaling_rate"], lambda x: 0 < x <= 1, "in (0, 1] (default 1)")
-    E.check_choice("NeuronMadam", "grad_norm", group["grad_norm"], rule.GRAD_NORMS)
-    E.check_choice("NeuronMadam", "scaling", group["scaling"], rule.SCALINGS)
-    E.check_choice("NeuronMadam", "bound", group["bound"], rule.NEURON_BOUNDS)
-
-
-def _for_loop_step(params, grads, states, group) -> None:
-    """One tensor at a time, through the reference rule.neuron_madam_update."""
-    for p, g, st in zip(params, grads, states):
-        t = float(st["step"])
-        s = rule.NeuronMadamState(st["exp_avg_sq"], st.get("exp_avg"), t, st.get("w_max"), st.get("target_norm"))
-        f = rule.warmup_cosine(t + 1, group["warmup"], group["total_steps"])
-        w, s = rule.neuron_madam_update(p, g, s, group["lr"], group["beta"], group["g_bound"],
-                                        momentum=group["momentum"], grad_norm=group["grad_norm"],
-                                        scaling=group["scaling"], scaling_rate=group["scaling_rate"],
-                                        bound=group["bound"], lr_factor=f)
-        p.copy_(w)
-        st["exp_avg_sq"].copy_(s.v)
-        if s.m is not None:
-            st["exp_avg"].copy_(s.m)
-        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-
-
-def _foreach_step(params, grads, states, group) -> None:
-    """The same step as multi-tensor ``torch._foreach_*`` ops (per-neuron parts per tensor)."""
-    beta, momentum = group["beta"], group["momentum"]
-    vs = [st["exp_avg_sq"] for st in states]
-    grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
-    for st in states:
-        st["step"] = st["step"] + 1  # a new tensor: never shared with a loaded state_dict
-    ts = [float(st["step"]) for st in states]
-    E.second_moments_(vs, grads, beta)
-    nums = grads
-    if momentum:
-        ms = [st["exp_avg"] for st in states]
-        torch._foreach_mul_(ms, momentum)
-        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
-        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
-    g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
-    lrs = [-group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
-    fac = torch._foreach_sign([p if p.dtype == v.dtype else p.to(v.dtype) for p, v in zip(params, vs)])
-    torch._foreach_mul_(fac, g_hat)
-    torch._foreach_mul_(fac, lrs)
-    torch._foreach_exp_(fac)
-    torch._foreach_mul_(params, fac)
-    for p, st in zip(params, states):
-        if group["scaling"] == "neuron" and p.ndim >= 2:
-            p.copy_(rule.homeostatic_scaling(p, st["target_norm"], group["scaling_rate"]))
-        if "w_max" in st:
-            w_max = st["w_max"]
-            torch.clamp(p, -w_max, w_max, out=p)
