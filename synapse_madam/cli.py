@@ -196,6 +196,7 @@ DEMOS = [("deep nets: untuned Madam vs tuned Adam/SGD on digits", "synapse_madam
          ("low precision: LNSMadam at 8 and 5 bits vs a uniform grid", "synapse_madam.deep.demo:run_lns_demo"),
          ("rate networks: Dale's law by construction (Madam) vs projection (Adam)", "synapse_madam.rate.demo:run_rate_demo"),
          ("spiking synapses (Brian2): additive STDP vs Madam-STDP", "synapse_madam.spiking.demo:run_spiking_demo"),
+         ("spiking reward (Brian2): three-factor Madam vs additive R-STDP, distal reward", "synapse_madam.spiking.demo:run_reward_demo"),
          ("atlas: every substrate's ln|w| against cortex", "synapse_madam.atlas:run_atlas_demo")]
 
 

@@ -23,6 +23,9 @@ EXPECTED = {
     # network (b)'s weights are compared with Song et al. 2005 in their unit (mV)
     "spiking_plasticity.ipynb": (["sign kept", "Synapse statistics of", "madam", "weights in mV",
                                   "'sign_flips': 0, 'frac_wrong_sign': 0.0"], 0),
+    # the reward tasks of issue 14 with both three-factor rules; Madam never flips a sign
+    "spiking_learning.ipynb": (["small=True", "chosen synapse percentile", "test accuracy per block",
+                                "madam    test accuracy", "sigma ratio to Song 2005", "sign flips 0"], 1),
 }
 
 

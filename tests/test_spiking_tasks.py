@@ -231,3 +231,4 @@ def test_interrupted_task_resumes_exactly(spec_name, sets, tmp_path):
     np.testing.assert_array_equal(data_full["weights"]["EE"], data_resumed["weights"]["EE"])
     np.testing.assert_array_equal(data_full["initial"]["EE"], data_resumed["initial"]["EE"])
     assert full["results"] == resumed["results"]
+
