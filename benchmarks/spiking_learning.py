@@ -146,8 +146,9 @@ def _command(name: str, s: dict) -> str:
     run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
     base_name = run_spec["name"]
     base = runner.validate(substrates.load_spec(base_name), base_name)
+    derived = {"duration_s", "chunk_s"} if run_spec.get("network") == "digits" else set()  # from the schedule
     sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}"
-                    for k, _, v in spec_diff(base, run_spec) if v is not None)
+                    for k, _, v in spec_diff(base, run_spec) if v is not None and k not in derived)
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
@@ -215,11 +216,14 @@ def collect() -> Path:
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
     if has_digits:
         lines += ["### Digits (scikit-learn 8x8, held-out test split)", "",
-                  "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 10 LIF neurons + 20 inhibitory "
-                  "LIF neurons (Dale's law: E->I +, I->E -, fixed), plastic input synapses (12 800), 200 ms "
-                  "presentations + 50 ms rest, a teaching neuromodulator per population (`reward_mode = "
-                  "\"population\"`, synapse_madam/spiking/digits.py); train 1347 / test 450 images (stratified, "
-                  "split_seed 0); the test images are shown after each block without reward.", "",
+                  "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 20 LIF neurons with a slow "
+                  "homeostatic threshold + 20 inhibitory LIF neurons (Dale's law: E->I +, I->E -, fixed), 25 600 "
+                  "plastic input synapses, 200 ms presentations + 50 ms rest, a teaching neuromodulator per "
+                  "population (`reward_mode = \"population\"`, synapse_madam/spiking/digits.py); train 1347 / test "
+                  "450 images (stratified, split_seed 0); a block = every training image once, then every test "
+                  "image once without reward. Same budget for both rules: 3 blocks, same network and seed. "
+                  "The rules' step sizes: Madam at its published lr = 0.01 (not tuned); additive eta = 3 / s picked "
+                  "by hand from a few short trials on a 300-image training subset.", "",
                   "| run | rule | blocks | test accuracy per block | last train accuracy | command |",
                   "|---|---|---:|---|---:|---|"]
         for n, s in digits:
@@ -228,8 +232,7 @@ def collect() -> Path:
                          f"{', '.join(format(x['test_accuracy'], '.3f') for x in b)} | {b[-1]['train_accuracy']:.3f} | "
                          f"`{_command(n, s)}` |")
         for n, rows, spec in _unfinished("digits"):
-            lines.append(f"| {n} (**unfinished**: {len(rows)} of {spec['network_params']['epochs']} blocks when the "
-                         f"session ended) | {spec['rule']['name']} | {len(rows)} | "
+            lines.append(f"| {n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} blocks) | {spec['rule']['name']} | {len(rows)} | "
                          f"{', '.join(format(r['test_accuracy'], '.3f') for r in rows)} | "
                          f"{rows[-1]['train_accuracy']:.3f} | `{_command(n, {})}` (continue: add --resume) |")
         lines.append("")
@@ -293,8 +296,8 @@ NOTES = ["### Reading these results", "",
          "label picks the population that is rewarded; `reward_mode = \"global\"` (one reward-prediction error "
          "for all) is implemented but not measured here.",
          "- **Seeds and budget.** One seed per configuration: one hour of biological time of the distal network "
-         "took 15-50 min of wall time and one digits run 25-45 min on the 2 shared cores (load 4-7) of this "
-         "session, so the issue's three seeds did not fit; the commands above take `--set seed=N`.",
+         "took 15-50 min of wall time and one digits run (3 blocks) about 17 min on the 2 shared cores (load "
+         "1-7) of this session, so the issue's three seeds did not fit; the commands above take `--set seed=N`.",
          "- **cpp_standalone.** The rewards depend on the spikes and are computed in Python between time steps, "
          "which the standalone device cannot do; task specs with target = \"cpp_standalone\" are refused with "
          "one line. The plain spiking runs (models/spiking_song_*, spiking_brunel_*) keep cpp_standalone.", ""]
