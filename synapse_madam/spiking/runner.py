@@ -163,6 +163,19 @@ def _tasks():
     return tasks
 
 
+def seeded_rule(spec: dict):
+    """Set Brian2's clock (``dt_ms``) and every seed (``seed``: Brian2's and numpy's) for a
+    build, and return the spec's plastic rule (``rule``); shared by every spiking builder."""
+    import brian2 as b2
+
+    from .plasticity import make_rule
+
+    b2.defaultclock.dt = spec["dt_ms"] * b2.ms
+    b2.seed(spec["seed"])
+    np.random.seed(spec["seed"])
+    return make_rule(**spec["rule"])
+
+
 def build(spec: dict):
     """Build the network of a validated spec (in the current Brian2 device/target)."""
     import brian2 as b2
@@ -170,10 +183,7 @@ def build(spec: dict):
     from .networks import brunel_network, poisson_to_lif
     from .plasticity import make_rule
 
-    b2.defaultclock.dt = spec["dt_ms"] * b2.ms
-    b2.seed(spec["seed"])
-    np.random.seed(spec["seed"])
-    rule = make_rule(**spec["rule"])
+    rule = seeded_rule(spec)
     inh_rule = make_rule(**spec["inh_rule"]) if "inh_rule" in spec else None
     p = dict(spec["network_params"])
     if spec["network"] == "poisson_lif":

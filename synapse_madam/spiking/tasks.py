@@ -57,14 +57,9 @@ def validate_task(spec: dict, raw: dict, source: str) -> dict:
 
 
 def build(spec: dict):
-    import brian2 as b2
+    from .runner import seeded_rule
 
-    from .plasticity import make_rule
-
-    b2.defaultclock.dt = spec["dt_ms"] * b2.ms
-    b2.seed(spec["seed"])
-    np.random.seed(spec["seed"])
-    rule = make_rule(**spec["rule"])
+    rule = seeded_rule(spec)
     module = TASKS[spec["network"]]
     builder = distal.build_distal if module is distal else digits.build_digits
     return builder(rule, seed=spec["seed"], **spec["network_params"])
