@@ -247,7 +247,7 @@ def collect() -> Path:
         for n, s in runs:
             lines.append(f"| {n} | {s['rule']['name']} | {_weights_row(s)} | {s['wall_per_bio_s']:.2f} |")
         lines += ["", "*wall time per biological second of that run, on a shared 2-core machine under a load "
-                  "average of about 4-7 (other jobs); not a timing result, see below.", ""]
+                  "average between about 1 and 7 (other jobs); not a timing result, see below.", ""]
     if TIMING.is_file():
         t = json.loads(TIMING.read_text())
         lb, la = t["load_before"][0], t["load_after"][0]
@@ -295,9 +295,10 @@ NOTES = ["### Reading these results", "",
          "0.02. The teaching signal per population (`reward_mode = \"population\"`) is supervised in that the "
          "label picks the population that is rewarded; `reward_mode = \"global\"` (one reward-prediction error "
          "for all) is implemented but not measured here.",
-         "- **Seeds and budget.** One seed per configuration: one hour of biological time of the distal network "
-         "took 15-50 min of wall time and one digits run (3 blocks) about 17 min on the 2 shared cores (load "
-         "1-7) of this session, so the issue's three seeds did not fit; the commands above take `--set seed=N`.",
+         "- **Seeds and budget.** Distal reward: one seed per rule; one hour of biological time of that network "
+         "took 15-50 min of wall time on the 2 shared cores of this session (load 1-7), so the issue's three seeds "
+         "did not fit. Digits: the seeds listed in the table (a run of 3 blocks took 7-17 min). Every command takes "
+         "`--set seed=N`.",
          "- **cpp_standalone.** The rewards depend on the spikes and are computed in Python between time steps, "
          "which the standalone device cannot do; task specs with target = \"cpp_standalone\" are refused with "
          "one line. The plain spiking runs (models/spiking_song_*, spiking_brunel_*) keep cpp_standalone.", ""]
