@@ -32,7 +32,9 @@ def torchrun(spec, out, nproc=2):
            f"--nproc_per_node={nproc}", "-m", "synapse_madam.cli", "run", str(spec), "--out", str(out)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     failures = []
-    for _attempt in range(2):  # one retry: on a busy shared machine the rendezvous port can be taken
+    for attempt in range(2):  # one retry: on a busy shared machine the rendezvous port can be taken
+        if attempt:  # a failed attempt may have written results: the retry starts the folder over
+            cmd = cmd + ["--overwrite"]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
         if proc.returncode == 0:
             break

@@ -154,6 +154,10 @@ def run_in(spec: dict, folder: RunFolder, *, callbacks=()) -> dict:
     if folder.writer:
         _figures(folder, weights, summary)
     if world > 1 and joined_here:
+        # every rank waits here until rank 0 has written the run folder: a rank that tore its gloo
+        # group down while rank 0 was still writing once aborted at exit ("terminate called
+        # without an active exception", CI, 2 busy cores)
+        dist.barrier()
         dist.destroy_process_group()
     return summary
 
