@@ -157,6 +157,14 @@ def load_state_dict_copying(optimizer, state_dict: dict) -> None:
                 state[key] = value.to(device="cpu", dtype=torch.float32, copy=True) if key == "step" else value.clone()
 
 
+def fill_state(state: dict, **entries) -> dict:
+    """A new parameter's state: ``step`` (CPU float32 0, as torch's Adam keeps it) and every entry
+    that is not None (optional moments and bounds are left out, not stored as None)."""
+    state["step"] = torch.zeros((), dtype=torch.float32)
+    state.update((k, v) for k, v in entries.items() if v is not None)
+    return state
+
+
 def begin_foreach_step(grads, states, beta: float, per_neuron_sum: bool = False):
     """The opening of every multi-tensor step: gradients cast to the moments' dtype, ``step``
     advanced (a new tensor, never shared with a loaded state_dict) and the second moments updated.

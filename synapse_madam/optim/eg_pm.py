@@ -101,14 +101,8 @@ class EGPM(E.ElementwiseOptimizer):
         state = self.state[p]
         if len(state) == 0:
             s = rule.init_eg_state(p.detach(), group["offset"], group["p_scale"], group["normalize"], group["momentum"])
-            state.update(step=torch.zeros((), dtype=torch.float32), w_plus=s.w_plus, w_minus=s.w_minus,
-                         exp_avg_sq=s.v)
-            if s.m is not None:
-                state["exp_avg"] = s.m
-            if s.w_max is not None:
-                state["w_max"] = s.w_max
-            if s.target is not None:
-                state["target"] = s.target
+            E.fill_state(state, w_plus=s.w_plus, w_minus=s.w_minus, exp_avg_sq=s.v, exp_avg=s.m, w_max=s.w_max,
+                         target=s.target)
         return state
 
     def magnitude_bounds(self, p):

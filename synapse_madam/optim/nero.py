@@ -69,7 +69,7 @@ class Nero(E.ElementwiseOptimizer):
             for p in group["params"]:
                 p.copy_(rule.nero_project(p))
                 s = rule.init_nero_state(p.detach())
-                self.state[p].update(step=torch.zeros((), dtype=torch.float32), exp_avg_sq=s.v, scale=s.scale)
+                E.fill_state(self.state[p], exp_avg_sq=s.v, scale=s.scale)
 
     def magnitude_bounds(self, p):
         """None: no bound on |w| itself."""

@@ -110,14 +110,7 @@ class NeuronMadam(E.ElementwiseOptimizer):
         if len(state) == 0:
             s = rule.init_neuron_madam_state(p.detach(), group["p_scale"], grad_norm=group["grad_norm"],
                                              momentum=group["momentum"], bound=group["bound"])
-            state["step"] = torch.zeros((), dtype=torch.float32)
-            state["exp_avg_sq"] = s.v
-            if s.m is not None:
-                state["exp_avg"] = s.m
-            if s.w_max is not None:
-                state["w_max"] = s.w_max
-            if s.target_norm is not None:
-                state["target_norm"] = s.target_norm
+            E.fill_state(state, exp_avg_sq=s.v, exp_avg=s.m, w_max=s.w_max, target_norm=s.target_norm)
         return state
 
     NAME = "NeuronMadam"
