@@ -80,6 +80,33 @@ def timing(seconds: float, repeats: int, force: bool = False) -> dict:
     return out
 
 
+def reward_step(lr: float = 0.01, presentations: int = 4000, seed: int = 0) -> dict:
+    """How far one reward moves ln|w| under madam_reward's per-tick Madam step when rewards are
+    sparse, with rule.madam_update itself (numpy, no Brian2): one synapse, 25 ticks of 10 ms per
+    presentation (the digits schedule), a reward to its population in a fraction q of the
+    presentations, then d = exp(-k) at the k-th tick (tau_d = update_dt = 10 ms) and g = -(c d) with
+    an eligibility c = +-U(0.5, 1.5) (random sign); Madam's published beta and g_bound. Returns the mean
+    |ln w change| per reward, in units of lr, for q = 0.1, 0.2, 0.3 (second half of the run)."""
+    from synapse_madam import rule as R
+
+    out = {}
+    for q in (0.1, 0.2, 0.3):
+        rng = np.random.default_rng(seed)
+        state = R.init_state(np.array([1.0]), p_scale=1e9)
+        w, moves = np.array([1.0]), []
+        for pres in range(presentations):
+            rewarded, c = rng.random() < q, rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)
+            w_start = w.copy()
+            for k in range(25):
+                g = np.array([-(c * np.exp(-k)) if rewarded else 0.0])
+                w, state = R.madam_update(w, g, state, lr)
+            if rewarded and pres >= presentations // 2:
+                moves.append(abs(float(np.log(w[0] / w_start[0]))) / lr)
+        out[f"{q:g}"] = float(np.mean(moves))
+    print(json.dumps({"ln_w_step_per_reward_in_units_of_lr": out, "lr": lr}))
+    return out
+
+
 def oracle(n_test: int, w_mean: float, params: dict) -> dict:
     """What the digits network can hold: the weights of a logistic regression fitted to the same
     on/off code (scikit-learn, training split), shifted to be >= 0 (adding one constant to every
@@ -152,6 +179,29 @@ def _command(name: str, s: dict) -> str:
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
+def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
+    """The start of one digits table row (up to the command) from a summary or a spec and its rows."""
+    rule = s["rule"]
+    step = rule.get("lr") if rule["name"] == "madam_reward" else rule.get("eta")
+    params = s.get("network_params") or s.get("params") or {}
+    return (f"| {name} | {rule['name']} | {rule.get('eligibility', 'hebbian')} | {step:g} | "
+            f"{params.get('step_schedule', 'constant')} | {len(blocks)} | "
+            f"{', '.join(format(b[key], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
+
+
+def _packaged(name: str) -> bool:
+    """True if runs/spiking_learning/NAME ran its packaged spec unchanged (a seed aside)."""
+    import tomllib
+
+    from synapse_madam import substrates
+    from synapse_madam.runs import spec_diff
+    from synapse_madam.spiking import runner
+
+    run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
+    base = runner.validate(substrates.load_spec(run_spec["name"]), run_spec["name"])
+    return {k for k, _, _ in spec_diff(base, run_spec)} <= {"seed", "duration_s", "chunk_s"}
+
+
 def _weights_row(s: dict) -> str:
     w = s["weights"]["EE"]
     e = w.get("classes", {}).get("E", {})
@@ -215,26 +265,32 @@ def collect() -> Path:
         plt.close(fig)
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
     if has_digits:
-        lines += ["### Digits (scikit-learn 8x8, held-out test split)", "",
-                  "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 20 LIF neurons with a slow "
-                  "homeostatic threshold + 20 inhibitory LIF neurons (Dale's law: E->I +, I->E -, fixed), 25 600 "
-                  "plastic input synapses, 200 ms presentations + 50 ms rest, a teaching neuromodulator per "
-                  "population (`reward_mode = \"population\"`, synapse_madam/spiking/digits.py); train 1347 / test "
-                  "450 images (stratified, split_seed 0); a block = every training image once, then every test "
-                  "image once without reward. Same budget for both rules: 3 blocks, same network and seed. "
-                  "The rules' step sizes: Madam at its published lr = 0.01 (not tuned); additive eta = 3 / s picked "
-                  "by hand from a few short trials on a 300-image training subset.", "",
-                  "| run | rule | blocks | test accuracy per block | last train accuracy | command |",
-                  "|---|---|---:|---|---:|---|"]
+        lines += DIGITS_TEXT
+        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | blocks | test accuracy per block | "
+                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
         for n, s in digits:
-            b = s["results"]["blocks"]
-            lines.append(f"| {n} | {s['rule']['name']} | {len(b)} | "
-                         f"{', '.join(format(x['test_accuracy'], '.3f') for x in b)} | {b[-1]['train_accuracy']:.3f} | "
-                         f"`{_command(n, s)}` |")
+            if s["results"].get("evaluated_on") == "validation":
+                continue
+            lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
         for n, rows, spec in _unfinished("digits"):
-            lines.append(f"| {n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} blocks) | {spec['rule']['name']} | {len(rows)} | "
-                         f"{', '.join(format(r['test_accuracy'], '.3f') for r in rows)} | "
-                         f"{rows[-1]['train_accuracy']:.3f} | `{_command(n, {})}` (continue: add --resume) |")
+            if spec["network_params"].get("validation_fraction"):
+                continue
+            lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
+                                     "blocks)", spec, rows, "test_accuracy")
+                         + f" `{_command(n, {})}` (continue: add --resume) |")
+        lines += ["", "**Model selection on a validation split** (`network_params.validation_fraction = 0.25`: "
+                  "1010 of the 1347 training images to learn from, 337 held out of them to validate; the test "
+                  "images are not loaded). Small runs: the first 400 of the 1010 and the first 200 of the 337, "
+                  "4 blocks. The column \"test accuracy\" is the validation accuracy here.", "",
+                  "| run | rule | eligibility | step (lr or eta) | schedule | blocks | validation accuracy per block | "
+                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+        for n, s in digits:
+            if s["results"].get("evaluated_on") == "validation":
+                lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
+        for n, rows, spec in _unfinished("digits"):
+            if spec["network_params"].get("validation_fraction"):
+                lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
+                                         "blocks)", spec, rows, "test_accuracy") + f" `{_command(n, {})}` |")
         lines.append("")
     if runs:
         lines += ["### Weight statistics after each run (synapse_madam.biology via the run's summary.json)", "",
@@ -316,12 +372,15 @@ def _targets(distal, digits, runs) -> list[str]:
                    + f"; final percentile {r['final_percentile']:.4f}; >= 0.99 at "
                    f"{int(np.sum(np.asarray(r['percentile']) >= 0.99))} of {len(r['percentile'])} checks.")
     by_rule = {}
-    for n, s in digits:
+    # the accuracy targets are judged on the runs of the packaged specs as they are (a seed aside)
+    for n, s in [(n, s) for n, s in digits if s["results"].get("evaluated_on", "test") == "test" and _packaged(n)]:
         by_rule.setdefault(s["rule"]["name"], []).append((n, s["results"]["test_accuracy"]))
     for rule, rows in sorted(by_rule.items()):
         accs = ", ".join(f"{a:.3f} ({n})" for n, a in rows)
-        best = max(a for _, a in rows)
-        out.append(f"- Digits test accuracy >= 0.90 with {rule}: **{'yes' if best >= 0.9 else 'no'}** ({accs}).")
+        mean = float(np.mean([a for _, a in rows]))
+        out.append(f"- Digits test accuracy >= 0.90 with {rule} (packaged spec, mean over seeds): "
+                   f"**{'yes' if mean >= 0.9 else 'no'}** "
+                   f"(mean {np.mean([a for _, a in rows]):.3f}; {accs}).")
     if len(by_rule) == 2 and "madam_reward" in by_rule and "additive_reward" in by_rule:
         m = np.mean([a for _, a in by_rule["madam_reward"]])
         a = np.mean([a for _, a in by_rule["additive_reward"]])
@@ -352,6 +411,7 @@ def main(argv=None) -> int:
     t.add_argument("--force", action="store_true", help="write docs/spiking_learning_timing.json on a loaded machine "
                    "(the doc then says the ratio is not published)")
     sub.add_parser("collect")
+    sub.add_parser("reward-step", help="ln|w| moved by one sparse reward under madam_reward (numpy)")
     o = sub.add_parser("oracle", help="accuracy of the digits network holding logistic-regression weights")
     o.add_argument("--n-test", type=int, default=100)
     o.add_argument("--w-mean", type=float, default=0.06)
@@ -360,6 +420,8 @@ def main(argv=None) -> int:
     if args.cmd == "timing":
         TIMING.write_text(json.dumps(timing(args.seconds, args.repeats, args.force), indent=1))
         print(f"wrote {TIMING}")
+    elif args.cmd == "reward-step":
+        reward_step()
     elif args.cmd == "oracle":
         import tomllib
 

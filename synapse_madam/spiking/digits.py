@@ -44,6 +44,19 @@ an active population grow with d > 0 and shrink with d < 0). After a silent pres
 is delivered (there is nothing to credit). No reward is delivered during the test blocks, so no
 weight moves there.
 
+**Learning options** (each off by default, so that the published-rule settings stay
+reproducible; docs/spiking_learning.md says which the specs in models/ use and why):
+
+* ``[rule] eligibility = "centred"`` (reward.py): the pre trace minus its expected value, set
+  here to tau_plus times the input's mean rate over the training images. With the Hebbian
+  eligibility every reward also moves the population's total drive (all its inputs are active
+  at some rate), which the winner-take-all turns into a bias towards recently rewarded classes.
+* ``step_schedule = "cosine"``: the rule's step size (lr or eta) decays over the blocks,
+  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block).
+* ``validation_fraction`` > 0: model selection on a validation part carved from the training
+  split (``load_split``); the test images are then not used at all, and the "test" slots of
+  each block present the validation images.
+
 **Schedule.** ``epochs`` blocks; block e presents the training images in the order of
 ``numpy.random.default_rng((seed, e))`` and then every test image once. The input rates, the
 spike counts and the answers live in Brian2 variables and the schedule is a function of t, so

@@ -17,6 +17,21 @@ event-driven, +1 per spike, time constants tau_plus, tau_minus):
     post spike:  c <- c + a_plus  * apre       (pre-before-post pairs)
     pre spike:   c <- c - a_minus * apost      (post-before-pre pairs)
 
+**Centred eligibility** (``eligibility = "centred"``; default ``"hebbian"``, as above): at a post
+spike c <- c + a_plus (apre - elig_ref), with a per-synapse constant elig_ref (a ``Synapses``
+variable the task sets; 0 unless set) = the expected pre trace, e.g. tau_plus times the input's
+mean rate. An input firing at its usual rate then leaves c unchanged; one firing above (below) it
+makes c grow (shrink). This is the presynaptic covariance form of Hebbian learning (Sejnowski
+1977, J Math Biol 4:303; Dayan & Abbott 2001, Theoretical Neuroscience, ch. 8): the product
+of reward and eligibility then follows the covariance of reward with the input's deviation from
+its mean, the condition under which a reward-modulated rule follows the reward gradient
+(Loewenstein & Seung 2006, PNAS 103:15224; Fremaux & Gerstner 2016). Where the inputs' total
+rate is fixed (the on/off code of digits.py), the centred increments of one post spike sum to
+about 0 over the inputs, so learning does not move a neuron's total drive.
+
+**Step-size factor.** ``set_step_factor(syn, f)`` scales the group's step constant (Madam's lr,
+additive's eta) by f for the following runs, e.g. for a decay over blocks (digits.py).
+
 **Neuromodulator** d: one number per ``Synapses`` group (a shared variable), raised by
 ``deliver_reward(syn, amount)`` (amount < 0 is a punishment / negative prediction error).
 
