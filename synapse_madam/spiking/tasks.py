@@ -193,5 +193,6 @@ def headline_parts(summary: dict) -> list[str]:
         return [headline_part("chosen synapse percentile", r.get("final_percentile"), ".4f"),
                 f"solved at {solved:g} s" if solved is not None else "not solved",
                 f"{r.get('pairings')} pairings"]
-    return [headline_part("test accuracy", r.get("test_accuracy"), ".3f"),
+    label = "validation accuracy" if r.get("evaluated_on") == "validation" else "test accuracy"
+    return [headline_part(label, r.get("test_accuracy"), ".3f"),
             headline_part("train accuracy", r.get("train_accuracy"), ".3f")]
