@@ -72,8 +72,9 @@ class LNSMadam(Optimizer):
             (:mod:`synapse_madam.optim.log_moment`: 8 levels per octave of v, range 2^31.75 below
             the tensor's largest v, unbiased stochastic rounding keyed on (seed, step)); with
             ``bits <= 8`` the whole per-parameter state is 2 bytes. This step's g_hat uses the
-            unrounded v of this step; the code carries v to the next. The native CPU kernel does
-            not take it: such tensors run the per-tensor torch step (same rule).
+            unrounded v of this step; the code carries v to the next. The native CPU kernel has
+            it (the same bits as the torch step); the flat multi-tensor step does not (an exponent
+            per tensor): off the kernel, log8 tensors step one by one.
         seed: seed of the stateless rounding noise (a hash of seed, step and element index, so
             resumed runs round exactly as uninterrupted ones), and of the fluctuation noise.
         restore, noise, set_point, bound: the log-space terms above, as in :class:`synapse_madam.Madam`.
@@ -213,7 +214,8 @@ class LNSMadam(Optimizer):
                         [self._levels(fmt, s["scale"]) for s in states], [s["step"] for s in states],
                         [s["seed"] for s in states], c=float(group["lr"]) / fmt.log_base, beta=group["beta"],
                         g_bound=group["g_bound"], eps=group["eps"], k_max=fmt.k_max,
-                        stochastic=group["rounding"] == "stochastic")
+                        stochastic=group["rounding"] == "stochastic",
+                        exponents=[s.get("exp_avg_sq_exponent") for s in states])
                     todo = [p for p in todo if not any(p is q for q in fast)]
             if terms_off and len(todo) >= self.flat_min_tensors:
                 flat = self._flat_eligible(todo)

@@ -84,33 +84,56 @@ def stationary_relative_sd(beta: float, c: float = 4.0 / math.sqrt(2.0 * math.pi
     return math.sqrt((c * width - (1.0 - beta) * c2) / (1.0 + beta))
 
 
-def _levels(k: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
-    """2^((E + k - K) / S) in float64, for integer-valued k (any dtype)."""
-    return torch.exp2((exponent.to(torch.float64) + k.to(torch.float64) - CODES) / LEVELS_PER_OCTAVE)
+# 2^(r/S), r = 0..S-1, in float64: every level is FRACTIONS[n mod S] * 2^(n div S), exact (ldexp), so
+# the torch path and the native kernel (which takes this table) decode to the same bits
+FRACTIONS = tuple(2.0 ** (r / LEVELS_PER_OCTAVE) for r in range(LEVELS_PER_OCTAVE))
+
+
+def _level(n: torch.Tensor) -> torch.Tensor:
+    """2^(n / S) in float64 for an integer tensor n (int64): FRACTIONS[n mod S] times 2^(n div S),
+    the power of two built from its bits (exact; C's ldexp gives the same)."""
+    q = torch.div(n, LEVELS_PER_OCTAVE, rounding_mode="floor")
+    fractions = torch.tensor(FRACTIONS, dtype=torch.float64, device=n.device)
+    power = ((torch.clamp(q, -1022, 1023) + 1023) << 52).view(torch.float64)
+    return fractions[n - LEVELS_PER_OCTAVE * q] * power
+
+
+def level_index(x: torch.Tensor) -> torch.Tensor:
+    """The integer n with 2^(n/S) <= x < 2^((n+1)/S) for x > 0 (int64; 0 where x = 0): with
+    x = m 2^e, m in [1, 2) (frexp), n = S e + #{r >= 1: FRACTIONS[r] <= m}. Exact: no log2."""
+    positive = x > 0
+    mantissa, e = torch.frexp(torch.where(positive, x, 1.0))  # x = mantissa 2^e, mantissa in [0.5, 1)
+    fractions = torch.tensor(FRACTIONS, dtype=torch.float64, device=x.device)
+    r = torch.bucketize(2.0 * mantissa, fractions, right=True) - 1
+    n = LEVELS_PER_OCTAVE * (e.to(torch.int64) - 1) + r
+    return torch.where(positive, n, 0)
 
 
 def decode(codes: torch.Tensor, exponent: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
     """v of uint8 ``codes`` under the tensor's ``exponent`` (0 for code 0)."""
-    v = _levels(codes, exponent)
-    return torch.where(codes == 0, 0.0, v).to(dtype)
+    n = exponent.to(torch.int64) + codes.to(torch.int64) - CODES
+    return torch.where(codes == 0, 0.0, _level(n)).to(dtype)
+
+
+def top_exponent(top: torch.Tensor) -> torch.Tensor:
+    """E = ceil(S log2 top) for top > 0: the smallest integer with 2^(E/S) >= top (exact, int64)."""
+    n = level_index(top.to(torch.float64).reshape(1))
+    return torch.where(_level(n) < top, n + 1, n).reshape(())
 
 
 def encode(v: torch.Tensor, uniform: torch.Tensor, exponent_out: torch.Tensor) -> torch.Tensor:
     """uint8 codes of ``v`` (finite, >= 0) with unbiased stochastic rounding (``uniform`` in [0, 1),
     same shape); the tensor's new exponent E = ceil(S log2 max v) is written into ``exponent_out``
     (0-dim; left as it is when v is all zero)."""
-    top = v.max() if v.numel() else v.new_zeros(())
-    if top > 0:
-        exponent_out.copy_(torch.ceil(LEVELS_PER_OCTAVE * torch.log2(top.to(torch.float64))))
-    exponent = exponent_out.to(torch.float64)
     x = v.to(torch.float64)
-    j = torch.floor(LEVELS_PER_OCTAVE * torch.log2(x) - exponent + CODES)  # -inf for v = 0
-    j = torch.clamp(torch.nan_to_num(j, neginf=0.0), 0, CODES)
-    lower = torch.where(j >= 1, _levels(j, exponent), 0.0)
-    upper = _levels(torch.clamp(j + 1, max=CODES), exponent)
-    # float rounding of log2 can put x just outside [lower, upper): the clamp keeps p a probability
-    p = torch.clamp((x - lower) / (upper - lower), 0.0, 1.0)
-    p = torch.where(j >= CODES, 0.0, p)   # x at (or above, by rounding) the top level: code K
-    p = torch.where((j < 1) & (x > 0), 1.0, p)  # below the range: up to code 1
-    codes = j + (uniform.to(torch.float64) < p).to(torch.float64)
-    return codes.to(torch.uint8)
+    top = x.max() if x.numel() else x.new_zeros(())
+    if top > 0:
+        exponent_out.copy_(top_exponent(top))
+    n = level_index(x)
+    lower, upper = _level(n), _level(n + 1)
+    j = n - exponent_out.to(torch.int64) + CODES          # code of the level just below x (<= K)
+    p = (x - lower) / (upper - lower)                     # in [0, 1): P(round up), unbiased in v
+    codes = j + (uniform.to(torch.float64) < p).to(torch.int64)
+    codes = torch.where(j >= CODES, CODES, codes)         # x = the top level (x <= 2^(E/S) always)
+    codes = torch.where(j < 1, 1, codes)                  # below the range: up to code 1
+    return torch.where(x > 0, codes, 0).to(torch.uint8)
