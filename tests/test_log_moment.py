@@ -190,3 +190,31 @@ def test_two_bytes_per_param_on_a_small_net():
 def test_a_bad_second_moment_dtype_is_one_clear_error():
     with pytest.raises(ValueError, match=r"second_moment_dtype must be one of \['float32', 'bfloat16', 'log8'\]"):
         LNSMadam([torch.randn(3, requires_grad=True)], second_moment_dtype="log4")
+
+
+def test_the_native_kernel_on_two_threads_gives_the_per_tensor_step():
+    """Tensors over several work items and threads: the per-item maxima combine to the tensor's
+    exponent exactly as the torch step's max does."""
+    assert native.available()
+    gen = torch.Generator().manual_seed(9)
+    params = [torch.randn(400, 300, generator=gen).requires_grad_(), torch.randn(70_000, generator=gen).requires_grad_()]
+    opt = LNSMadam(params, second_moment_dtype="log8", seed=4)
+    refs = [(p.detach().clone(), copy.deepcopy(opt.state[p])) for p in params]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for t in range(6):
+            grads = [torch.randn(p.shape, generator=gen) * 10.0 ** (t - 3) for p in params]
+            grads[0][:, :50] = 0.0  # columns that never see a gradient keep code 0
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            opt.step()
+            for (w, s), g in zip(refs, grads):
+                lns_madam_update_(w, g, s, opt.format_of(opt.param_groups[0]), opt.param_groups[0])
+    finally:
+        torch.set_num_threads(threads)
+    for p, (w, s) in zip(params, refs):
+        assert torch.equal(p.detach(), w)
+        for key in ("codes", "exp_avg_sq", "exp_avg_sq_exponent"):
+            assert torch.equal(opt.state[p][key], s[key])
+    assert bool((opt.state[params[0]]["exp_avg_sq"][:, :50] == 0).all())
