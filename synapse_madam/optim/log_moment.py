@@ -43,6 +43,12 @@ step's denominator; 0.179 at beta = 0.99), mean 0. The float v has its own sampl
 sqrt((1 - beta) / 2 * Var(g^2)) / v ~ 3 % for Gaussian gradients; the 8-bit code adds a
 slowly varying (correlation time 1 / (1 - beta) steps) per-element factor of ~10 % sd on the
 step size, and, by Jensen, makes the mean step ~(3/8) * 0.042 ~ 1.6 % larger.
+
+**Cost.** The tensor's exponent needs its largest new v before any element can be coded, so a
+step reads g and the codes twice (max, then step + encode); the native CPU kernel
+(``madam_kernel.c``, ``lns_madam_step_i8_log8``) does both passes with exact table levels and
+gives the torch step's bits. It is slower per step than the float32-v kernel (scalar loops with
+a table gather and a float64 rounding test per element); memory traffic is lower.
 """
 
 from __future__ import annotations
