@@ -55,12 +55,14 @@ TASKS = {
     "transformer": ({"dataset": "fortunes", "net": "transformer", "net_options": {"d_model": 64, "layers": 2, "heads": 4},
                      "data_options": {"block_size": 64}, "epochs": 5, **IMAGE, "batch_size": 32}, "gpu"),
     # CPU-sized tasks (one thread per run): the ResNet-14 of models/fashion_resnet.toml at half width on a
-    # subset, and the character Transformer for 4x the epochs of "transformer"
+    # subset, the character Transformer for 4x the epochs of "transformer", the CNN on 6000 images
     "fashion_resnet_cpu": ({"dataset": "fashion_mnist", "net": "resnet", "net_options": {"width": 8, "blocks": 2},
-                            "epochs": 3, "train_subset": 6000, "test_subset": 5000, **IMAGE}, "cpu"),
+                            "epochs": 3, "train_subset": 5000, "test_subset": 5000, **IMAGE}, "cpu"),
     "transformer_long": ({"dataset": "fortunes", "net": "transformer", "net_options": {"d_model": 64, "layers": 2,
                           "heads": 4}, "data_options": {"block_size": 64}, "epochs": 20, **IMAGE, "batch_size": 32},
                          "cpu"),
+    "fashion_cnn_cpu": ({"dataset": "fashion_mnist", "net": "cnn", "net_options": {"channels": 32, "hidden": 128},
+                         "epochs": 3, "train_subset": 6000, "test_subset": 5000, **IMAGE}, "cpu"),
     # the rate substrate: an E/I rate RNN (Dale's law) trained by BPTT on perceptual decision making
     "rate_dm": ({"substrate": "rate", "spec": "rate_perceptual_dm", "steps": 600, "batch_size": 64}, "cpu"),
 }
@@ -253,13 +255,14 @@ def _worker(args):
 def finished(out: Path, job: dict) -> bool:
     """True when ``out`` holds a result of ``job`` that did not crash (a crashed one is run again:
     its error may have been the environment's, e.g. a library version, not the point's)."""
-    path = out / "raw" / (job_name(job) + ".json")
-    if not path.is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("error") is None
-    except (json.JSONDecodeError, OSError):
-        return False
+    names = [job["optimizer"]] + [old for old, new in RENAMED.items() if new == job["optimizer"]]
+    for path in (out / "raw" / (job_name(dict(job, optimizer=n)) + ".json") for n in names):
+        try:
+            if path.is_file() and json.loads(path.read_text()).get("error") is None:
+                return True
+        except (json.JSONDecodeError, OSError):
+            pass
+    return False
 
 
 def run_all(jobs, device: str, workers: int, out: Path, budget_s: float, hard_s: float = math.inf) -> list[dict]:

@@ -107,3 +107,12 @@ def test_raw_json_of_a_renamed_optimizer_reads_under_todays_name(tmp_path):
 
     opt = make_optimizer("paired_madam", [torch.nn.Parameter(torch.ones(2))])
     assert opt.param_groups[0]["momentum"] == 0.9 and opt.param_groups[0]["lr"] == 0.01
+
+
+def test_a_point_finished_under_an_earlier_name_is_not_run_again(tmp_path):
+    job = dict(task="digits", optimizer="paired_madam", lr=0.01, schedule="constant", seed=0)
+    old = tmp_path / "raw" / (A.job_name(dict(job, optimizer="eg_pm_momentum")) + ".json")
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps(dict(job, optimizer="eg_pm_momentum", score=0.9, error=None, weights={})))
+    assert A.finished(tmp_path, job)
+    assert not A.finished(tmp_path, dict(job, seed=1))
