@@ -3,6 +3,8 @@
     python3 benchmarks/lns_bits.py --device cuda --budget gpu240 --workers 12 --wall 228 --tar OUT/lns15.tar.gz
     python3 benchmarks/lns_bits.py --device cpu --smoke --workers 2 --wall 120      # end-to-end check, tiny
     python3 benchmarks/lns_bits.py --from-raw docs/lns_bits_cuda_gpu240.json        # rebuild md + png
+    python3 benchmarks/lns_bits.py --device cpu --budget mem --configs lns8,lns8_bf16,lns8_log8 --seeds 5 --workers 1 --wall 3000
+                                                      # the memory study (2 bytes/param), CPU tasks
 
 Tasks (packaged model specs, the deep/ nets and trainer): the 16-layer MLP and the CNN on
 Fashion-MNIST, the ResNet on a subset, the character Transformer on the fortune files. Every
@@ -19,7 +21,11 @@ Formats (each a registered optimizer, :mod:`synapse_madam.optim`):
     and 8 bits; FP8 (e4m3, e5m2) weights with Adam and with Madam and bf16 weights, stochastic
     rounding and no master copy (the equal-bits comparison); FP8 e4m3 + Adam with an FP32
     master copy (Micikevicius et al. 2022's recipe, not a low-bit state); FP32 Adam.
-  * FP32 Madam for LONG_FACTOR x the budget (seed 0): how far the budget is from convergence.
+  * FP32 Madam for LONG_FACTOR x the budget (seed 0): how far the budget is from convergence;
+  * the memory study: 8-bit LNSMadam with its second moment in bfloat16 or as an 8-bit log code
+    (``second_moment_dtype="log8"``, :mod:`synapse_madam.optim.log_moment`): 3 and 2 bytes/param,
+    at lr 0.01, nothing tuned. Budget ``mem`` runs it on CPU-sized tasks (the digits MLP, the
+    2 x 256 Fashion-MNIST MLP on 10 000 images, the CNN on 5 000 images).
 
 Runs go to a pool of worker processes (one device, ``--workers`` at once) in priority order;
 a run that would not end before ``--wall`` is not started, one still running then is stopped,
@@ -61,6 +67,8 @@ TASKS = {  # name -> (packaged spec, short description)
     "cnn": ("fashion_cnn", "small CNN on Fashion-MNIST"),
     "transformer": ("fortunes_transformer", "char Transformer (2 layers, d 128) on the fortune files"),
     "resnet": ("fashion_resnet", "ResNet-14 on a Fashion-MNIST subset"),
+    "digits_mlp": ("digits_mlp", "MLP (3 x 128) on scikit-learn's 8x8 digits"),
+    "mlp": ("fashion_mlp", "MLP (2 x 256) on Fashion-MNIST"),
 }
 
 # budget -> task -> (spec overrides, prior seconds per run on that device: only for scheduling)
@@ -74,6 +82,11 @@ BUDGETS = {
     "cnn5k": {  # the spacing study where no GPU is left: the CNN on 5000 images, 3 epochs
         "cnn": (["epochs=3", "train_subset=5000"], 10.0),
     },
+    "mem": {  # the memory study on one CPU core: minutes per task
+        "digits_mlp": (["epochs=20"], 12.0),
+        "mlp": (["epochs=30", "train_subset=10000"], 40.0),
+        "cnn": (["epochs=3", "train_subset=5000"], 45.0),
+    },
     "smoke": {
         "deep_mlp": (["epochs=1", "train_subset=256", "test_subset=256", "net_options.depth=3",
                       "net_options.width=16"], 2.0),
@@ -83,6 +96,8 @@ BUDGETS = {
                          "net_options.heads=2", "net_options.layers=1"], 2.0),
         "resnet": (["epochs=1", "train_subset=128", "test_subset=128", "net_options.width=4",
                     "net_options.blocks=1"], 2.0),
+        "digits_mlp": (["epochs=1", "net_options.width=16"], 2.0),
+        "mlp": (["epochs=1", "train_subset=256", "test_subset=256", "net_options.width=16"], 2.0),
     },
 }
 COMMON = ['amp="off"', "progress=false", "threads=1"]
@@ -129,6 +144,10 @@ def configs() -> list[Config]:
                {"format": "float8_e4m3fn", "master": True, "rounding": "nearest"}, None, 8, "recipe", 3),
         Config("adam", "FP32 Adam", "adam", {}, None, None, "fp32", 3),
         Config("lns4", "LNSMadam 4 bits", "lns_madam", {"bits": 4}, 0.01, 4, "lns", 3),
+        Config("lns8_bf16", "LNSMadam 8 bits, bfloat16 v", "lns_madam", {"bits": 8, "second_moment_dtype": "bfloat16"},
+               0.01, 8, "lns", 3),
+        Config("lns8_log8", "LNSMadam 8 bits, log8 v", "lns_madam", {"bits": 8, "second_moment_dtype": "log8"},
+               0.01, 8, "lns", 3),
     ]
     return out
 
@@ -435,7 +454,8 @@ def targets(rows: dict) -> list[tuple]:
 
     for key, limit, name in (("lns8", 0.5, "8-bit LNSMadam within 0.5 of FP32 Madam"),
                              ("lns5", 1.5, "5-bit LNSMadam within 1.5"),
-                             ("bartol", 2.0, "Bartol 26 levels within 2")):
+                             ("bartol", 2.0, "Bartol 26 levels within 2"),
+                             ("lns8_log8", 0.5, "8-bit LNSMadam with log8 v within 0.5 of FP32 Madam")):
         g = gap(key)
         out.append((name, g, None if g is None else g >= -limit))
     fair8 = [k for k in ("uni8", "e4m3_adam", "e5m2_adam", "e4m3_madam", "e5m2_madam") if k in rows]
@@ -454,6 +474,25 @@ def targets(rows: dict) -> list[tuple]:
         d = long["mean"] - ref["accs"][0]
         out.append((f"FP32 Madam converged: {LONG_FACTOR}x budget no more than 1 point better (seed 0)", d, d <= 1.0))
     return out
+
+
+def memory_comparison(rows: dict) -> str | None:
+    """One sentence: the compact second moments against the float32 one at 8 bits, paired by seed
+    (every format starts from the same initialisation per seed), with the bytes/param."""
+    base = rows.get("lns8")
+    if not base:
+        return None
+    parts = []
+    for key in ("lns8_bf16", "lns8_log8"):
+        r = rows.get(key)
+        if not r:
+            continue
+        n = min(len(r["accs"]), len(base["accs"]))
+        diffs = [a - b for a, b in zip(r["accs"][:n], base["accs"][:n])]
+        parts.append(f"{CONFIGS[key].label.split(', ')[1]} minus float32 v: {_m(diffs):+.2f} ± {_fmt(_sd(diffs))} points "
+                     f"(paired over {n} seeds) at {_fmt(r['bytes'], '.3f')} bytes/param instead of "
+                     f"{_fmt(base['bytes'], '.3f')}")
+    return ("8-bit LNSMadam, " + "; ".join(parts) + ".") if parts else None
 
 
 def report(records: list[dict], meta: dict) -> str:
@@ -517,7 +556,10 @@ def report(records: list[dict], meta: dict) -> str:
             own = rows.get("madam" if c.optimizer in ("madam", "lns_madam", "madam_float") else "adam")
             d_own = None if (not own or key in ("madam", "adam")) else r["mean"] - own["mean"]
             lines.append(f"| {c.label} | {bits} | {lr} | {r['mean']:.2f} ± {_fmt(r['sd'])}{div} | "
-                         f"{_fmt(d, '+.2f')} | {_fmt(d_own, '+.2f')} | {r['n']} | {_fmt(r['bytes'], '.1f')} | {grid} |")
+                         f"{_fmt(d, '+.2f')} | {_fmt(d_own, '+.2f')} | {r['n']} | {_fmt(r['bytes'], '.3f')} | {grid} |")
+        mem = memory_comparison(rows)
+        if mem:
+            lines += ["", f"**Memory:** {mem}"]
         lines += ["", "| target | value (points) | holds |", "|---|---:|---|"]
         for name, v, ok in targets(rows):
             lines.append(f"| {name} | {_fmt(v, '+.2f')} | {'–' if ok is None else ('yes' if ok else '**no**')} |")

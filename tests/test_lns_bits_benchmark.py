@@ -86,3 +86,26 @@ def test_report_lists_runs_not_finished_and_rebuilds_from_raw(bench, tmp_path):
     bench.main(["--from-raw", str(tmp_path / "lns_bits_cpu_test.json"), "--docs", str(again)])
     assert (again / "lns_bits_cpu_test.md").read_text() == text
     assert json.loads((tmp_path / "lns_bits_cpu_test.json").read_text())["meta"]["stem"] == "lns_bits_cpu_test"
+
+
+def test_the_memory_study_plans_the_compact_moments_at_lr_0_01_on_cpu_tasks(bench):
+    jobs = bench.plan(["digits_mlp", "mlp", "cnn"], 3, "mem", only=["lns8", "lns8_log8"])
+    keys = {(j.task, j.config) for j in jobs}
+    for task in ("digits_mlp", "mlp", "cnn"):
+        assert {c for t, c in keys if t == task} == {"long", "madam", "lns8", "lns8_log8"}
+    log8 = [j for j in jobs if j.config == "lns8_log8"]
+    assert len(log8) == 9 and {j.lr for j in log8} == {0.01} and sorted({j.seed for j in log8}) == [0, 1, 2]
+    assert bench.CONFIGS["lns8_log8"].options == {"bits": 8, "second_moment_dtype": "log8"}
+    assert bench.BUDGETS["mem"]["cnn"][0] == bench.BUDGETS["cnn5k"]["cnn"][0]  # the CNN budget of the spacing study
+    rows = bench.summarise([_rec("mlp", "madam", 0.01, s, 0.85) for s in range(3)]
+                           + [_rec("mlp", "lns8_log8", 0.01, s, 0.84) for s in range(3)])["mlp"]
+    t = {name: (v, ok) for name, v, ok in bench.targets(rows)}
+    assert t["8-bit LNSMadam with log8 v within 0.5 of FP32 Madam"] == (pytest.approx(-1.0), False)
+
+
+def test_the_memory_line_pairs_the_compact_moment_with_float_v_by_seed(bench):
+    recs = [_rec("mlp", "lns8", 0.01, s, a) for s, a in enumerate((0.80, 0.82, 0.84))]
+    recs += [_rec("mlp", "lns8_log8", 0.01, s, a) for s, a in enumerate((0.81, 0.82, 0.83))]
+    line = bench.memory_comparison(bench.summarise(recs)["mlp"])
+    assert line.startswith("8-bit LNSMadam, log8 v minus float32 v: +0.00 ± 1.00 points (paired over 3 seeds)")
+    assert bench.memory_comparison(bench.summarise(recs[:3])["mlp"]) is None

@@ -27,7 +27,7 @@ def _grads(seed, n_steps):
     return seq
 
 
-@pytest.mark.parametrize("v_dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("v_dtype", ["float32", "bfloat16", "log8"])
 @pytest.mark.parametrize("bits,rounding", [(8, "stochastic"), (5, "nearest"), (4, "stochastic"), (12, "stochastic")])
 def test_native_lns_step_equals_the_per_tensor_step(bits, rounding, v_dtype):
     assert native.available()
@@ -50,6 +50,8 @@ def test_native_lns_step_equals_the_per_tensor_step(bits, rounding, v_dtype):
         assert torch.equal(state["codes"], s["codes"])
         assert torch.equal(p.detach(), w)
         assert torch.equal(state["exp_avg_sq"], s["exp_avg_sq"])
+        if v_dtype == "log8":
+            assert torch.equal(state["exp_avg_sq_exponent"], s["exp_avg_sq_exponent"])
         assert float(state["step"]) == float(s["step"]) == 40.0
 
 

@@ -10,7 +10,7 @@ from torch.optim import Optimizer
 from .. import rule
 from ..hashnoise import hash_normal, hash_uniform_keys, segment_keys, stream_seed
 from ..lns import LNSFormat, check_rounding, hash_uniform, round_to_integer
-from . import native
+from . import log_moment, native
 from ._state import copy_split_, evaluate_closure, load_state_dict_keeping_dtypes
 from .madam import ZeroParameterWarning
 
@@ -20,7 +20,8 @@ __all__ = ["LNSMadam", "SECOND_MOMENT_DTYPES"]
 # on seed * 0x9E3779B9 + counter * 0x85EBCA6B mod 2^32, and with this offset the rounding and the
 # noise streams of any two parameters among the first 200 meet only for counters > 5 million apart.
 NOISE_STREAM = 0x2545F491
-SECOND_MOMENT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+# second_moment_dtype -> storage dtype of exp_avg_sq; "log8": uint8 log codes (optim/log_moment.py)
+SECOND_MOMENT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, log_moment.LOG8: torch.uint8}
 
 
 class LNSMadam(Optimizer):
@@ -66,13 +67,21 @@ class LNSMadam(Optimizer):
             base=math.exp(2 * 0.083)`` is Bartol et al. 2015's synapse format (26 sizes, 4.7 bits).
         rounding: "stochastic" (default) or "nearest".
         p_scale, g_bound, beta, eps: as in :class:`synapse_madam.Madam`.
-        second_moment_dtype: "float32" (default) or "bfloat16" (2 bytes/param instead of 4).
+        second_moment_dtype: "float32" (default), "bfloat16" (2 bytes/param instead of 4) or
+            "log8": v as an 8-bit logarithmic code, 1 byte/param plus one exponent per tensor
+            (:mod:`synapse_madam.optim.log_moment`: 8 levels per octave of v, range 2^31.75 below
+            the tensor's largest v, unbiased stochastic rounding keyed on (seed, step)); with
+            ``bits <= 8`` the whole per-parameter state is 2 bytes. This step's g_hat uses the
+            unrounded v of this step; the code carries v to the next. The native CPU kernel has
+            it (the same bits as the torch step); the flat multi-tensor step does not (an exponent
+            per tensor): off the kernel, log8 tensors step one by one.
         seed: seed of the stateless rounding noise (a hash of seed, step and element index, so
             resumed runs round exactly as uninterrupted ones), and of the fluctuation noise.
         restore, noise, set_point, bound: the log-space terms above, as in :class:`synapse_madam.Madam`.
 
     State per parameter (``weight_state_keys`` hold the weights themselves): ``codes`` (int8 for <= 8 bits, else int16), ``scale`` (0-dim float32),
-    ``exp_avg_sq``, ``step`` (0-dim float32), ``seed`` (0-dim int64) and ``log_set_point``
+    ``exp_avg_sq`` (float32, bfloat16 or, for "log8", uint8 codes with ``exp_avg_sq_exponent``, 0-dim
+    float32), ``step`` (0-dim float32), ``seed`` (0-dim int64) and ``log_set_point``
     (mu, 0-dim float32, from the weights at construction).
     """
 
@@ -137,6 +146,8 @@ class LNSMadam(Optimizer):
                 state["scale"] = scale
                 state["codes"] = fmt.encode(p.detach().to(torch.float32), scale, "nearest")
                 state["exp_avg_sq"] = torch.zeros_like(p, dtype=SECOND_MOMENT_DTYPES[group["second_moment_dtype"]])
+                if state["exp_avg_sq"].dtype == torch.uint8:  # log8: v = 0 (code 0) under exponent 0
+                    state["exp_avg_sq_exponent"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["seed"] = torch.tensor(stream_seed(group["seed"], position), dtype=torch.int64, device=p.device)
                 state["log_set_point"] = rule.initial_log_set_point(p.detach().to(torch.float32), group["set_point"])
@@ -151,7 +162,8 @@ class LNSMadam(Optimizer):
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load state (torch semantics) keeping the integer codes and moment dtype as saved."""
-        load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "seed", "scale", "log_set_point"))
+        load_state_dict_keeping_dtypes(self, state_dict, ("codes", "exp_avg_sq", "exp_avg_sq_exponent", "seed", "scale",
+                                                         "log_set_point"))
         self.__dict__.pop("_flat_cache", None)  # its scales and seeds were those of the old state
         with torch.no_grad():
             for group in self.param_groups:
@@ -202,7 +214,8 @@ class LNSMadam(Optimizer):
                         [self._levels(fmt, s["scale"]) for s in states], [s["step"] for s in states],
                         [s["seed"] for s in states], c=float(group["lr"]) / fmt.log_base, beta=group["beta"],
                         g_bound=group["g_bound"], eps=group["eps"], k_max=fmt.k_max,
-                        stochastic=group["rounding"] == "stochastic")
+                        stochastic=group["rounding"] == "stochastic",
+                        exponents=[s.get("exp_avg_sq_exponent") for s in states])
                     todo = [p for p in todo if not any(p is q for q in fast)]
             if terms_off and len(todo) >= self.flat_min_tensors:
                 flat = self._flat_eligible(todo)
@@ -217,7 +230,11 @@ class LNSMadam(Optimizer):
 
     def _flat_eligible(self, params) -> list:
         """The largest set of ``params`` one flat update can take: same device, float32 contiguous
-        weights and gradients, one code dtype and one moment dtype."""
+        weights and gradients, one code dtype and one moment dtype, a float moment (a log8 moment's
+        exponent is per tensor: those tensors go tensor by tensor)."""
+        params = [p for p in params if self.state[p]["exp_avg_sq"].is_floating_point()]
+        if not params:
+            return []
         first = params[0]
         kind = (first.device, self.state[first]["codes"].dtype, self.state[first]["exp_avg_sq"].dtype)
         return [p for p in params if p.dtype == torch.float32 and p.grad.dtype == torch.float32 and p.is_contiguous()
@@ -270,10 +287,15 @@ def lns_madam_update_(p, grad, state, fmt: LNSFormat, group: dict, *, uniform=No
     v_dtype = state["exp_avg_sq"].dtype
     g = rule.sanitize_gradient(grad).to(torch.float32)
     state["step"] += 1
-    v = rule.second_moment(state["exp_avg_sq"].to(torch.float32), g, group["beta"])
-    state["exp_avg_sq"].copy_(v)  # rounds to bfloat16 when stored compactly
-    if v_dtype != torch.float32:
-        v = state["exp_avg_sq"].to(torch.float32)
+    if v_dtype == torch.uint8:  # log8 codes: decode, the EMA in float32, re-encode (stochastic, unbiased)
+        v = rule.second_moment(log_moment.decode(state["exp_avg_sq"], state["exp_avg_sq_exponent"]), g, group["beta"])
+        noise = hash_uniform(state["seed"] + log_moment.V_STREAM, state["step"], v.shape, v.device)
+        state["exp_avg_sq"].copy_(log_moment.encode(v, noise, state["exp_avg_sq_exponent"]))
+    else:
+        v = rule.second_moment(state["exp_avg_sq"].to(torch.float32), g, group["beta"])
+        state["exp_avg_sq"].copy_(v)  # rounds to bfloat16 when stored compactly
+        if v_dtype != torch.float32:
+            v = state["exp_avg_sq"].to(torch.float32)
     g_hat = rule.normalized_gradient(g, v, state["step"], group["beta"], group["g_bound"], group["eps"])
     sign, k = fmt.unpack(state["codes"])
     delta = (group["lr"] / fmt.log_base) * sign * g_hat  # |w| shrinks when k grows

@@ -18,6 +18,7 @@
  * contiguous, on the CPU and of the kernel's dtype.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <float.h>
 
 #ifdef SM_MVEC
@@ -273,3 +274,155 @@ int64_t uniform_quantize_f32(int64_t n_tensors, const int64_t *w_ptrs, const int
     }
     return total;
 }
+
+/* LNSMadam with the "log8" second moment (synapse_madam/optim/log_moment.py): v is a uint8 code
+ * per element and an integer exponent E_i per tensor, decoding to 0 (code 0) or
+ * 2^((E_i + code - 255) / 8) = fractions[n mod 8] * 2^(n div 8), n = E_i + code - 255 (exact).
+ * Three passes per call, as the torch step does them:
+ *   1. per work item, the largest new v = beta * decode(code) + (1 - beta) * g^2 (float32);
+ *   2. per tensor, E_i = the smallest integer with 2^(E_i/8) >= max v (unchanged when max v = 0);
+ *   3. per element, the LNS step of LNS_ELEMENT with that v, then v re-coded: n with
+ *      2^(n/8) <= v < 2^((n+1)/8) (from the double's exponent and mantissa), code n - E_i + 255
+ *      rounded up with probability (v - 2^(n/8)) / (2^((n+1)/8) - 2^(n/8)) (float64), u from the
+ *      hash of (seed_i + v_stream, t_i), codes below 1 to 1, v = 0 to code 0.
+ * The same float32 and float64 operations as the torch step: the same bits. */
+static inline double log8_level(int64_t n, const double *fractions) {   /* |n / 8| < 1022 */
+    int64_t q = n >= 0 ? n / 8 : -((-n + 7) / 8);   /* floor(n / 8) */
+    union { uint64_t u; double d; } power = {(uint64_t)(q + 1023) << 52};   /* 2^q, exact */
+    return fractions[n - 8 * q] * power.d;
+}
+
+static inline float log8_decode(uint8_t code, int64_t e, const double *fractions) {
+    return code == 0 ? 0.0f : (float)log8_level(e + (int64_t)code - 255, fractions);
+}
+
+/* n with 2^(n/8) <= x < 2^((n+1)/8), for a positive normal double x = m 2^e (m in [1, 2)): n = 8 e + r,
+ * r = how many of fractions[1..7] are <= m. Exact (no log2). */
+static inline int64_t log8_index(double x, const double *fractions) {
+    union { double d; uint64_t u; } b = {x};
+    const int64_t e = (int64_t)((b.u >> 52) & 0x7ffu) - 1023;
+    b.u = (b.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    int64_t r = 0;
+    for (int j = 1; j < 8; j++) r += b.d >= fractions[j];
+    return 8 * e + r;
+}
+
+/* the decoded v of every code under exponent e (float32, code 0 -> 0) */
+static inline void log8_decode_table(float *table, int64_t e, const double *fractions) {
+    table[0] = 0.0f;
+    for (int64_t code = 1; code < 256; code++) table[code] = (float)log8_level(e + code - 255, fractions);
+}
+
+#define LNS_LOG8_STEP(NAME, CODE_T)                                                                  \
+int64_t NAME(int64_t n_tensors, const int64_t *w_ptrs, const int64_t *g_ptrs, const int64_t *v_ptrs,    \
+             const int64_t *code_ptrs, const int64_t *level_ptrs, const int64_t *sizes,                  \
+             const float *bias_corrections, const int64_t *seeds, const int64_t *counters,               \
+             float *exponents, const double *fractions, int64_t v_stream,                                \
+             float c, float beta, float one_minus_beta, float g_bound, float eps, int32_t k_max,         \
+             int32_t stochastic, int32_t n_threads, int64_t chunk)                                       \
+{                                                                                                      \
+    if (chunk > LNS_CHUNK) chunk = LNS_CHUNK;                                                          \
+    const int64_t total = count_items(n_tensors, sizes, chunk);                                           \
+    const float k_top = (float)k_max;                                                                  \
+    float *item_max = (float *)malloc((size_t)(total > 0 ? total : 1) * sizeof(float));                \
+    float *new_exponents = (float *)malloc((size_t)(n_tensors > 0 ? n_tensors : 1) * sizeof(float));   \
+    if (!item_max || !new_exponents) { free(item_max); free(new_exponents); return -1; }               \
+    /* 1. the largest new v of every work item */                                                    \
+    _Pragma("omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)")         \
+    for (int64_t item = 0; item < total; item++) {                                                     \
+        int64_t lo, hi;                                                                                   \
+        const int64_t i = locate(item, sizes, chunk, &lo, &hi);                                           \
+        const float *g = (const float *)(intptr_t)g_ptrs[i];                                           \
+        const uint8_t *v = (const uint8_t *)(intptr_t)v_ptrs[i];                                       \
+        float decoded[256];                                                                            \
+        log8_decode_table(decoded, (int64_t)exponents[i], fractions);                                  \
+        float m = 0.0f;                                                                                \
+        for (int64_t k = lo; k < hi; k++) {                                                            \
+            float gk = finite_or_zero_f32(g[k]);                                                       \
+            float vk = beta * decoded[v[k]] + one_minus_beta * (gk * gk);                              \
+            m = vk > m ? vk : m;                                                                       \
+        }                                                                                              \
+        item_max[item] = m;                                                                            \
+    }                                                                                                  \
+    /* 2. every tensor's new exponent */                                                             \
+    for (int64_t i = 0, item = 0; i < n_tensors; i++) {                                                \
+        float m = 0.0f;                                                                                \
+        for (int64_t n_chunks = (sizes[i] + chunk - 1) / chunk; n_chunks > 0; n_chunks--, item++)      \
+            m = item_max[item] > m ? item_max[item] : m;                                               \
+        new_exponents[i] = exponents[i];                                                               \
+        if (m > 0.0f) {                                                                                \
+            int64_t n = log8_index((double)m, fractions);                                              \
+            if (log8_level(n, fractions) < (double)m) n++;                                             \
+            new_exponents[i] = (float)n;                                                               \
+        }                                                                                              \
+    }                                                                                                  \
+    /* 3. the LNS step and the re-coded v */                                                         \
+    _Pragma("omp parallel for schedule(dynamic, 1) num_threads(n_threads) if(n_threads > 1)")         \
+    for (int64_t item = 0; item < total; item++) {                                                     \
+        int64_t lo, hi;                                                                                   \
+        const int64_t i = locate(item, sizes, chunk, &lo, &hi);                                           \
+        float *w = (float *)(intptr_t)w_ptrs[i];                                                       \
+        const float *g = (const float *)(intptr_t)g_ptrs[i];                                           \
+        uint8_t *v = (uint8_t *)(intptr_t)v_ptrs[i];                                                   \
+        CODE_T *codes = (CODE_T *)(intptr_t)code_ptrs[i];                                              \
+        const float *level = (const float *)(intptr_t)level_ptrs[i];                                   \
+        const float bc = bias_corrections[i];                                                          \
+        const int64_t e_new = (int64_t)new_exponents[i];                                               \
+        float decoded[256];                                                                            \
+        double upper_levels[256];  /* upper_levels[j] = the level of code j + 1, j = 0..254 */          \
+        log8_decode_table(decoded, (int64_t)exponents[i], fractions);                                  \
+        for (int64_t j = 0; j < 255; j++) upper_levels[j] = log8_level(e_new + j + 1 - 255, fractions); \
+        const uint32_t key = (uint32_t)((uint64_t)seeds[i] * 0x9E3779B9ull + (uint64_t)counters[i] * 0x85EBCA6Bull); \
+        const uint32_t v_key = (uint32_t)((uint64_t)(seeds[i] + v_stream) * 0x9E3779B9ull                 \
+                                          + (uint64_t)counters[i] * 0x85EBCA6Bull);                       \
+        float vs[LNS_CHUNK], u[LNS_CHUNK], uv[LNS_CHUNK];                                              \
+        _Pragma("omp simd")                                                                            \
+        for (int64_t k = lo; k < hi; k++) {                                                            \
+            u[k - lo] = unit_interval(lowbias32_twice((uint32_t)k + key));                             \
+            uv[k - lo] = unit_interval(lowbias32_twice((uint32_t)k + v_key));                          \
+        }                                                                                              \
+        for (int64_t k = lo; k < hi; k++) {                                                            \
+            float gk = finite_or_zero_f32(g[k]);                                                       \
+            float vk = beta * decoded[v[k]] + one_minus_beta * (gk * gk);                              \
+            vs[k - lo] = vk;                                                                           \
+            float v_hat = vk / bc;                                                                     \
+            v_hat = v_hat < FLT_MIN ? FLT_MIN : v_hat;                                                 \
+            float denom = sqrtf(v_hat);                                                                \
+            if (eps != 0.0f) denom = denom + eps;                                                      \
+            float g_hat = gk / denom;                                                                  \
+            g_hat = g_hat < -g_bound ? -g_bound : g_hat;                                               \
+            g_hat = g_hat > g_bound ? g_bound : g_hat;                                                 \
+            int32_t code = (int32_t)codes[k];                                                          \
+            int32_t mask = code >> 31;                                                                 \
+            float sign = code < 0 ? -1.0f : 1.0f;                                                      \
+            float k_old = (float)(code ^ mask);                                                        \
+            float delta = (c * sign) * g_hat;                                                          \
+            float k_new = k_old + (stochastic ? floorf(delta + u[k - lo]) : rintf(delta));             \
+            k_new = k_new < 0.0f ? 0.0f : (k_new > k_top ? k_top : k_new);                             \
+            int32_t kn = (int32_t)k_new;                                                               \
+            codes[k] = (CODE_T)(kn ^ mask);                                                            \
+            w[k] = sign * level[kn];                                                                   \
+        }                                                                                              \
+        for (int64_t k = lo; k < hi; k++) {                                                            \
+            double x = (double)vs[k - lo];                                                             \
+            uint8_t out = 0;                                                                           \
+            if (x > 0.0) {                                                                             \
+                int64_t j = log8_index(x, fractions) - e_new + 255;  /* code of the level <= x */      \
+                if (j >= 255) out = 255;                                                               \
+                else if (j < 1) out = 1;                                                               \
+                else {                                                                                 \
+                    double lower = upper_levels[j - 1], upper = upper_levels[j];                       \
+                    out = (uint8_t)(j + ((double)uv[k - lo] < (x - lower) / (upper - lower) ? 1 : 0)); \
+                }                                                                                      \
+            }                                                                                          \
+            v[k] = out;                                                                                \
+        }                                                                                              \
+    }                                                                                                  \
+    for (int64_t i = 0; i < n_tensors; i++) exponents[i] = new_exponents[i];                           \
+    free(new_exponents);                                                                               \
+    free(item_max);                                                                                    \
+    return total;                                                                                      \
+}
+
+LNS_LOG8_STEP(lns_madam_step_i8_log8, int8_t)
+LNS_LOG8_STEP(lns_madam_step_i16_log8, int16_t)

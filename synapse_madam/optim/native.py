@@ -32,6 +32,8 @@ from pathlib import Path
 
 import torch
 
+from ._state import copy_split_
+
 __all__ = ["NativeKernelWarning", "available", "madam_native", "supports", "kernel_info", "lns_supports",
            "lns_madam_native", "uniform_quantize_native"]
 
@@ -49,7 +51,9 @@ FLAG_LADDER = (
 _DTYPES = {torch.float32: ("madam_step_f32", ctypes.c_float), torch.float64: ("madam_step_f64", ctypes.c_double)}
 _LNS_KERNELS = {(torch.int8, torch.float32): "lns_madam_step_i8", (torch.int16, torch.float32): "lns_madam_step_i16",
                 (torch.int8, torch.bfloat16): "lns_madam_step_i8_bf16",
-                (torch.int16, torch.bfloat16): "lns_madam_step_i16_bf16"}
+                (torch.int16, torch.bfloat16): "lns_madam_step_i16_bf16",
+                (torch.int8, torch.uint8): "lns_madam_step_i8_log8", (torch.int16, torch.uint8): "lns_madam_step_i16_log8"}
+_LOG8 = (torch.uint8,)  # second moments stored as log_moment codes: the kernels with an exponent per tensor
 
 
 class NativeKernelWarning(UserWarning):
@@ -138,10 +142,11 @@ def _load():
                     fn.argtypes = [ctypes.c_int64, ptr, ptr, ptr, ptr, ptr, ptr, scalar, scalar, scalar, scalar,
                                    scalar, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
                     fn.restype = ctypes.c_int64
-                for name in _LNS_KERNELS.values():
+                for (_, v_dtype), name in _LNS_KERNELS.items():
                     fn = getattr(lib, name)
-                    fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 9 + [ctypes.c_float] * 5 + [ctypes.c_int32] * 3 \
-                        + [ctypes.c_int64]
+                    log8 = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64] if v_dtype in _LOG8 else []
+                    fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 9 + log8 + [ctypes.c_float] * 5 \
+                        + [ctypes.c_int32] * 3 + [ctypes.c_int64]
                     fn.restype = ctypes.c_int64
                 lib.uniform_quantize_f32.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [
                     ctypes.c_float, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64]
@@ -215,19 +220,21 @@ def _pointer_table(*tensor_lists) -> torch.Tensor:
 
 
 def lns_supports(p: torch.Tensor, g: torch.Tensor, v: torch.Tensor, codes: torch.Tensor) -> bool:
-    """Whether the LNS kernel can update this tensor: CPU, float32 weights and gradient, float32
-    or bfloat16 second moment, int8/int16 codes, all contiguous."""
+    """Whether the LNS kernel can update this tensor: CPU, float32 weights and gradient, float32,
+    bfloat16 or log8 (uint8 codes) second moment, int8/int16 codes, all contiguous."""
     return (p.device.type == "cpu" and p.dtype == torch.float32 and g.dtype == torch.float32
             and (codes.dtype, v.dtype) in _LNS_KERNELS and g.device.type == "cpu"
             and not g.is_sparse and all(t.is_contiguous() for t in (p, g, v, codes)))
 
 
 def lns_madam_native(params, grads, exp_avg_sqs, codes, levels, steps, seeds, *, c, beta, g_bound, eps, k_max,
-                     stochastic) -> None:
+                     stochastic, exponents=None) -> None:
     """One LNSMadam step (terms off) over tensors whose codes share one dtype, in one kernel call.
 
     ``levels[i]`` holds tensor i's decoded magnitudes for k = 0..k_max (float32), ``c`` is
     lr / ln(base); the codes share one dtype, and so do the second moments. ``steps`` are incremented; the rounding noise is keyed on (seeds[i], new step).
+    Log8 second moments (uint8, :mod:`synapse_madam.optim.log_moment`) need ``exponents``, the
+    tensors' 0-dim float32 exponents, updated in place.
     The caller checks :func:`lns_supports` and :func:`available`.
     """
     if not params:
@@ -241,10 +248,21 @@ def lns_madam_native(params, grads, exp_avg_sqs, codes, levels, steps, seeds, *,
     table = _pointer_table(params, grads, exp_avg_sqs, codes, levels)
     sizes = torch.tensor([p.numel() for p in params], dtype=torch.int64)
     n_threads = 1 if int(sizes.sum()) < SERIAL_BELOW else torch.get_num_threads()
-    getattr(lib, _LNS_KERNELS[(codes[0].dtype, exp_avg_sqs[0].dtype)])(
+    log8 = []
+    if exp_avg_sqs[0].dtype in _LOG8:
+        from . import log_moment
+
+        exponent_values = torch.stack([e.reshape(()) for e in exponents]).to(torch.float32).contiguous()
+        fractions = torch.tensor(log_moment.FRACTIONS, dtype=torch.float64)
+        log8 = [exponent_values.data_ptr(), fractions.data_ptr(), log_moment.V_STREAM]
+    done = getattr(lib, _LNS_KERNELS[(codes[0].dtype, exp_avg_sqs[0].dtype)])(
         len(params), *(table[r].data_ptr() for r in range(5)), sizes.data_ptr(), bias_corrections.data_ptr(),
-        seed_values.data_ptr(), counters.data_ptr(), float(c), beta, 1.0 - beta, g_bound, eps, int(k_max),
+        seed_values.data_ptr(), counters.data_ptr(), *log8, float(c), beta, 1.0 - beta, g_bound, eps, int(k_max),
         int(bool(stochastic)), n_threads, CHUNK)
+    if done < 0:
+        raise MemoryError("lns_madam_native: the kernel could not allocate its work buffers.")
+    if log8:
+        copy_split_(list(exponents), exponent_values)
     _mark_written(params, exp_avg_sqs, codes)
 
 

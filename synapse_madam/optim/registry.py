@@ -81,7 +81,7 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     OptimizerInfo("adam", torch.optim.Adam, "Adam", False, 1e-3),
     OptimizerInfo("adamw", torch.optim.AdamW, "AdamW (weight decay 0.01)", False, 1e-3),
     OptimizerInfo("lns_madam", LNSMadam, "LNSMadam: B-bit log-number-system weights, integer-code steps (options: bits, "
-                  "rounding, ..., restore, noise, set_point, bound, seed)", True, 0.01),
+                  "rounding, second_moment_dtype=float32|bfloat16|log8, ..., restore, noise, set_point, bound, seed)", True, 0.01),
     # w = sign(w0) exp(theta): the sign is fixed by construction
     OptimizerInfo("log_adam", LogAdam, "control: Adam on theta with w = sign(w0)*exp(theta) (options: betas, eps, "
                   "restore, noise, set_point, seed)", True, 0.01),
