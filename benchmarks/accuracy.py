@@ -547,7 +547,7 @@ def _figure(gaps: dict, order, path: Path) -> None:
     from synapse_madam import plots
 
     keys = list(gaps)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(order)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(order)), 5))
     width = 0.8 / max(len(keys), 1)
     for i, k in enumerate(keys):
         y = [np.nan if v is None else v for v in gaps[k]]
@@ -557,7 +557,7 @@ def _figure(gaps: dict, order, path: Path) -> None:
     for lvl in (-1, -2):
         ax.axhline(lvl, color="k", lw=0.6, ls=":")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(range(len(order)), order)
+    ax.set_xticks(range(len(order)), order, rotation=20, ha="right")
     ax.set_ylabel("score minus tuned Adam (points)")
     ax.set_title("lr 0.01, nothing tuned per task, vs tuned Adam")
     lo = min([v for g in gaps.values() for v in g if v is not None] + [-3])
