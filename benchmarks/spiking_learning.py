@@ -80,6 +80,66 @@ def timing(seconds: float, repeats: int, force: bool = False) -> dict:
     return out
 
 
+def reward_step(lr: float = 0.01, presentations: int = 4000, seed: int = 0) -> dict:
+    """How far one reward moves ln|w| under madam_reward's per-tick Madam step when rewards are
+    sparse, with rule.madam_update itself (numpy, no Brian2): one synapse, 25 ticks of 10 ms per
+    presentation (the digits schedule), a reward to its population in a fraction q of the
+    presentations, then d = exp(-k) at the k-th tick (tau_d = update_dt = 10 ms) and g = -(c d) with
+    an eligibility c = +-U(0.5, 1.5) (random sign); Madam's published beta and g_bound. Returns the mean
+    |ln w change| per reward, in units of lr, for q = 0.1, 0.2, 0.3 (second half of the run)."""
+    from synapse_madam import rule as R
+
+    out = {}
+    for q in (0.1, 0.2, 0.3):
+        rng = np.random.default_rng(seed)
+        state = R.init_state(np.array([1.0]), p_scale=1e9)
+        w, moves = np.array([1.0]), []
+        for pres in range(presentations):
+            rewarded, c = rng.random() < q, rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5)
+            w_start = w.copy()
+            for k in range(25):
+                g = np.array([-(c * np.exp(-k)) if rewarded else 0.0])
+                w, state = R.madam_update(w, g, state, lr)
+            if rewarded and pres >= presentations // 2:
+                moves.append(abs(float(np.log(w[0] / w_start[0]))) / lr)
+        out[f"{q:g}"] = float(np.mean(moves))
+    print(json.dumps({"ln_w_step_per_reward_in_units_of_lr": out, "lr": lr}))
+    return out
+
+
+def readout(run: Path) -> dict:
+    """What a digits run's learned weights hold, read out without spikes: for each class the mean
+    weight of its population's neurons per input, W (10 x 128); answers argmax_k (W x)_k - m_k with
+    m_k the mean of (W x)_k over the training images (the linear readout with each class's mean
+    response removed, as a threshold would); the spread of the classes' mean weights (their total
+    drive); the correlation of each class's W with the weights of a logistic regression fitted on
+    the same code and training images. Same split as the run (validation or test part)."""
+    import tomllib
+
+    from sklearn.linear_model import LogisticRegression
+
+    from synapse_madam.spiking.digits import DEFAULTS, N_CLASSES, encode, load_split
+
+    spec = tomllib.loads((run / "spec.toml").read_text())
+    p = {**DEFAULTS, **spec["network_params"]}
+    x_tr, y_tr, x_ev, y_ev = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"],
+                                        p["validation_fraction"])
+    with np.load(run / "weights.npz") as z:
+        w = z["EE"].reshape(N_CLASSES, 2 * x_tr.shape[1], p["n_per_class"]).mean(axis=2)  # i-major per group
+    xt, xe = encode(x_tr, 1.0), encode(x_ev, 1.0)
+    m = (xt @ w.T).mean(axis=0)
+    clf = LogisticRegression(max_iter=3000).fit(xt, y_tr)
+    summary = json.loads((run / "summary.json").read_text())
+    out = {"run": run.name, "evaluated_on": "validation" if p["validation_fraction"] else "test",
+           "spiking_accuracy": summary["results"]["test_accuracy"],
+           "centred_linear_readout_accuracy": float(np.mean(np.argmax(xe @ w.T - m, axis=1) == y_ev)),
+           "logistic_regression_accuracy": float(clf.score(xe, y_ev)),
+           "class_mean_weight": [float(v) for v in w.mean(axis=1)],
+           "corr_with_logistic_regression": [float(np.corrcoef(clf.coef_[k], w[k])[0, 1]) for k in range(N_CLASSES)]}
+    print(json.dumps(out))
+    return out
+
+
 def oracle(n_test: int, w_mean: float, params: dict) -> dict:
     """What the digits network can hold: the weights of a logistic regression fitted to the same
     on/off code (scikit-learn, training split), shifted to be >= 0 (adding one constant to every
@@ -152,6 +212,34 @@ def _command(name: str, s: dict) -> str:
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
+def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
+    """The start of one digits table row (up to the command) from a summary or a spec and its rows."""
+    rule = s["rule"]
+    step = rule.get("lr") if rule["name"] == "madam_reward" else rule.get("eta")
+    params = s.get("network_params") or s.get("params") or {}
+    return (f"| {name} | {rule['name']} | {rule.get('eligibility', 'hebbian')} | {step:g} | "
+            f"{params.get('step_schedule', 'constant')} | {len(blocks)} | "
+            f"{', '.join(format(b[key], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
+
+
+def _on_validation(s: dict) -> bool:
+    """True for a digits run evaluated on the validation part of the training split."""
+    return bool((s.get("params") or {}).get("validation_fraction"))
+
+
+def _packaged(name: str) -> bool:
+    """True if runs/spiking_learning/NAME ran its packaged spec unchanged (a seed aside)."""
+    import tomllib
+
+    from synapse_madam import substrates
+    from synapse_madam.runs import spec_diff
+    from synapse_madam.spiking import runner
+
+    run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
+    base = runner.validate(substrates.load_spec(run_spec["name"]), run_spec["name"])
+    return {k for k, _, _ in spec_diff(base, run_spec)} <= {"seed", "duration_s", "chunk_s"}
+
+
 def _weights_row(s: dict) -> str:
     w = s["weights"]["EE"]
     e = w.get("classes", {}).get("E", {})
@@ -215,26 +303,43 @@ def collect() -> Path:
         plt.close(fig)
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
     if has_digits:
-        lines += ["### Digits (scikit-learn 8x8, held-out test split)", "",
-                  "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 20 LIF neurons with a slow "
-                  "homeostatic threshold + 20 inhibitory LIF neurons (Dale's law: E->I +, I->E -, fixed), 25 600 "
-                  "plastic input synapses, 200 ms presentations + 50 ms rest, a teaching neuromodulator per "
-                  "population (`reward_mode = \"population\"`, synapse_madam/spiking/digits.py); train 1347 / test "
-                  "450 images (stratified, split_seed 0); a block = every training image once, then every test "
-                  "image once without reward. Same budget for both rules: 3 blocks, same network and seed. "
-                  "The rules' step sizes: Madam at its published lr = 0.01 (not tuned); additive eta = 3 / s picked "
-                  "by hand from a few short trials on a 300-image training subset.", "",
-                  "| run | rule | blocks | test accuracy per block | last train accuracy | command |",
-                  "|---|---|---:|---|---:|---|"]
+        lines += _digits_text()
+        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | blocks | test accuracy per block | "
+                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
         for n, s in digits:
-            b = s["results"]["blocks"]
-            lines.append(f"| {n} | {s['rule']['name']} | {len(b)} | "
-                         f"{', '.join(format(x['test_accuracy'], '.3f') for x in b)} | {b[-1]['train_accuracy']:.3f} | "
-                         f"`{_command(n, s)}` |")
+            if _on_validation(s):
+                continue
+            lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
         for n, rows, spec in _unfinished("digits"):
-            lines.append(f"| {n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} blocks) | {spec['rule']['name']} | {len(rows)} | "
-                         f"{', '.join(format(r['test_accuracy'], '.3f') for r in rows)} | "
-                         f"{rows[-1]['train_accuracy']:.3f} | `{_command(n, {})}` (continue: add --resume) |")
+            if spec["network_params"].get("validation_fraction"):
+                continue
+            lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
+                                     "blocks)", spec, rows, "test_accuracy")
+                         + f" `{_command(n, {})}` (continue: add --resume) |")
+        by_rule = {}
+        for n, s in digits:
+            if not _on_validation(s) and _packaged(n):
+                by_rule.setdefault(s["rule"]["name"], []).append(s)
+        for rule, ss in sorted(by_rule.items()):
+            acc = np.array([[b["test_accuracy"] for b in s["results"]["blocks"]] for s in ss])
+            sig = [s["weights"]["EE"]["sigma_ln"] for s in ss]
+            lines.append(f"\nPackaged spec, {rule}, {len(ss)} seed(s): mean test accuracy per block "
+                         f"{', '.join(format(a, '.3f') for a in acc.mean(axis=0))} (sd over seeds at the end "
+                         f"{acc[:, -1].std(ddof=1) if len(ss) > 1 else float('nan'):.3f}); σ of ln w at the end "
+                         f"{np.mean(sig):.2f}.")
+        lines += ["", "**Model selection on a validation split** (`network_params.validation_fraction = 0.25`: "
+                  "1010 of the 1347 training images to learn from, 337 held out of them to validate; the test "
+                  "images are not loaded). Small runs: the first 400 of the 1010 and the first 200 of the 337, "
+                  "4 blocks (2 for the additive eta grid, for lack of time), seed 1.", "",
+                  "| run | rule | eligibility | step (lr or eta) | schedule | blocks | validation accuracy per block | "
+                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+        for n, s in digits:
+            if _on_validation(s):
+                lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
+        for n, rows, spec in _unfinished("digits"):
+            if spec["network_params"].get("validation_fraction"):
+                lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
+                                         "blocks)", spec, rows, "test_accuracy") + f" `{_command(n, {})}` |")
         lines.append("")
     if runs:
         lines += ["### Weight statistics after each run (synapse_madam.biology via the run's summary.json)", "",
@@ -276,6 +381,28 @@ def collect() -> Path:
     return DOC
 
 
+def _digits_text() -> list[str]:
+    """The digits setup, with the step sizes and options read from the packaged specs."""
+    from synapse_madam import substrates
+
+    m, a = (substrates.load_spec(f"spiking_digits_{r}") for r in ("madam", "additive"))
+    sched = m["network_params"].get("step_schedule", "constant")
+    return ["### Digits (scikit-learn 8x8, held-out test split)", "",
+            "128 on/off Poisson inputs (200 Hz max) -> 10 output populations x 20 LIF neurons with a slow "
+            "homeostatic threshold + 20 inhibitory LIF neurons (Dale's law: E->I +, I->E -, fixed), 25 600 "
+            "plastic input synapses, 200 ms presentations + 50 ms rest, a teaching neuromodulator per "
+            "population (`reward_mode = \"population\"`, synapse_madam/spiking/digits.py); train 1347 / test "
+            "450 images (stratified, split_seed 0); a block = every training image once, then every test "
+            "image once without reward. Same budget for both rules: "
+            f"{m['network_params']['epochs']} blocks, same network and seed.", "",
+            f"**Packaged specs** (models/spiking_digits_madam.toml, models/spiking_digits_additive.toml): "
+            f"eligibility = \"{m['rule'].get('eligibility', 'hebbian')}\" for both rules, step_schedule = "
+            f"\"{sched}\" for both; Madam lr = {m['rule']['lr']:g} per 10 ms tick, additive eta = "
+            f"{a['rule']['eta']:g} / s, each chosen on the validation split below (never on the test split). "
+            "The earlier settings (Hebbian eligibility, Madam at its published lr = 0.01, additive eta = 3 / s "
+            "picked by hand, constant step) are the rows `*_hebbian_*`; their commands still reproduce them.", ""]
+
+
 NOTES = ["### Reading these results", "",
          "- **Madam's per-synapse normalisation and sparse rewards.** Madam divides each synapse's drive c·d by "
          "the running RMS of its own drive, so a reward moves every eligible synapse by up to lr·g_bound per tick "
@@ -286,18 +413,71 @@ NOTES = ["### Reading these results", "",
          "reward times: the chosen synapse is pushed up at almost every reward, the others random-walk in ln w. "
          "That walk is why the Madam runs end with a wide ln w (σ ratio well above 1) and with some other "
          "synapses at w_max too; ties at w_max cap the percentile of the chosen synapse.",
-         "- **Digits: the network, not only the rule, limits the accuracy.** `python benchmarks/spiking_learning.py "
+         "- **Digits: why three-factor Madam stalled near 64 %, and what was changed.** Diagnosed on the validation "
+         "split (second digits table; 400 training images, 4 blocks, seed 1; with 200 validation images one accuracy "
+         "has a binomial sd of about 3 points, so only differences of 5 points or more are read as real).",
+         "  1. *The step was too coarse.* madam_reward normalises each synapse's drive c·d by the RMS of its own "
+         "drive over ~1000 ticks. In digits that drive is nonzero only in the 2-4 ticks after a reward reaches the "
+         "synapse's population, in 10-30 % of the presentations, so at a reward ĝ is far above 1 and hits g_bound: "
+         "one reward moves ln w by 12-17 × lr (`python benchmarks/spiking_learning.py reward-step`, numpy with "
+         "rule.madam_update). At the published lr = 0.01 that is a 12-17 % change of every eligible weight per "
+         "reward. The learning curve shows the cost: the answers given while learning (training accuracy 0.21-0.37) "
+         "were worse than the answers of the frozen weights on validation images (0.31-0.55) in every block, i.e. "
+         "each step undid part of the last. lr = 0.001 (about the published 1 % per learning event) lifted the "
+         "training accuracy to 0.63 (validation 0.59 after 4 blocks).",
+         "  2. *Hebbian eligibility moved the populations' total drive.* Every reward moves all active inputs of "
+         "a population the same way, and the on/off code keeps the summed input rate fixed, so each reward also "
+         "changes that population's total drive, a class bias that the winner-take-all follows and the homeostatic "
+         "threshold chases. After 4 blocks at lr = 0.001 the populations' mean weights had spread from 0.06 to "
+         "0.064-0.108, while the same weights read out linearly with each class's mean response removed gave "
+         "0.845 on the validation images where the network answered 0.59 (`python benchmarks/spiking_learning.py "
+         "readout runs/spiking_learning/digits_select_madam_lr0.001_hebbian`). The task was in the weights; the bias "
+         "spoiled the answers. The centred eligibility (reward.py: pre trace minus its mean over the training "
+         "images, the covariance form) removes that common mode: class means stayed within 0.044-0.059, validation "
+         "0.63, 0.74, 0.745, 0.77, training up to 0.80. It is given to the additive baseline too (it is not part of "
+         "either rule's step) and lifts it as well.",
+         "  3. *Tried, not adopted:* a cosine decay of the step over the blocks (lr 0.001: validation 0.68 after 4 "
+         "blocks against 0.77 with a constant step); lr = 0.0003 (slower: 0.46, 0.54 after 2 blocks against 0.63, "
+         "0.74); lr = 0.003 with the cosine decay (0.34 after the first block; stopped). *Not the limit:* the "
+         "magnitude bound (1.5-3.4 % of the weights at w_max in these runs).",
+         "  4. *What still limits it (a hypothesis, not tested):* the eligibility is gated by postsynaptic spikes, "
+         "so a correct population that the winner-take-all kept silent learns little from its teaching signal; "
+         "learning is driven mostly by the wrong winner's depression and the right winner's potentiation, which "
+         "makes class templates rather than discriminative weights. The `readout` command shows it: the learned "
+         "weights correlate 0.68-0.82 with those of a logistic regression on the same code, and their centred "
+         "linear readout reaches 0.845 where the logistic regression reaches 0.95.",
+         "  5. *On the full budget (3 blocks of 1347 images) the constant step overshoots late.* The packaged "
+         "Madam runs peaked after block 2 and fell in block 3 in seeds 1 and 3 (line under the digits table), "
+         "while the σ of ln w kept growing (0.55, 0.87, 1.17 after blocks 1-3, every seed) and the fraction at "
+         "w_max rose to 4-5 %: weights whose eligibility has no consistent sign keep random-walking in ln w. The "
+         "validation runs (1600 presentations, 40 % of this budget) were too short to show that, and the step "
+         "schedule was not re-chosen on the test split. The learned weights still hold more than the network "
+         "answers: read out linearly with each class's mean response removed they give 0.87 on the test images "
+         "for seed 1, where the network answered 0.673 (`python benchmarks/spiking_learning.py readout "
+         "runs/spiking_learning/digits_madam_s1`).",
+         "  6. *Not tried (time):* a step decay over a longer validation run, a per-class reward baseline, more "
+         "blocks, smaller additive eta than 0.3, `reward_mode = \"global\"`, and the label population's silent "
+         "neurons (item 4).",
+         "- **After these changes the additive baseline is ahead.** With the centred eligibility (a change of the "
+         "eligibility, given to both rules) and its step chosen on the same validation split, additive R-STDP "
+         "reached a mean test accuracy of 0.784 against Madam's 0.726 (3 seeds each; lines under the digits "
+         "table), from 0.318 and 0.637 before. Most of the gain is therefore rule-independent. What Madam still "
+         "gives is the constraint and the shape: 0 sign flips, against 523-863 additive weights clipped to 0, and "
+         "ln w close to a normal (KS 0.04, σ ratio 1.25 to Song 2005) where the additive weights pile up at 0. "
+         "Madam's late decline (item 5) is the first thing to address: from block 2 to 3 the additive runs improved "
+         "in 2 of 3 seeds, the Madam runs fell in 2 of 3.",
+         "- **What the network can hold.** `python benchmarks/spiking_learning.py "
          "oracle --n-test 100 --w-mean 0.06` puts the weights of a logistic regression on the same on/off code "
          "(97.6 % test accuracy as a classifier) into the network with plasticity off: 93 % of the first 100 test "
          "images with the spec's defaults, 94 % without homeostasis (`--set target_hz=0.0 --set theta_step_mv=0.0`),"
          " 65 % with a ten times faster homeostasis (`--set theta_step_mv=0.2`). The runs named `*_theta0.2_*` "
-         "used that faster homeostasis and stopped learning near that ceiling; the spec now has theta_step_mv = "
-         "0.02. The teaching signal per population (`reward_mode = \"population\"`) is supervised in that the "
-         "label picks the population that is rewarded; `reward_mode = \"global\"` (one reward-prediction error "
-         "for all) is implemented but not measured here.",
+         "used that faster homeostasis (and the earlier Hebbian eligibility and lr) and stopped learning near that "
+         "ceiling; the spec has theta_step_mv = 0.02. The teaching signal per population (`reward_mode = "
+         "\"population\"`) is supervised in that the label picks the population that is rewarded; `reward_mode = "
+         "\"global\"` (one reward-prediction error for all) is implemented but not measured here.",
          "- **Seeds and budget.** Distal reward: one seed per rule; one hour of biological time of that network "
          "took 15-50 min of wall time on the 2 shared cores of this session (load 1-7), so the issue's three seeds "
-         "did not fit. Digits: the seeds listed in the table (a run of 3 blocks took 7-17 min). Every command takes "
+         "did not fit. Digits: the seeds listed in the table (a run of 3 blocks took 5-17 min on one shared core). Every command takes "
          "`--set seed=N`.",
          "- **cpp_standalone.** The rewards depend on the spikes and are computed in Python between time steps, "
          "which the standalone device cannot do; task specs with target = \"cpp_standalone\" are refused with "
@@ -316,12 +496,15 @@ def _targets(distal, digits, runs) -> list[str]:
                    + f"; final percentile {r['final_percentile']:.4f}; >= 0.99 at "
                    f"{int(np.sum(np.asarray(r['percentile']) >= 0.99))} of {len(r['percentile'])} checks.")
     by_rule = {}
-    for n, s in digits:
+    # the accuracy targets are judged on the runs of the packaged specs as they are (a seed aside)
+    for n, s in [(n, s) for n, s in digits if not _on_validation(s) and _packaged(n)]:
         by_rule.setdefault(s["rule"]["name"], []).append((n, s["results"]["test_accuracy"]))
     for rule, rows in sorted(by_rule.items()):
         accs = ", ".join(f"{a:.3f} ({n})" for n, a in rows)
-        best = max(a for _, a in rows)
-        out.append(f"- Digits test accuracy >= 0.90 with {rule}: **{'yes' if best >= 0.9 else 'no'}** ({accs}).")
+        mean = float(np.mean([a for _, a in rows]))
+        out.append(f"- Digits test accuracy >= 0.90 with {rule} (packaged spec, mean over seeds): "
+                   f"**{'yes' if mean >= 0.9 else 'no'}** "
+                   f"(mean {np.mean([a for _, a in rows]):.3f}; {accs}).")
     if len(by_rule) == 2 and "madam_reward" in by_rule and "additive_reward" in by_rule:
         m = np.mean([a for _, a in by_rule["madam_reward"]])
         a = np.mean([a for _, a in by_rule["additive_reward"]])
@@ -352,6 +535,9 @@ def main(argv=None) -> int:
     t.add_argument("--force", action="store_true", help="write docs/spiking_learning_timing.json on a loaded machine "
                    "(the doc then says the ratio is not published)")
     sub.add_parser("collect")
+    r = sub.add_parser("readout", help="what a digits run's learned weights hold, read out linearly")
+    r.add_argument("run", type=Path, help="a digits run folder, e.g. runs/spiking_learning/digits_madam_s1")
+    sub.add_parser("reward-step", help="ln|w| moved by one sparse reward under madam_reward (numpy)")
     o = sub.add_parser("oracle", help="accuracy of the digits network holding logistic-regression weights")
     o.add_argument("--n-test", type=int, default=100)
     o.add_argument("--w-mean", type=float, default=0.06)
@@ -360,6 +546,10 @@ def main(argv=None) -> int:
     if args.cmd == "timing":
         TIMING.write_text(json.dumps(timing(args.seconds, args.repeats, args.force), indent=1))
         print(f"wrote {TIMING}")
+    elif args.cmd == "readout":
+        readout(args.run)
+    elif args.cmd == "reward-step":
+        reward_step()
     elif args.cmd == "oracle":
         import tomllib
 

@@ -38,9 +38,11 @@ def _scenario(seed, lo, hi, signed, n_pre=4, n_post=3):
     return n_pre, n_post, pre_spk, post_spk, w0
 
 
-def _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, rewards, target, n_steps=N_STEPS):
+def _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, rewards, target, n_steps=N_STEPS, elig_ref=None):
     """Run in pieces; each reward is delivered between two runs, i.e. before its time step."""
     net, syn, mon = _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, target)
+    if elig_ref is not None:
+        syn.elig_ref = elig_ref
     done = 0
     for step, amount in sorted(rewards):
         if step > done:
@@ -53,7 +55,8 @@ def _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, rewards, target, n_st
     return np.asarray(syn.i[:]), np.asarray(syn.j[:]), w, float(syn.namespace["w_max"]), syn
 
 
-def _reference(rule, weight_step, syn_i, syn_j, pre_spk, post_spk, w0, rewards, w_max, n_steps=N_STEPS):
+def _reference(rule, weight_step, syn_i, syn_j, pre_spk, post_spk, w0, rewards, w_max, n_steps=N_STEPS,
+               elig_ref=None):
     """Event-by-event numpy re-simulation; returns w after every time step, shape (n_syn, n_steps).
 
     Event kinds within one step, in this order: -2 reward (d += amount), -1 tick (weight step,
@@ -90,7 +93,7 @@ def _reference(rule, weight_step, syn_i, syn_j, pre_spk, post_spk, w0, rewards, 
                     state["c"] -= rule.a_minus * state["apost"]
                 else:
                     state["apost"] += 1.0
-                    state["c"] += rule.a_plus * state["apre"]
+                    state["c"] += rule.a_plus * (state["apre"] - (0.0 if elig_ref is None else elig_ref[s]))
         traj[s, cur:] = state["w"][0]
     return traj
 
@@ -129,12 +132,14 @@ ADDITIVE_CASES = [
 ]
 
 
-def _check_madam(params, target, seed):
+def _check_madam(params, target, seed, elig_ref=None):
     n_pre, n_post, pre_spk, post_spk, w0 = _scenario(seed, 0.002, 0.008, signed=True)
     rule = make_rule("madam_reward", **params)
-    syn_i, syn_j, w_brian, w_max, _ = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, REWARDS, target)
+    syn_i, syn_j, w_brian, w_max, _ = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, REWARDS, target,
+                                                 elig_ref=elig_ref)
     seen = {"g_clip": 0, "w_clip": 0}
-    ref = _reference(rule, _madam_step(rule, w_max, seen), syn_i, syn_j, pre_spk, post_spk, w0, REWARDS, w_max)
+    ref = _reference(rule, _madam_step(rule, w_max, seen), syn_i, syn_j, pre_spk, post_spk, w0, REWARDS, w_max,
+                     elig_ref=elig_ref)
     np.testing.assert_allclose(w_brian, ref, rtol=1e-9, atol=0)
     assert np.all(np.sign(w_brian) == np.sign(w0)[:, None]), "madam_reward must keep every weight's sign"
     assert np.all(np.abs(w_brian) <= w_max * (1 + 1e-12))
@@ -158,12 +163,14 @@ def test_madam_reward_matches_rule_py_numpy_target(params):
             R.DEFAULT_LR, R.DEFAULT_BETA, R.DEFAULT_G_BOUND, R.DEFAULT_P_SCALE)
 
 
-def _check_additive(params, target, seed):
+def _check_additive(params, target, seed, elig_ref=None):
     n_pre, n_post, pre_spk, post_spk, w0 = _scenario(seed, 0.5, 1.9, signed=False)
     rule = make_rule("additive_reward", **params)
-    syn_i, syn_j, w_brian, w_max, _ = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, REWARDS, target)
+    syn_i, syn_j, w_brian, w_max, _ = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, REWARDS, target,
+                                                 elig_ref=elig_ref)
     seen = {"g_clip": 0, "w_clip": 0}
-    ref = _reference(rule, _additive_step(rule, w_max, seen), syn_i, syn_j, pre_spk, post_spk, w0, REWARDS, w_max)
+    ref = _reference(rule, _additive_step(rule, w_max, seen), syn_i, syn_j, pre_spk, post_spk, w0, REWARDS, w_max,
+                     elig_ref=elig_ref)
     # (this comparison also pins the order within a tick: Madam's normalisation cancels a common
     # factor of all gradients, so decaying d or c before the weight step would go unseen there)
     np.testing.assert_allclose(w_brian, ref, rtol=1e-9, atol=1e-12)
@@ -180,6 +187,47 @@ def test_additive_reward_matches_reference_numpy_target(params):
     else:
         assert (w_max, rule.eta, rule.a_plus, rule.a_minus) == (4.0, 100.0, 0.1, 0.15)
         assert float(rule.tau_c) == pytest.approx(1.0) and float(rule.tau_d) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("name", ["madam_reward", "additive_reward"])
+def test_centred_eligibility_matches_reference(name):
+    """eligibility = "centred": c += a_plus (apre - elig_ref) at a post spike, per-synapse elig_ref
+    (here 0.3 to 1.5 around the mean pre trace 60 Hz x 20 ms = 1.2), against the same numpy
+    re-simulation (with a reference that large, many increments are negative)."""
+    ref = np.linspace(0.3, 1.5, 12)
+    if name == "madam_reward":
+        rule, *_ = _check_madam({"eligibility": "centred"}, "numpy", seed=5, elig_ref=ref)
+    else:
+        rule, *_ = _check_additive({"eligibility": "centred", "w_max": 2.0}, "numpy", seed=5, elig_ref=ref)
+    assert rule.eligibility == "centred"
+    with pytest.raises(ValueError, match="eligibility is 'covariance'; allowed: hebbian, centred"):
+        make_rule(name, eligibility="covariance")
+
+
+@pytest.mark.parametrize("name", ["madam_reward", "additive_reward"])
+def test_step_factor_scales_the_step_and_zero_freezes(name):
+    """set_step_factor rescales the rule's step constant (Madam's lr, additive's eta update_dt)
+    between runs without rebuilding; factor 0 keeps every weight where it is despite rewards."""
+    n_pre, n_post, pre_spk, post_spk, w0 = _scenario(6, *((0.002, 0.008, True) if name == "madam_reward"
+                                                          else (0.5, 1.9, False)))
+    rule = make_rule(name)
+    key = rule.step_key
+    net, syn, mon = _scripted_network(rule, pre_spk, post_spk, n_pre, n_post, w0, "numpy")
+    base = syn.namespace[key]
+    rule.set_step_factor(syn, 0.25)
+    assert syn.namespace[key] == pytest.approx(0.25 * base)
+    rule.set_step_factor(syn, 0.0)
+    net.run(5000 * DT)
+    deliver_reward(syn, 1.0)
+    net.run(1000 * DT)
+    np.testing.assert_array_equal(np.asarray(syn.w[:]), w0)
+    rule.set_step_factor(syn, 1.0)
+    assert syn.namespace[key] == base
+    deliver_reward(syn, 1.0)
+    net.run(1000 * DT)
+    assert np.any(np.asarray(syn.w[:]) != w0)
+    with pytest.raises(ValueError, match="step factor must be a number >= 0"):
+        rule.set_step_factor(syn, -1.0)
 
 
 @pytest.mark.parametrize("name", ["madam_reward", "additive_reward"])

@@ -135,6 +135,47 @@ def test_digits_split_and_schedule():
     assert sorted(s["index"][:5]) == list(range(5)) and s["index"][5:8].tolist() == [0, 1, 2]
 
 
+def test_digits_validation_split_never_touches_the_test_images():
+    x_tr, y_tr, x_te, y_te = digits.load_split()
+    x_fit, y_fit, x_val, y_val = digits.load_split(validation_fraction=0.25)
+    assert len(y_fit) + len(y_val) == len(y_tr) and len(y_val) == pytest.approx(0.25 * len(y_tr), abs=1)
+    rows = {tuple(r) for r in x_tr}
+    assert all(tuple(r) in rows for r in x_val) and all(tuple(r) in rows for r in x_fit)
+    assert np.ptp(np.bincount(y_val)) <= 3  # stratified
+    p = {**digits.DEFAULTS, "validation_fraction": 0.25, "epochs": 1}
+    assert digits.duration_s(p) == pytest.approx(len(y_tr) * digits.period_s(p))
+    with pytest.raises(ValueError, match="validation_fraction must be in"):
+        digits._check({**digits.DEFAULTS, "validation_fraction": 1.0})
+
+
+def test_digits_step_schedule_and_centred_eligibility():
+    """step_schedule = "cosine": the rule's step constant is scaled by (1 + cos(pi e / E)) / 2 in
+    block e, set from t before each run; eligibility = "centred": elig_ref = tau_plus times the
+    input's mean rate over the training images."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    rule = make_rule("madam_reward", w_max=0.18, eligibility="centred", lr=0.004)
+    net = digits.build_digits(rule, seed=1, n_train=4, n_test=2, epochs=3, n_per_class=2, n_inh=2,
+                              present_ms=30.0, rest_ms=10.0, step_schedule="cosine")
+    assert [net.step_factor(e) for e in range(3)] == pytest.approx([1.0, 0.75, 0.25])
+    assert all(g.namespace["lr"] == pytest.approx(0.004) for g in net.plastic)
+    block = 6 * 0.04
+    net.before_chunk(block)
+    assert all(g.namespace["lr"] == pytest.approx(0.003) for g in net.plastic)
+    net.before_chunk(2 * block)
+    assert all(g.namespace["lr"] == pytest.approx(0.001) for g in net.plastic)
+    x_tr = digits.load_split(n_train=4, n_test=2)[0]
+    mean_rate = digits.encode(x_tr, digits.DEFAULTS["rate_max_hz"]).mean(axis=0)
+    g = net.plastic[3]
+    np.testing.assert_allclose(np.asarray(g.elig_ref[:]), 0.02 * mean_rate[np.asarray(g.i[:])])
+    b2.start_scope()
+    plain = digits.build_digits(make_rule("additive_reward", w_max=1.0, eta=2.0), seed=1, n_train=4, n_test=2,
+                                epochs=3, n_per_class=2, n_inh=2, present_ms=30.0, rest_ms=10.0)
+    plain.before_chunk(2 * block)
+    assert plain.step_factor(2) == 1.0 and plain.plastic[0].namespace["reward_eta_dt"] == pytest.approx(0.02)
+    assert "elig_ref" not in plain.plastic[0].variables
+
+
 def test_digits_answers_and_rewards_at_the_end_of_each_presentation():
     """The reward operation sets the image's rates at the start of a slot, reads the populations'
     spike counts at the end of the presentation, stores the answer and delivers the teaching signal."""
@@ -204,8 +245,12 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("spec_name, sets", [("spiking_distal_madam", TINY_DISTAL),
-                                             ("spiking_digits_additive", TINY_DIGITS)])
+@pytest.mark.parametrize("spec_name, sets", [
+    ("spiking_distal_madam", TINY_DISTAL),
+    ("spiking_digits_additive", TINY_DIGITS),
+    # the step schedule follows from t, so the resumed block gets the same step size
+    ("spiking_digits_madam", TINY_DIGITS + ['network_params.step_schedule="cosine"', 'rule.eligibility="centred"']),
+])
 def test_interrupted_task_resumes_exactly(spec_name, sets, tmp_path):
     spec = _spec(spec_name, sets)
     b2.start_scope()

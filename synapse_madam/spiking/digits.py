@@ -44,6 +44,19 @@ an active population grow with d > 0 and shrink with d < 0). After a silent pres
 is delivered (there is nothing to credit). No reward is delivered during the test blocks, so no
 weight moves there.
 
+**Learning options** (each off by default, so that the published-rule settings stay
+reproducible; docs/spiking_learning.md says which the specs in models/ use and why):
+
+* ``[rule] eligibility = "centred"`` (reward.py): the pre trace minus its expected value, set
+  here to tau_plus times the input's mean rate over the training images. With the Hebbian
+  eligibility every reward also moves the population's total drive (all its inputs are active
+  at some rate), which the winner-take-all turns into a bias towards recently rewarded classes.
+* ``step_schedule = "cosine"``: the rule's step size (lr or eta) decays over the blocks,
+  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block).
+* ``validation_fraction`` > 0: model selection on a validation part carved from the training
+  split (``load_split``); the test images are then not used at all, and the "test" slots of
+  each block present the validation images.
+
 **Schedule.** ``epochs`` blocks; block e presents the training images in the order of
 ``numpy.random.default_rng((seed, e))`` and then every test image once. The input rates, the
 spike counts and the answers live in Brian2 variables and the schedule is a function of t, so
@@ -60,10 +73,12 @@ import numpy as np
 DEFAULTS = {"n_per_class": 20, "n_inh": 20, "rate_max_hz": 200.0, "present_ms": 200.0, "rest_ms": 50.0,
             "epochs": 3, "n_train": 0, "n_test": 0, "test_fraction": 0.25, "split_seed": 0,
             "w_init": 0.06, "w_ei": 2.0, "w_ie": -3.0, "tau_m_ms": 20.0, "threshold_mv": 15.0,
-            "reward": 1.0, "baseline_n": 20.0, "reward_mode": "population", "target_hz": 5.0, "theta_step_mv": 0.02}
+            "reward": 1.0, "baseline_n": 20.0, "reward_mode": "population", "target_hz": 5.0, "theta_step_mv": 0.02,
+            "validation_fraction": 0.0, "step_schedule": "constant"}
 
 N_CLASSES = 10
 REWARD_MODES = ("population", "global")
+STEP_SCHEDULES = ("constant", "cosine")
 LIF = """
 dv/dt = -v / tau_m : 1 (unless refractory)
 count : 1
@@ -76,9 +91,15 @@ n_spikes : 1
 LIF_OUT = LIF + "dtheta/dt = -theta_step * target_rate : 1\n"
 
 
-def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 0, n_test: int = 0):
+def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 0, n_test: int = 0,
+               validation_fraction: float = 0.0):
     """(x_train, y_train, x_test, y_test): pixel intensities in [0, 1], stratified split; n_train /
-    n_test > 0 keep the first that many of each part (for small runs)."""
+    n_test > 0 keep the first that many of each part (for small runs).
+
+    ``validation_fraction`` > 0: model selection without the test split. The training split is
+    split again (stratified, the same split_seed) into a smaller training part and a validation
+    part of that fraction, which is returned in place of the test split; the test images are not
+    used at all (n_train / n_test then cut the training and the validation part)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -86,6 +107,9 @@ def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 
     x = data.data / 16.0
     x_tr, x_te, y_tr, y_te = train_test_split(x, data.target, test_size=test_fraction, stratify=data.target,
                                               random_state=split_seed)
+    if validation_fraction:
+        x_tr, x_te, y_tr, y_te = train_test_split(x_tr, y_tr, test_size=validation_fraction, stratify=y_tr,
+                                                  random_state=split_seed)
     if n_train:
         x_tr, y_tr = x_tr[:n_train], y_tr[:n_train]
     if n_test:
@@ -108,7 +132,26 @@ class DigitsNetwork:
     book: object
     schedule: dict
     params: dict = field(default_factory=dict)
+    rule: object = None
     weight_unit = "mV"
+
+    def step_factor(self, block: int) -> float:
+        """The step-size factor of block ``block`` (0, 1, ...; ``step_schedule``): 1 throughout
+        ("constant"), or the cosine decay over the blocks (Loshchilov & Hutter 2017, SGDR, ICLR;
+        rule.warmup_cosine without warm-up): (1 + cos(pi e / E)) / 2 for block e of E, so 1 in the
+        first block and > 0 in the last."""
+        if self.params["step_schedule"] == "constant":
+            return 1.0
+        from ..rule import warmup_cosine
+
+        return warmup_cosine(block, 0, int(self.params["epochs"]))
+
+    def before_chunk(self, t_s: float) -> None:
+        """Set the rule's step size of the block that starts at t_s (called before each run; the
+        factor follows from t alone, so a resumed run gets the same)."""
+        block = int(np.floor(t_s / (self.schedule["block_slots"] * self.params["period_s"]) + 1e-6))
+        for g in self.plastic:
+            self.rule.set_step_factor(g, self.step_factor(block))
 
     def plastic_groups(self) -> dict:
         """The first population's group stands for all ten (they share the rule's w_max)."""
@@ -153,8 +196,15 @@ def _check(params: dict) -> None:
         raise ValueError(f"network_params.baseline_n must be a number >= 1, got {params['baseline_n']!r}.")
     if params["reward_mode"] not in REWARD_MODES:
         raise ValueError(f"network_params.reward_mode is {params['reward_mode']!r}; allowed: {', '.join(REWARD_MODES)}.")
+    if params["step_schedule"] not in STEP_SCHEDULES:
+        raise ValueError(f"network_params.step_schedule is {params['step_schedule']!r}; allowed: "
+                         f"{', '.join(STEP_SCHEDULES)}.")
     if not 0 < params["test_fraction"] < 1:
         raise ValueError(f"network_params.test_fraction must be in (0, 1), got {params['test_fraction']!r}.")
+    v = params["validation_fraction"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+        raise ValueError(f"network_params.validation_fraction must be in [0, 1) (0: evaluate on the test split), "
+                         f"got {v!r}.")
 
 
 def period_s(params: dict) -> float:
@@ -164,7 +214,7 @@ def period_s(params: dict) -> float:
 def duration_s(params: dict) -> float:
     """Biological time of the whole schedule (every block: the training images, then the test images)."""
     p = {**DEFAULTS, **params}
-    _, y_tr, _, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"])
+    _, y_tr, _, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"], p["validation_fraction"])
     return p["epochs"] * (len(y_tr) + len(y_te)) * period_s(p)
 
 
@@ -181,7 +231,7 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
         if abs(p[k] * 1e-3 / tick - round(p[k] * 1e-3 / tick)) > 1e-9:
             raise ValueError(f"network_params.{k} = {p[k]} must be a multiple of the rule's update_dt "
                              f"({tick * 1e3:g} ms): answers and rewards happen on its ticks.")
-    x_tr, y_tr, x_te, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"])
+    x_tr, y_tr, x_te, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"], p["validation_fraction"])
     rates = {True: encode(x_tr, p["rate_max_hz"]), False: encode(x_te, p["rate_max_hz"])}
     sched = make_schedule(y_tr, y_te, p["epochs"], seed)
     n_in, n_out = rates[True].shape[1], N_CLASSES * p["n_per_class"]
@@ -201,6 +251,13 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
     # one Synapses group per output population, so that each can carry its own neuromodulator
     plastic = [rule.connect(inputs, outputs[c * npc:(c + 1) * npc], effect="v_post += w", w=w0[c],
                             name=f"digit_plastic_{c}") for c in range(N_CLASSES)]
+    if getattr(rule, "eligibility", "hebbian") == "centred":
+        # the expected pre trace at a post spike: tau_plus times the input's mean rate over the
+        # training images (the on/off code keeps sum_i rate_i fixed, so the centred increments of
+        # one post spike sum to about 0 over the inputs and do not move the neuron's mean drive)
+        ref = float(rule.tau_plus) * rates[True].mean(axis=0)
+        for g in plastic:
+            g.elig_ref = ref[np.asarray(g.i[:])]
     e_to_i = b2.Synapses(outputs, inhibitory, on_pre=f"v_post += {float(p['w_ei'])!r}", name="digit_ei")
     e_to_i.connect()
     i_to_e = b2.Synapses(inhibitory, outputs, on_pre=f"v_post += {float(p['w_ie'])!r}", name="digit_ie")
@@ -247,7 +304,9 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
     net = b2.Network(inputs, outputs, inhibitory, *plastic, e_to_i, i_to_e, book, op)
     info = {**p, "n_inputs": n_in, "n_outputs": n_out, "n_plastic": int(n_in * n_out), "w_max": float(plastic[0].namespace["w_max"]), "n_train_images": len(y_tr),
             "n_test_images": len(y_te), "period_s": period}
-    return DigitsNetwork(net, inputs, outputs, inhibitory, plastic, book, sched, info)
+    out = DigitsNetwork(net, inputs, outputs, inhibitory, plastic, book, sched, info, rule)
+    out.before_chunk(0.0)
+    return out
 
 
 def block_accuracies(net: DigitsNetwork) -> list[dict]:

@@ -17,6 +17,21 @@ event-driven, +1 per spike, time constants tau_plus, tau_minus):
     post spike:  c <- c + a_plus  * apre       (pre-before-post pairs)
     pre spike:   c <- c - a_minus * apost      (post-before-pre pairs)
 
+**Centred eligibility** (``eligibility = "centred"``; default ``"hebbian"``, as above): at a post
+spike c <- c + a_plus (apre - elig_ref), with a per-synapse constant elig_ref (a ``Synapses``
+variable the task sets; 0 unless set) = the expected pre trace, e.g. tau_plus times the input's
+mean rate. An input firing at its usual rate then leaves c unchanged; one firing above (below) it
+makes c grow (shrink). This is the presynaptic covariance form of Hebbian learning (Sejnowski
+1977, J Math Biol 4:303; Dayan & Abbott 2001, Theoretical Neuroscience, ch. 8): the product
+of reward and eligibility then follows the covariance of reward with the input's deviation from
+its mean, the condition under which a reward-modulated rule follows the reward gradient
+(Loewenstein & Seung 2006, PNAS 103:15224; Fremaux & Gerstner 2016). Where the inputs' total
+rate is fixed (the on/off code of digits.py), the centred increments of one post spike sum to
+about 0 over the inputs, so learning does not move a neuron's total drive.
+
+**Step-size factor.** ``set_step_factor(syn, f)`` scales the group's step constant (Madam's lr,
+additive's eta) by f for the following runs, e.g. for a decay over blocks (digits.py).
+
 **Neuromodulator** d: one number per ``Synapses`` group (a shared variable), raised by
 ``deliver_reward(syn, amount)`` (amount < 0 is a punishment / negative prediction error).
 
@@ -87,6 +102,11 @@ THREE_FACTOR_MODEL = "elig_c : 1  # eligibility trace c\nmod_d : 1 (shared)  # n
 
 #: Eligibility increments at a post spike (pre-before-post pairs) and at a pre spike.
 ELIG_POST = "elig_c += a_plus * apre"
+#: eligibility = "centred": the pre trace minus its expected value elig_ref (a per-synapse
+#: constant set by the task, 0 unless set), so an input at its mean rate leaves c unchanged.
+ELIG_POST_CENTRED = "elig_c += a_plus * (apre - elig_ref)"
+CENTRED_MODEL = "elig_ref : 1 (constant)  # expected pre trace at a post spike\n"
+ELIGIBILITIES = ("hebbian", "centred")
 ELIG_PRE = "elig_c -= a_minus * apost"
 
 #: Clock steps 2 and 3 (step 1 is the rule's weight step, in the same operation as step 2).
@@ -180,8 +200,11 @@ class _ThreeFactor:
     Mixed in before a PlasticityRule subclass that provides ``_weight_step()`` (step 1).
     """
 
-    def _init_three_factor(self, tau_c, tau_d, update_dt) -> None:
+    def _init_three_factor(self, tau_c, tau_d, update_dt, eligibility="hebbian") -> None:
         b2 = _brian2()
+        if eligibility not in ELIGIBILITIES:
+            raise ValueError(f"{self.name}: eligibility is {eligibility!r}; allowed: {', '.join(ELIGIBILITIES)}.")
+        self.eligibility = eligibility
         self.tau_c = _time("tau_c", 1 * b2.second if tau_c is None else tau_c)
         self.tau_d = _time("tau_d", 200 * b2.ms if tau_d is None else tau_d)
         self.update_dt = _time("update_dt", 10 * b2.ms if update_dt is None else update_dt)
@@ -193,10 +216,10 @@ class _ThreeFactor:
 
     @property
     def model(self) -> str:
-        return super().model + THREE_FACTOR_MODEL
+        return super().model + THREE_FACTOR_MODEL + (CENTRED_MODEL if self.eligibility == "centred" else "")
 
     def _potentiation(self) -> str:
-        return ELIG_POST
+        return ELIG_POST_CENTRED if self.eligibility == "centred" else ELIG_POST
 
     def _depression(self) -> str:
         return ELIG_PRE
@@ -212,6 +235,18 @@ class _ThreeFactor:
         c_decay, d_decay = self.decays()
         return {**super().namespace(), "a_plus": self.a_plus, "a_minus": self.a_minus,
                 "elig_decay": c_decay, "mod_decay": d_decay}
+
+    #: the namespace constant that sets the size of the weight step (the rule's lr or eta * update_dt)
+    step_key = ""
+
+    def set_step_factor(self, syn, factor: float) -> None:
+        """Scale this group's step size by ``factor`` >= 0 (Madam's lr, or additive's eta) for the
+        following runs; a schedule over the run (e.g. cosine decay per block, digits.py) calls it
+        between ``Network.run`` calls. Brian2 reads namespace constants at the start of each run,
+        so nothing is recompiled; factor 1 restores the rule's own value."""
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 0:
+            raise ValueError(f"{self.name}: the step factor must be a number >= 0, got {factor!r}.")
+        syn.namespace[self.step_key] = self.namespace()[self.step_key] * float(factor)
 
     def _attach(self, syn) -> None:
         _require_runtime(f"{self.name}.connect")
@@ -234,14 +269,15 @@ class MadamReward(_ThreeFactor, MadamSTDP):
 
     name = "madam_reward"
     signed = True
+    step_key = "lr"
 
     def __init__(self, lr: float = madam_rule.DEFAULT_LR, beta: float = madam_rule.DEFAULT_BETA,
                  g_bound: float = madam_rule.DEFAULT_G_BOUND, p_scale: float = madam_rule.DEFAULT_P_SCALE,
                  w_max=None, a_plus: float = 0.1, a_minus: float = 0.15, tau_c=None, tau_d=None,
-                 update_dt=None, tau_plus=None, tau_minus=None):
+                 update_dt=None, tau_plus=None, tau_minus=None, eligibility: str = "hebbian"):
         MadamSTDP.__init__(self, lr=lr, beta=beta, g_bound=g_bound, p_scale=p_scale, w_max=w_max,
                            a_plus=a_plus, a_minus=a_minus, tau_plus=tau_plus, tau_minus=tau_minus)
-        self._init_three_factor(tau_c, tau_d, update_dt)
+        self._init_three_factor(tau_c, tau_d, update_dt, eligibility)
 
     @property
     def model(self) -> str:
@@ -267,14 +303,16 @@ class AdditiveReward(_ThreeFactor, PlasticityRule):
     """
 
     name = "additive_reward"
+    step_key = "reward_eta_dt"
 
     def __init__(self, eta: float = 100.0, a_plus: float = 0.1, a_minus: float = 0.15, w_max=4.0,
-                 tau_c=None, tau_d=None, update_dt=None, tau_plus=None, tau_minus=None):
+                 tau_c=None, tau_d=None, update_dt=None, tau_plus=None, tau_minus=None,
+                 eligibility: str = "hebbian"):
         super().__init__(tau_plus, tau_minus, w_max)
         self.eta = _positive("eta", eta)
         self.a_plus = _positive("a_plus", a_plus)
         self.a_minus = _positive("a_minus", a_minus)
-        self._init_three_factor(tau_c, tau_d, update_dt)
+        self._init_three_factor(tau_c, tau_d, update_dt, eligibility)
 
     def _weight_step(self) -> str:
         return ADDITIVE_REWARD_STEP

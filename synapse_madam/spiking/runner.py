@@ -64,7 +64,7 @@ DEFAULTS = {"network": "poisson_lif", "target": "cython", "duration_s": 100.0, "
 
 
 #: rule parameters that are strings (Madam-STDP's bound: "hard" | "soft" | "none"); all others are numbers
-_STRING_RULE_KEYS = {"bound"}
+_STRING_RULE_KEYS = {"bound", "eligibility"}
 
 
 def _rule_params(name: str) -> set[str]:

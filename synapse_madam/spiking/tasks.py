@@ -108,6 +108,8 @@ def simulate(spec: dict, folder, log=print):
             t0 = float(net.network.t)
             step = min(chunk, duration - t0)
             before = _counters(net)
+            if hasattr(net, "before_chunk"):
+                net.before_chunk(t0)
             t_start = time.perf_counter()
             net.network.run(step * b2.second)
             wall += time.perf_counter() - t_start
@@ -135,7 +137,8 @@ def task_results(spec: dict, net, rows: list[dict]) -> dict:
                 "solved_percentile": thr, **distal.task_state(net),
                 "exc_rate_hz": float(np.mean([r["exc_rate_hz"] for r in rows])) if rows else None}
     acc = digits.block_accuracies(net)
-    return {"task": "digits", "blocks": acc, "test_accuracy": acc[-1]["test_accuracy"] if acc else None,
+    evaluated_on = "validation" if spec["network_params"].get("validation_fraction") else "test"
+    return {"task": "digits", "evaluated_on": evaluated_on, "blocks": acc, "test_accuracy": acc[-1]["test_accuracy"] if acc else None,
             "train_accuracy": acc[-1]["train_accuracy"] if acc else None,
             "out_rate_hz": float(np.mean([r["out_rate_hz"] for r in rows])) if rows else None}
 
@@ -190,5 +193,6 @@ def headline_parts(summary: dict) -> list[str]:
         return [headline_part("chosen synapse percentile", r.get("final_percentile"), ".4f"),
                 f"solved at {solved:g} s" if solved is not None else "not solved",
                 f"{r.get('pairings')} pairings"]
-    return [headline_part("test accuracy", r.get("test_accuracy"), ".3f"),
+    label = "validation accuracy" if r.get("evaluated_on") == "validation" else "test accuracy"
+    return [headline_part(label, r.get("test_accuracy"), ".3f"),
             headline_part("train accuracy", r.get("train_accuracy"), ".3f")]
