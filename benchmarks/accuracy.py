@@ -54,9 +54,22 @@ TASKS = {
                           "epochs": 4, "train_subset": 20000, **IMAGE}, "gpu"),
     "transformer": ({"dataset": "fortunes", "net": "transformer", "net_options": {"d_model": 64, "layers": 2, "heads": 4},
                      "data_options": {"block_size": 64}, "epochs": 5, **IMAGE, "batch_size": 32}, "gpu"),
+    # CPU-sized tasks (one thread per run): the ResNet-14 of models/fashion_resnet.toml at half width on a
+    # subset, the character Transformer for 4x the epochs of "transformer", the CNN on 6000 images
+    "fashion_resnet_cpu": ({"dataset": "fashion_mnist", "net": "resnet", "net_options": {"width": 8, "blocks": 2},
+                            "epochs": 3, "train_subset": 5000, "test_subset": 5000, **IMAGE}, "cpu"),
+    "transformer_long": ({"dataset": "fortunes", "net": "transformer", "net_options": {"d_model": 64, "layers": 2,
+                          "heads": 4}, "data_options": {"block_size": 64}, "epochs": 20, **IMAGE, "batch_size": 32},
+                         "cpu"),
+    "fashion_cnn_cpu": ({"dataset": "fashion_mnist", "net": "cnn", "net_options": {"channels": 32, "hidden": 128},
+                         "epochs": 3, "train_subset": 6000, "test_subset": 5000, **IMAGE}, "cpu"),
+    # the rate substrate: an E/I rate RNN (Dale's law) trained by BPTT on perceptual decision making
+    "rate_dm": ({"substrate": "rate", "spec": "rate_perceptual_dm", "steps": 600, "batch_size": 64}, "cpu"),
 }
-CANDIDATES = ["madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum", "eg_pm", "eg_pm_momentum",
+CANDIDATES = ["madam", "madam_neuron_bound", "madam_scaling", "madam_nero", "madam_momentum", "eg_pm", "paired_madam",
               "nero"]
+# names used by earlier runs (raw JSON, commands in docs/accuracy.md) -> today's registry name
+RENAMED = {"eg_pm_momentum": "paired_madam"}
 PUBLISHED = "madam"
 BASELINE_LRS = {"adam": [3e-4, 1e-3, 3e-3], "adamw": [3e-4, 1e-3, 3e-3], "sgd": [0.03, 0.1, 0.3]}
 TRANSFORMER_LRS = {"adam": [1e-3, 3e-3, 1e-2], "adamw": [1e-3, 3e-3, 1e-2], "sgd": [0.1, 0.3, 1.0]}
@@ -70,7 +83,7 @@ def jobs_for(tasks, seeds: int, lr_check=(), candidates=CANDIDATES, baselines=tu
     out = []
     for seed in range(seeds):
         for task in tasks:
-            grid = TRANSFORMER_LRS if task == "transformer" else BASELINE_LRS
+            grid = TRANSFORMER_LRS if task.startswith("transformer") else BASELINE_LRS
             for sched in SCHEDULES:
                 out += [dict(task=task, optimizer=c, lr=0.01, schedule=sched, seed=seed) for c in candidates]
                 out += [dict(task=task, optimizer=b, lr=lr, schedule=sched, seed=seed) for b in baselines for lr in grid[b]]
@@ -150,6 +163,44 @@ def _run_regression(job: dict, spec: dict, device: str) -> dict:
             "train_time_s": time.perf_counter() - t0, "weights": weight_digests(model, opt, initial)}
 
 
+def _run_rate(job: dict, spec: dict, device: str) -> dict:
+    """The rate task: the packaged spec ``spec["spec"]`` (an E/I rate RNN with Dale's law; additive
+    optimizers get the library's Dale projection, sign-keeping ones none) trained by BPTT for
+    ``steps`` batches under the job's lr schedule; score = accuracy on 2000 held-out trials."""
+    import numpy as np
+    import torch
+
+    from synapse_madam.deep.trainer import LRSchedule
+    from synapse_madam.rate.runner import build, validate
+    from synapse_madam.rate.tasks import evaluate
+    from synapse_madam.rate.train import weight_digests
+    from synapse_madam.runs import divergence
+    from synapse_madam.substrates import load_spec
+
+    base = load_spec(spec["spec"])
+    base.update(seed=job["seed"] + 1, steps=spec["steps"], batch_size=spec["batch_size"], device=device,
+                progress=False, learning=dict(base.get("learning", {}), optimizer=job["optimizer"], lr=job["lr"]))
+    full = validate({k: v for k, v in base.items() if k != "substrate"}, job_name(job))
+    task, model, learner = build(full)
+    model.to(device)
+    initial = model.weight_groups()
+    sched = torch.optim.lr_scheduler.LambdaLR(learner.optimizer, LRSchedule(job["schedule"], full["steps"]))
+    rng, gen = np.random.default_rng(full["seed"]), torch.Generator().manual_seed(full["seed"])
+    torch.manual_seed(full["seed"])
+    t0, diverged, first = time.perf_counter(), None, None
+    for _ in range(full["steps"]):
+        out = learner.step(task.generate(full["batch_size"], rng).to(device), gen)
+        sched.step()
+        first = out["loss"] if first is None else first
+        diverged = divergence(out["loss"], first)
+        if diverged:
+            break
+    ev = None if diverged else evaluate(model, task, n_trials=2000, seed=54321, device=device)
+    return {"score": None if ev is None else ev["accuracy"], "metric": "accuracy (2000 trials)",
+            "final_test_loss": None if ev is None else ev["loss"], "diverged": bool(diverged),
+            "train_time_s": time.perf_counter() - t0, "weights": weight_digests(model, learner, initial)}
+
+
 def run_job(job: dict, device: str, spec: dict | None = None) -> dict:
     """Train one point (``spec``: the task's, default TASKS[task]); the result record (never
     raises: an error is recorded as the result)."""
@@ -159,7 +210,9 @@ def run_job(job: dict, device: str, spec: dict | None = None) -> dict:
     spec = TASKS[job["task"]][0] if spec is None else spec
     t0 = time.perf_counter()
     try:
-        if spec["dataset"] == "friedman1":
+        if spec.get("substrate") == "rate":
+            res = _run_rate(job, spec, device)
+        elif spec["dataset"] == "friedman1":
             res = _run_regression(job, spec, device)
         else:
             from synapse_madam.deep.data import load_dataset
@@ -202,13 +255,14 @@ def _worker(args):
 def finished(out: Path, job: dict) -> bool:
     """True when ``out`` holds a result of ``job`` that did not crash (a crashed one is run again:
     its error may have been the environment's, e.g. a library version, not the point's)."""
-    path = out / "raw" / (job_name(job) + ".json")
-    if not path.is_file():
-        return False
-    try:
-        return json.loads(path.read_text()).get("error") is None
-    except (json.JSONDecodeError, OSError):
-        return False
+    names = [job["optimizer"]] + [old for old, new in RENAMED.items() if new == job["optimizer"]]
+    for path in (out / "raw" / (job_name(dict(job, optimizer=n)) + ".json") for n in names):
+        try:
+            if path.is_file() and json.loads(path.read_text()).get("error") is None:
+                return True
+        except (json.JSONDecodeError, OSError):
+            pass
+    return False
 
 
 def run_all(jobs, device: str, workers: int, out: Path, budget_s: float, hard_s: float = math.inf) -> list[dict]:
@@ -252,7 +306,8 @@ def run_all(jobs, device: str, workers: int, out: Path, budget_s: float, hard_s:
 
 
 def read_raw(sources) -> list[dict]:
-    """Every per-run JSON under the given folders or inside the given .tar.gz files."""
+    """Every per-run JSON under the given folders or inside the given .tar.gz files (optimizer
+    names of earlier runs mapped to today's, RENAMED)."""
     rows = []
     for src in sources:
         src = Path(src)
@@ -267,6 +322,8 @@ def read_raw(sources) -> list[dict]:
             rows += [json.loads(p.read_text()) for p in sorted(src.rglob("raw/**/*.json"))]
         else:
             raise FileNotFoundError(f"--from-raw: {src} is neither a run folder nor a .tar.gz file.")
+    for r in rows:
+        r["optimizer"] = RENAMED.get(r["optimizer"], r["optimizer"])
     return rows
 
 
@@ -326,7 +383,42 @@ def _cell(st) -> str:
     return f"{100 * m:.1f} ± {100 * s:.1f} ({n})" + (" ⚠" if st.get("errors") else "")
 
 
-def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> None:
+def budget(spec: dict) -> str:
+    """One line: what a task trains, on how much data, for how long."""
+    if spec.get("substrate") == "rate":
+        return (f"rate substrate, spec {spec['spec']} (E/I rate RNN, Dale's law, BPTT), {spec['steps']} steps, "
+                f"batch {spec['batch_size']}, accuracy on 2000 held-out trials")
+    return (f"{spec['dataset']}, {spec['net']} {spec['net_options']}, {spec.get('train_subset') or 'all'} train, "
+            f"{spec['epochs']} epochs, batch {spec['batch_size']}")
+
+
+README_RULES = [("madam", "`madam` (published)"), ("madam_momentum", "`madam_momentum`"),
+                ("paired_madam", "`paired_madam` (chosen)"), ("nero", "`nero` (baseline, signs not kept)")]
+README_START, README_END = "<!-- accuracy-gaps:start -->", "<!-- accuracy-gaps:end -->"
+
+
+def update_readme(readme: Path, gaps: dict, order, sources) -> bool:
+    """Rewrite README's block between README_START and README_END: the gap to tuned Adam of the
+    README_RULES (constant lr 0.01) on every task, from the same numbers as docs/accuracy.md.
+    False (README untouched) when the markers are missing."""
+    text = readme.read_text() if readme.is_file() else ""
+    if README_START not in text or README_END not in text:
+        return False
+    lines = [README_START, f"<!-- generated by: python benchmarks/accuracy.py --from-raw {' '.join(map(str, sources))} -->",
+             "", "| rule (constant lr 0.01) | " + " | ".join(order) + " | worst |", "|---|" + "---:|" * (len(order) + 1)]
+    for name, label in README_RULES:
+        g = gaps.get((name, "constant"))
+        if g is None:
+            continue
+        have = [x for x in g if x is not None]
+        lines.append(f"| {label} | " + " | ".join("-" if x is None else f"{x:+.1f}" for x in g)
+                     + f" | {min(have):+.1f} |")
+    head, rest = text.split(README_START, 1)
+    readme.write_text(head + "\n".join(lines + ["", README_END]) + rest.split(README_END, 1)[1])
+    return True
+
+
+def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> dict:
     import numpy as np
 
     summary = summarise(rows)
@@ -347,8 +439,7 @@ def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> No
           "| task | device | budget |", "|---|---|---|"]
     for t in order:
         spec = next((r["spec"] for r in rows if r["task"] == t and r.get("spec")), TASKS[t][0])
-        L.append(f"| {t} | {'; '.join(dev[t])} | {spec['dataset']}, {spec['net']} {spec['net_options']}, "
-                 f"{spec.get('train_subset') or 'all'} train, {spec['epochs']} epochs, batch {spec['batch_size']} |")
+        L.append(f"| {t} | {'; '.join(dev[t])} | {budget(spec)} |")
     L += ["", "## Score, candidate x task", "", "| optimizer | schedule | " + " | ".join(order) + " |",
           "|---|---|" + "---|" * len(order)]
     for c in CANDIDATES:
@@ -443,6 +534,7 @@ def write_report(rows: list[dict], metas: list[dict], docs: Path, sources) -> No
     (docs / "accuracy.md").write_text("\n".join(L) + "\n")
     _figure(gaps, order, docs / "accuracy.png")
     del np
+    return {"gaps": gaps, "order": order}
 
 
 def _figure(gaps: dict, order, path: Path) -> None:
@@ -455,7 +547,7 @@ def _figure(gaps: dict, order, path: Path) -> None:
     from synapse_madam import plots
 
     keys = list(gaps)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(order)), 4.5))
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(order)), 5))
     width = 0.8 / max(len(keys), 1)
     for i, k in enumerate(keys):
         y = [np.nan if v is None else v for v in gaps[k]]
@@ -465,7 +557,7 @@ def _figure(gaps: dict, order, path: Path) -> None:
     for lvl in (-1, -2):
         ax.axhline(lvl, color="k", lw=0.6, ls=":")
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(range(len(order)), order)
+    ax.set_xticks(range(len(order)), order, rotation=20, ha="right")
     ax.set_ylabel("score minus tuned Adam (points)")
     ax.set_title("lr 0.01, nothing tuned per task, vs tuned Adam")
     lo = min([v for g in gaps.values() for v in g if v is not None] + [-3])
@@ -506,13 +598,17 @@ def main(argv=None) -> int:
     ap.add_argument("--from-raw", nargs="+", default=None, metavar="SRC",
                     help="only write docs/accuracy.md + .png from raw folders / .tar.gz files")
     ap.add_argument("--docs", default="docs")
+    ap.add_argument("--readme", default="README.md", help="with --from-raw: rewrite the gap table between "
+                    f"{README_START} and {README_END} in this file ('' : leave it)")
     args = ap.parse_args(argv)
     if args.from_raw:
         rows = read_raw(args.from_raw)
         if not rows:
             raise FileNotFoundError(f"--from-raw: no per-run JSON found in {args.from_raw}.")
-        write_report(rows, read_meta(args.from_raw), Path(args.docs), args.from_raw)
+        rep = write_report(rows, read_meta(args.from_raw), Path(args.docs), args.from_raw)
         print(f"wrote {args.docs}/accuracy.md and accuracy.png from {len(rows)} runs")
+        if args.readme and update_readme(Path(args.readme), rep["gaps"], rep["order"], args.from_raw):
+            print(f"updated the gap table in {args.readme}")
         return 0
     tasks = args.tasks.split(",")
     bad = [t for t in tasks if t not in TASKS]
@@ -539,8 +635,8 @@ def main(argv=None) -> int:
             raise SystemExit("--device cuda: no CUDA device here.")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = jobs_for(tasks, args.seeds, [c for c in args.lr_check.split(",") if c], args.candidates.split(","),
-                    args.baselines.split(","))
+    names = lambda text: [RENAMED.get(c, c) for c in text.split(",") if c]  # noqa: E731
+    jobs = jobs_for(tasks, args.seeds, names(args.lr_check), names(args.candidates), names(args.baselines))
     load0, t0 = _load(), time.perf_counter()
     print(f"{len(jobs)} jobs on {args.device} x {args.workers} workers; load {load0}", flush=True)
     done = run_all(jobs, args.device, args.workers, out, args.budget_s, args.hard_s)

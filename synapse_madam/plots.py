@@ -36,7 +36,7 @@ OPTIMIZER_COLOURS = {
     "adamw": "#9467bd", "sgd": "#2ca02c", "sgd_momentum": "#bcbd22", "sgd_uniform": "#8c564b",
     "log_adam": "#393b79", "log_sgd": "#637939", "adam_float": "#6baed6", "madam_float": "#fd8d3c",
     "neuron_madam": "#7b4173", "madam_neuron_bound": "#e7969c", "madam_scaling": "#a55194", "madam_nero": "#ce6dbd",
-    "madam_momentum": "#e6550d", "eg_pm": "#31a354", "eg_pm_momentum": "#74c476", "nero": "#3182bd",
+    "madam_momentum": "#e6550d", "eg_pm": "#31a354", "paired_madam": "#74c476", "nero": "#3182bd",
 }
 RULE_COLOURS = {
     "madam": OPTIMIZER_COLOURS["madam"], "additive": "#7f7f7f", "weight_dependent": "#e377c2",

@@ -65,3 +65,54 @@ def test_a_crashed_point_is_run_again_a_finished_one_is_not(tmp_path, tiny_tasks
     assert len(done) == 1 and done[0]["error"] is None and done[0]["score"] > 0.5
     assert json.loads(path.read_text())["error"] is None
     assert A.run_all([job], "cpu", 1, tmp_path, budget_s=1e9) == []
+
+
+def test_rate_task_runs_sign_keeping_and_projected_optimizers(monkeypatch):
+    """The rate substrate's task: Madam keeps Dale's law without projection (0 flips); Adam gets
+    the library's projection, so every weight ends with its group's sign or at 0."""
+    monkeypatch.setitem(A.TASKS, "rate_dm", (dict(A.TASKS["rate_dm"][0], steps=30), "cpu"))
+    res = {o: A.run_job(dict(task="rate_dm", optimizer=o, lr=lr, schedule="warmup_cosine", seed=0), "cpu")
+           for o, lr in (("madam", 0.01), ("adam", 1e-3))}
+    for r in res.values():
+        assert r["error"] is None and 0.0 <= r["score"] <= 1.0 and r["sigma_ratio"] > 0
+    assert res["madam"]["sign_flips"] == 0
+    assert "2000 held-out trials" in A.budget(A.TASKS["rate_dm"][0])
+
+
+def test_readme_gap_block_is_rewritten_between_its_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{A.README_START}\nold table\n{A.README_END}\noutro\n")
+    gaps = {("madam", "constant"): [-0.5, None], ("paired_madam", "constant"): [0.25, -1.5],
+            ("paired_madam", "warmup_cosine"): [9.0, 9.0]}
+    assert A.update_readme(readme, gaps, ["digits", "rate_dm"], ["runs/x"])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("\noutro\n") and "old table" not in text
+    assert "| `madam` (published) | -0.5 | - | -0.5 |" in text
+    assert "| `paired_madam` (chosen) | +0.2 | -1.5 | -1.5 |" in text and "+9.0" not in text
+    assert "--from-raw runs/x" in text
+    plain = tmp_path / "OTHER.md"
+    plain.write_text("no markers\n")
+    assert not A.update_readme(plain, gaps, ["digits"], ["runs/x"]) and plain.read_text() == "no markers\n"
+
+
+def test_raw_json_of_a_renamed_optimizer_reads_under_todays_name(tmp_path):
+    raw = tmp_path / "raw" / "digits"
+    raw.mkdir(parents=True)
+    (raw / "x.json").write_text(json.dumps({"task": "digits", "optimizer": "eg_pm_momentum", "lr": 0.01}))
+    assert A.read_raw([tmp_path])[0]["optimizer"] == "paired_madam"
+    from synapse_madam.optim import make_optimizer, optimizer_info
+
+    assert optimizer_info("paired_madam").name in A.CANDIDATES
+    import torch
+
+    opt = make_optimizer("paired_madam", [torch.nn.Parameter(torch.ones(2))])
+    assert opt.param_groups[0]["momentum"] == 0.9 and opt.param_groups[0]["lr"] == 0.01
+
+
+def test_a_point_finished_under_an_earlier_name_is_not_run_again(tmp_path):
+    job = dict(task="digits", optimizer="paired_madam", lr=0.01, schedule="constant", seed=0)
+    old = tmp_path / "raw" / (A.job_name(dict(job, optimizer="eg_pm_momentum")) + ".json")
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps(dict(job, optimizer="eg_pm_momentum", score=0.9, error=None, weights={})))
+    assert A.finished(tmp_path, job)
+    assert not A.finished(tmp_path, dict(job, seed=1))

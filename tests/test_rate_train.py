@@ -188,3 +188,15 @@ def test_runner_records_a_huge_lr_as_diverged_and_failed(tmp_path, opt):
     s = json.loads((out / "summary.json").read_text())
     assert s["diverged"] is True and s["failed"] is True and s["divergence"]
     assert read_jsonl(out / "metrics.jsonl")[-1]["diverged"] is True
+
+
+def test_bounds_reported_only_where_the_optimizer_bounds_w_itself():
+    """Madam's w_max bounds |w| and is reported; EG± pairs keep a w_max per synapse w+, w- (not a
+    bound of w = w+ - w-), so none is reported for them (it used to be read from their state)."""
+    task, net, madam = _setup("madam")
+    madam.step(task.generate(8, np.random.default_rng(0)), torch.Generator().manual_seed(0))
+    assert madam.w_max() and all(v > 0 for v in madam.w_max().values())
+    task, net, paired = _setup("paired_madam")
+    paired.step(task.generate(8, np.random.default_rng(0)), torch.Generator().manual_seed(0))
+    assert any("w_max" in st for st in paired.optimizer.state.values())
+    assert paired.w_max() == {}

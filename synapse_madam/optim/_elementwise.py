@@ -143,7 +143,8 @@ def second_moments_(vs, grads, beta: float, per_neuron_sum: bool = False) -> Non
 
 
 def use_foreach(group: dict) -> bool:
-    return group["foreach"] is not False
+    """The multi-tensor path (which also hosts a compiled ``fused`` step where an optimizer has one)."""
+    return group["foreach"] is not False or bool(group.get("fused"))
 
 
 def load_state_dict_copying(optimizer, state_dict: dict) -> None:

@@ -23,7 +23,7 @@ import torch
 from .fixed_point import UniformQuantized
 from .float_formats import FloatQuantized
 from .lns_madam import LNSMadam
-from .eg_pm import EGPM
+from .eg_pm import EGPM, PairedMadam
 from .log_adam import LogAdam
 from .madam import Madam
 from .nero import Nero
@@ -105,8 +105,8 @@ OPTIMIZERS: dict[str, OptimizerInfo] = {info.name: info for info in (
     # w = w+ - w-: every synapse keeps its sign, the connection may change its own
     OptimizerInfo("eg_pm", EGPM, "candidate: EG+- paired positive synapses w = w+ - w-, each stepped by Madam "
                   "(options: offset, p_scale, normalize=none|neuron, warmup, total_steps)", False, 0.01),
-    OptimizerInfo("eg_pm_momentum", EGPM, "candidate: EG+- with momentum 0.9 of each synapse's log-space step", False,
-                  0.01, {"momentum": 0.9}),
+    OptimizerInfo("paired_madam", PairedMadam, "Paired Madam (issue 13's best candidate, docs/accuracy.md): EG+- pairs "
+                  "w = w+ - w-, each synapse stepped by Madam with momentum 0.9 (options as eg_pm)", False, 0.01),
     OptimizerInfo("nero", Nero, "baseline: Nero (Liu et al. 2021), per-neuron projected steps; does NOT keep signs "
                   "(options: beta, warmup, total_steps)", False, 0.01),
     OptimizerInfo("adam_uniform", torch.optim.Adam, "baseline: Adam on B-bit uniform fixed-point weights "
