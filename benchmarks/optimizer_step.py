@@ -1,5 +1,5 @@
 """Time one optimizer step on a ResNet-18-sized parameter set (11.7 M parameters, 62 tensors in
-ResNet-18's real shapes): every Madam path against torch.optim.Adam(foreach=True) and
+ResNet-18's real shapes): every Madam path (and PairedMadam's, issue 13) against torch.optim.Adam(foreach=True) and
 torch.optim.SGD(momentum=0.9), in one process, after warm-up; the optimizers take turns step by
 step (benchmarks/timing.py: load before/after, median and min, refuses to write docs/ at load
 above 0.75 x cores unless --force).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import timing  # noqa: E402
 
 from synapse_madam import Madam  # noqa: E402
-from synapse_madam.optim import LNSMadam, UniformQuantized  # noqa: E402
+from synapse_madam.optim import LNSMadam, PairedMadam, UniformQuantized  # noqa: E402
 from synapse_madam.optim import native  # noqa: E402
 from synapse_madam.io import atomic_write_json, atomic_write_text  # noqa: E402
 
@@ -123,6 +123,8 @@ def candidates(device: str) -> dict:
         "LNSMadam 8 bits": lambda ps: LNSMadam(ps, bits=8),
         "Adam on an 8-bit uniform grid (stochastic rounding)": lambda ps: UniformQuantized(
             torch.optim.Adam(ps, lr=1e-3, foreach=True), bits=8, rounding="stochastic"),
+        "PairedMadam default (foreach)": lambda ps: PairedMadam(ps),
+        "PairedMadam fused (compiled)": lambda ps: PairedMadam(ps, fused=True),
     }
     if device.startswith("cuda"):
         c["Madam fused (compiled)"] = lambda ps: Madam(ps, fused=True)
