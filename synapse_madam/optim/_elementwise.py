@@ -172,8 +172,26 @@ def begin_foreach_step(grads, states, beta: float, per_neuron_sum: bool = False)
     Returns (vs, grads, ts)."""
     vs = [st["exp_avg_sq"] for st in states]
     grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
-    for st in states:
-        st["step"] = st["step"] + 1
+    advance_steps(states)
     ts = [float(st["step"]) for st in states]
     second_moments_(vs, grads, beta, per_neuron_sum=per_neuron_sum)
     return vs, grads, ts
+
+
+def advance_steps(states) -> None:
+    """``step`` + 1 in every state, as a new tensor (never shared with a loaded state_dict)."""
+    for st in states:
+        st["step"] = st["step"] + 1
+
+
+def momentum_numerators(states, grads, ts, momentum: float):
+    """The numerator of the normalised gradient: g itself without momentum; with momentum b1 > 0,
+    Adam's first moment m <- b1 m + (1 - b1) g (updated in place in each state's ``exp_avg``)
+    and its bias-corrected m / (1 - b1^t) (Kingma & Ba 2015), as rule.eg_update /
+    rule.neuron_madam_update."""
+    if not momentum:
+        return grads
+    ms = [st["exp_avg"] for st in states]
+    torch._foreach_mul_(ms, momentum)
+    torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
+    return torch._foreach_div(ms, [1.0 - momentum**t for t in ts])

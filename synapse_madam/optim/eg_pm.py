@@ -27,12 +27,7 @@ def _check(group: dict) -> None:
 def _foreach_step(params, grads, states, group) -> None:
     beta = group["beta"]
     vs, grads, ts = E.begin_foreach_step(grads, states, beta)
-    nums, momentum = grads, group["momentum"]
-    if momentum:
-        ms = [st["exp_avg"] for st in states]
-        torch._foreach_mul_(ms, momentum)
-        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
-        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
+    nums = E.momentum_numerators(states, grads, ts, group["momentum"])
     g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
     etas = [group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
     down = torch._foreach_mul(g_hat, [-e for e in etas])
@@ -106,8 +101,7 @@ def _fused_step(params, grads, states, group) -> None:
 
     vs = [st["exp_avg_sq"] for st in states]
     grads = [g.to(v.dtype) for g, v in zip(grads, vs)]
-    for st in states:
-        st["step"] = st["step"] + 1
+    E.advance_steps(states)
     lr = _lr_tensor(group["lr"], params[0].device, torch.promote_types(vs[0].dtype, torch.float32))
     ms = [st.get("exp_avg") for st in states]
     _compiled_fused_step()(params, [st["w_plus"] for st in states], [st["w_minus"] for st in states], vs, ms, grads,

@@ -41,12 +41,7 @@ def _foreach_step(params, grads, states, group) -> None:
     """The same step as multi-tensor ``torch._foreach_*`` ops (per-neuron parts per tensor)."""
     beta, momentum = group["beta"], group["momentum"]
     vs, grads, ts = E.begin_foreach_step(grads, states, beta)
-    nums = grads
-    if momentum:
-        ms = [st["exp_avg"] for st in states]
-        torch._foreach_mul_(ms, momentum)
-        torch._foreach_add_(ms, grads, alpha=1.0 - momentum)
-        nums = torch._foreach_div(ms, [1.0 - momentum**t for t in ts])
+    nums = E.momentum_numerators(states, grads, ts, momentum)
     g_hat = E.normalized_gradients(nums, vs, ts, beta, group["g_bound"])
     lrs = [-group["lr"] * f for f in E.lr_factors(ts, group["warmup"], group["total_steps"])]
     fac = torch._foreach_sign([p if p.dtype == v.dtype else p.to(v.dtype) for p, v in zip(params, vs)])

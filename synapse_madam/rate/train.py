@@ -137,25 +137,22 @@ class BPTT:
             st["log_set_point"] = mu_g
 
     def w_max(self) -> dict:
-        """Madam's bound per parameter name where the optimizer keeps one in its state and applies
-        it (not with bound="none", where the restoring drift replaces it). An optimizer that says
-        where its bounds are (``magnitude_bounds(p)``) is asked; EG± pairs, whose w_max bounds each
-        synapse w+, w- but not w = w+ - w-, then report none."""
-        out = {}
+        """The bound of |w| per parameter name, as the optimizer declares it (``magnitude_bounds(p)``:
+        Madam, NeuronMadam, LNSMadam), not with bound="none", where the restoring drift replaces it.
+        EG± pairs, whose w_max bounds each synapse w+, w- but not w = w+ - w-, declare none; an
+        optimizer without ``magnitude_bounds`` (Adam, SGD, ...) keeps no bound."""
         declared = getattr(self.optimizer, "magnitude_bounds", None)
+        if declared is None:
+            return {}
+        names = {id(q): n for n, q in self.model.named_parameters()}
+        out = {}
         for group in self.optimizer.param_groups:
             if group.get("bound", "hard") == "none":
                 continue
             for p in group["params"]:
-                if declared is not None:
-                    b = declared(p)
-                    if b is not None:
-                        out[next(n for n, q in self.model.named_parameters() if q is p)] = float(b[1])
-                    continue
-                v = self.optimizer.state.get(p, {}).get("w_max")
-                if v is not None and torch.is_tensor(v) and v.numel() == 1:
-                    name = next(n for n, q in self.model.named_parameters() if q is p)
-                    out[name] = float(v)
+                b = declared(p)
+                if b is not None:
+                    out[names[id(p)]] = float(b[1])
         return out
 
     def describe(self) -> dict:
