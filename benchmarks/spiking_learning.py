@@ -224,21 +224,40 @@ def _unfinished(task: str) -> list[tuple[str, list[dict], dict]]:
     return out
 
 
-def _command(name: str, s: dict) -> str:
-    """The CLI command that made runs/spiking_learning/NAME: the packaged spec plus a --set for
-    every key where the run's spec.toml differs from it."""
+def _run_diff(name: str) -> tuple[str, list[tuple[str, object]]]:
+    """(packaged spec name, [(dotted key, the run's value)]) where runs/spiking_learning/NAME's
+    spec.toml differs from its packaged spec today. A network_params key that the run's spec lacks
+    (added to the task after the run) took its default (synapse_madam.spiking.digits.DEFAULTS for
+    digits), so it counts as that value; the derived duration_s and chunk_s of digits are left out."""
     import tomllib
 
     from synapse_madam import substrates
     from synapse_madam.runs import spec_diff
-    from synapse_madam.spiking import runner
+    from synapse_madam.spiking import digits, runner
 
     run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
     base_name = run_spec["name"]
     base = runner.validate(substrates.load_spec(base_name), base_name)
-    derived = {"duration_s", "chunk_s"} if run_spec.get("network") == "digits" else set()  # from the schedule
-    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}"
-                    for k, _, v in spec_diff(base, run_spec) if v is not None and k not in derived)
+    is_digits = run_spec.get("network") == "digits"
+    derived = {"duration_s", "chunk_s"} if is_digits else set()  # from the schedule
+    out = []
+    for k, old, new in spec_diff(base, run_spec):
+        if k in derived:
+            continue
+        if new is None and is_digits and k.startswith("network_params.") and k.split(".", 1)[1] in digits.DEFAULTS:
+            new = digits.DEFAULTS[k.split(".", 1)[1]]
+            if old is not None and old == new:
+                continue
+        if new is not None:
+            out.append((k, new))
+    return base_name, out
+
+
+def _command(name: str, s: dict) -> str:
+    """The CLI command that made runs/spiking_learning/NAME: the packaged spec plus a --set for
+    every key where the run's spec.toml differs from it (``_run_diff``)."""
+    base_name, diff = _run_diff(name)
+    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in diff)
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
@@ -247,8 +266,13 @@ def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
     rule = s["rule"]
     step = rule.get("lr") if rule["name"] == "madam_reward" else rule.get("eta")
     params = s.get("network_params") or s.get("params") or {}
+    sched = params.get("step_schedule", "constant")
+    if sched == "step":
+        sched = f"step × {params.get('step_decay', 0.5):g} per block"
+    teacher = params.get("teacher_mv", 0.0)
+    teacher = f"{teacher:g} mV, last {params.get('teacher_ms', 50.0):g} ms" if teacher else "none"
     return (f"| {name} | {rule['name']} | {rule.get('eligibility', 'hebbian')} | {step:g} | "
-            f"{params.get('step_schedule', 'constant')} | {len(blocks)} | "
+            f"{sched} | {teacher} | {params.get('reward_baseline', 'global')} | {len(blocks)} | "
             f"{', '.join(format(b[key], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
 
 
@@ -259,15 +283,7 @@ def _on_validation(s: dict) -> bool:
 
 def _packaged(name: str) -> bool:
     """True if runs/spiking_learning/NAME ran its packaged spec unchanged (a seed aside)."""
-    import tomllib
-
-    from synapse_madam import substrates
-    from synapse_madam.runs import spec_diff
-    from synapse_madam.spiking import runner
-
-    run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
-    base = runner.validate(substrates.load_spec(run_spec["name"]), run_spec["name"])
-    return {k for k, _, _ in spec_diff(base, run_spec)} <= {"seed", "duration_s", "chunk_s"}
+    return {k for k, _ in _run_diff(name)[1]} <= {"seed"}
 
 
 def _weights_row(s: dict) -> str:
@@ -334,8 +350,9 @@ def collect() -> Path:
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
     if has_digits:
         lines += _digits_text()
-        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | blocks | test accuracy per block | "
-                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
+                  "test accuracy per block | last train accuracy | command |",
+                  "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
         for n, s in digits:
             if _on_validation(s):
                 continue
@@ -362,8 +379,9 @@ def collect() -> Path:
                   "images are not loaded). Small runs: the first 400 of the 1010 and the first 200 of the 337, "
                   "4 blocks (2 for the additive eta grid, for lack of time), seed 1; the rows `*_full_*` use all 1010 and "
                   "337 images and 3 blocks (the final budget), run after the final runs.", "",
-                  "| run | rule | eligibility | step (lr or eta) | schedule | blocks | validation accuracy per block | "
-                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+                  "| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
+                  "validation accuracy per block | last train accuracy | command |",
+                  "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
         for n, s in digits:
             if _on_validation(s):
                 lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
