@@ -52,7 +52,20 @@ reproducible; docs/spiking_learning.md says which the specs in models/ use and w
   eligibility every reward also moves the population's total drive (all its inputs are active
   at some rate), which the winner-take-all turns into a bias towards recently rewarded classes.
 * ``step_schedule = "cosine"``: the rule's step size (lr or eta) decays over the blocks,
-  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block).
+  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block);
+  ``"step"``: block e at step_decay^e of it (a step decay per block).
+* ``teacher_mv`` > 0, a teaching input during training presentations only: for the last
+  ``teacher_ms`` (50 ms) of each training presentation the label's population gets a constant
+  input of teacher_mv (its membrane relaxes to teacher_mv instead of 0), as the supervising
+  input of supervised Hebbian and spike-timing learning (e.g. ReSuMe, Ponulak & Kasinski 2010,
+  Neural Comput 22:467; the teacher neurons of Gardner & Gruening 2016). The answer that the
+  reward judges is the one counted *before* the teacher comes on, so the reward still reports
+  the network's own answer; the teacher only makes the correct population fire, so that its
+  (post-spike-gated) eligibility forms even when the winner-take-all would have kept it silent.
+  Test presentations never have a teacher.
+* ``reward_baseline = "class"``: the expected reward r_bar is kept per label (one running mean
+  per class) instead of one for all, so a class that is already answered reliably is reinforced
+  less than one that is not (a per-stimulus reward prediction, Fremaux et al. 2010).
 * ``validation_fraction`` > 0: model selection on a validation part carved from the training
   split (``load_split``); the test images are then not used at all, and the "test" slots of
   each block present the validation images.
