@@ -58,14 +58,15 @@ reproducible; docs/spiking_learning.md says which the specs in models/ use and w
   ``teacher_ms`` (50 ms) of each training presentation the label's population gets a constant
   input of teacher_mv (its membrane relaxes to teacher_mv instead of 0), as the supervising
   input of supervised Hebbian and spike-timing learning (e.g. ReSuMe, Ponulak & Kasinski 2010,
-  Neural Comput 22:467; the teacher neurons of Gardner & Gruening 2016). The answer that the
+  Neural Comput 22:467). The answer that the
   reward judges is the one counted *before* the teacher comes on, so the reward still reports
   the network's own answer; the teacher only makes the correct population fire, so that its
   (post-spike-gated) eligibility forms even when the winner-take-all would have kept it silent.
   Test presentations never have a teacher.
 * ``reward_baseline = "class"``: the expected reward r_bar is kept per label (one running mean
   per class) instead of one for all, so a class that is already answered reliably is reinforced
-  less than one that is not (a per-stimulus reward prediction, Fremaux et al. 2010).
+  less than one that is not (a stimulus-specific reward prediction, which Fremaux et al. 2010 found
+  R-STDP to need when several stimuli are learned at once).
 * ``validation_fraction`` > 0: model selection on a validation part carved from the training
   split (``load_split``); the test images are then not used at all, and the "test" slots of
   each block present the validation images.
