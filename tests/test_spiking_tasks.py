@@ -20,7 +20,7 @@ TINY_DISTAL = ['target="numpy"', "duration_s=2.0", "chunk_s=1.0", "network_param
                "network_params.n_inh=10", "network_params.n_out=8"]
 TINY_DIGITS = ['target="numpy"', "network_params.n_train=12", "network_params.n_test=6", "network_params.epochs=2",
                "network_params.n_per_class=2", "network_params.n_inh=3", "network_params.present_ms=30.0",
-               "network_params.rest_ms=10.0"]
+               "network_params.rest_ms=10.0", "network_params.teacher_ms=10.0"]
 
 
 def _spec(name, sets):
@@ -356,6 +356,9 @@ class _Stop(Exception):
     ("spiking_digits_additive", TINY_DIGITS),
     # the step schedule follows from t, so the resumed block gets the same step size
     ("spiking_digits_madam", TINY_DIGITS + ['network_params.step_schedule="cosine"', 'rule.eligibility="centred"']),
+    # the teacher, the per-class reward baseline (a Brian2 variable, stored) and the step decay
+    ("spiking_digits_madam", TINY_DIGITS + ["network_params.teacher_mv=2.0", 'network_params.reward_baseline="class"',
+                                           'network_params.step_schedule="step"']),
 ])
 def test_interrupted_task_resumes_exactly(spec_name, sets, tmp_path):
     spec = _spec(spec_name, sets)
