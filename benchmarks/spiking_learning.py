@@ -7,6 +7,8 @@
     synapse-madam run models/spiking_digits_additive.toml --out runs/spiking_learning/digits_additive_s1
     # wall time per biological second, the two rules on the same network, alternated in one process:
     python benchmarks/spiking_learning.py timing --seconds 20 --repeats 2
+    # where the distal network's wall time goes, per code object (Brian2's profiler):
+    python benchmarks/spiking_learning.py profile
     # tables + figures into docs/ (the Brian2 section of docs/spiking_learning.md, between markers):
     python benchmarks/spiking_learning.py collect
     # what the digits network can hold (logistic-regression weights put into it, no learning):
@@ -36,62 +38,90 @@ BEGIN, END = "<!-- brian2-reward:begin -->", "<!-- brian2-reward:end -->"
 MAX_LOAD = 1.5  # a wall-time ratio measured at a higher load average is not published (0.75 x 2 cores)
 
 
-def _time_rule(rule: str, seconds: float, seed: int) -> float:
+TIMING_TASKS = ("distal", "digits")
+PROFILE = ROOT / "docs" / "spiking_learning_profile.json"
+
+
+def _timing_spec(task: str, rule: str, seconds: float, seed: int) -> dict:
+    """The packaged spec of ``task`` with ``rule``, cut to about ``seconds`` of biological time:
+    the distal network runs for ``seconds``; digits runs one block of n_train + n_test images
+    (3 : 1) whose presentations add up to ``seconds``."""
+    from synapse_madam import substrates
+    from synapse_madam.spiking import digits, runner
+
+    spec = substrates.load_spec(f"spiking_{task}_{rule}")
+    if task == "digits":
+        spec.pop("duration_s", None)
+        n = max(4, round(seconds / digits.period_s({**digits.DEFAULTS, **spec.get("network_params", {})})))
+        spec["network_params"] = {**spec.get("network_params", {}), "epochs": 1, "n_train": 3 * n // 4,
+                                  "n_test": n - 3 * n // 4}
+        spec.update(chunk_s=10 * seconds, seed=seed)
+    else:
+        spec.update(duration_s=seconds, chunk_s=seconds, seed=seed)
+    return runner.validate(spec, "timing")
+
+
+def _time_rule(task: str, rule: str, seconds: float, seed: int) -> float:
+    """Wall seconds per biological second of one fresh run (``Network.run`` only, not the build)."""
     import brian2 as b2
 
-    from synapse_madam import substrates
     from synapse_madam.spiking import runner
 
-    spec = substrates.load_spec(f"spiking_distal_{rule}")
-    spec.update(duration_s=seconds, chunk_s=seconds, seed=seed)
-    spec = runner.validate(spec, "timing")
+    spec = _timing_spec(task, rule, seconds, seed)
     b2.start_scope()
     summary, _ = runner.simulate(spec, None, log=lambda *_: None)
-    return summary["wall_s"]
+    return summary["wall_s"] / summary["duration_s"]
 
 
-def timing(seconds: float, repeats: int, force: bool = False) -> dict:
-    """Wall seconds per biological second of the distal-reward network (800 E + 200 I, 80 000
-    plastic synapses, cython) with madam_reward and additive_reward, interleaved (one run of each
-    per round) after one warm-up run each (code generation and compilation are not timed); only
-    ``Network.run`` is timed, not the build. The discipline of benchmarks/timing.py: load average
-    before and after, refuses to write into docs/ on a loaded machine unless ``force``."""
+def timing(seconds: float, repeats: int, force: bool = False, tasks=TIMING_TASKS) -> dict:
+    """Wall seconds per biological second with madam_reward and additive_reward on the same network
+    (cython), per task: the distal-reward network (800 E + 200 I Izhikevich neurons, 80 000 plastic
+    synapses, 0.5 ms steps) and the digits network (25 600 plastic synapses, 1 ms steps). The rules
+    are interleaved (one run of each per round) after one warm-up run each (code generation and
+    compilation are not timed); only ``Network.run`` is timed, not the build. The discipline of
+    benchmarks/timing.py: load average before and after, refuses to write into docs/ on a loaded
+    machine unless ``force``."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import timing as discipline
 
     banner = discipline.guard(TIMING, force)
     load_before = os.getloadavg()
-    for rule in ("madam", "additive"):
-        _time_rule(rule, 1.0, 0)  # compile
-    walls = {"madam": [], "additive": []}
-    for r in range(repeats):
+    per_task = {}
+    for task in tasks:
         for rule in ("madam", "additive"):
-            walls[rule].append(_time_rule(rule, seconds, r + 1) / seconds)
+            _time_rule(task, rule, 1.0, 0)  # compile
+        walls = {"madam": [], "additive": []}
+        for r in range(repeats):
+            for rule in ("madam", "additive"):
+                walls[rule].append(_time_rule(task, rule, seconds, r + 1))
+        stats = discipline.summary(walls, "additive")
+        per_task[task] = {"wall_per_bio_s": walls, "stats": stats, "ratio_madam_over_additive": stats["madam"]["ratio"]}
+        print(f"{task}: wall / biological s: madam {walls['madam']}, additive {walls['additive']}; ratio of medians "
+              f"{stats['madam']['ratio']:.2f}")
     load_after = os.getloadavg()
-    stats = discipline.summary(walls, "additive")
-    out = {"seconds": seconds, "repeats": repeats, "wall_per_bio_s": walls, "stats": stats,
-           "ratio_madam_over_additive": stats["madam"]["ratio"], "load_before": load_before, "load_after": load_after,
-           "cpu_count": os.cpu_count(), "banner": banner,
+    out = {"seconds": seconds, "repeats": repeats, "tasks": per_task, "load_before": load_before,
+           "load_after": load_after, "cpu_count": os.cpu_count(), "banner": banner,
            "publishable": max(load_before[0], load_after[0]) <= MAX_LOAD,
            "command": f"python benchmarks/spiking_learning.py timing --seconds {seconds:g} --repeats {repeats}"}
-    print(f"load average before {discipline.fmt_load(load_before)}, after {discipline.fmt_load(load_after)}")
-    print(f"wall / biological s: madam {walls['madam']}, additive {walls['additive']}; ratio of medians "
-          f"{out['ratio_madam_over_additive']:.2f}" + ("" if out["publishable"] else f" (load > {MAX_LOAD}: not publishable)"))
+    print(f"load average before {discipline.fmt_load(load_before)}, after {discipline.fmt_load(load_after)}"
+          + ("" if out["publishable"] else f" (load > {MAX_LOAD}: not publishable)"))
     return out
 
 
 def profile(seconds: float = 5.0) -> dict:
     """Where the wall time of the distal-reward network goes, per rule: Brian2's own profiler
     (``Network.run(profile=True)``, cython, after a 0.5 s warm-up that compiles), the six most
-    expensive code objects in wall seconds per biological second, and the load average. A profile,
-    not a timing result: run ``timing`` on a quiet machine for the ratio."""
+    expensive code objects in wall seconds per biological second, and the load average; written to
+    docs/spiking_learning_profile.json, which ``collect`` quotes. A profile, not a timing result:
+    run ``timing`` on a quiet machine for the ratio."""
     import brian2 as b2
 
     from synapse_madam import substrates
     from synapse_madam.spiking import runner, tasks
     from synapse_madam.spiking.backend import codegen_target
 
-    out = {"load_before": os.getloadavg()}
+    out = {"seconds": seconds, "load_before": os.getloadavg(),
+           "command": "python benchmarks/spiking_learning.py profile"}
     for rule in ("madam", "additive"):
         spec = substrates.load_spec(f"spiking_distal_{rule}")
         spec.update(duration_s=seconds, chunk_s=seconds, seed=1)
@@ -100,9 +130,9 @@ def profile(seconds: float = 5.0) -> dict:
         with codegen_target(spec["target"]):
             net = tasks.build(spec)
             net.network.run(0.5 * b2.second)
-            t = time.perf_counter()
+            started = time.perf_counter()
             net.network.run(seconds * b2.second, profile=True)
-            wall = time.perf_counter() - t
+            wall = time.perf_counter() - started
             top = sorted(net.network.profiling_info, key=lambda x: -float(x[1]))[:6]
             out[rule] = {"wall_per_bio_s": wall / seconds, "top": {n: float(v) / seconds for n, v in top}}
     out["load_after"] = os.getloadavg()
@@ -403,19 +433,7 @@ def collect() -> Path:
         lines += ["", "*wall time per biological second of that run, on a shared 2-core machine under a load "
                   "average between about 1 and 7 (other jobs); not a timing result, see below.", ""]
     if TIMING.is_file():
-        t = json.loads(TIMING.read_text())
-        lb, la = t["load_before"][0], t["load_after"][0]
-        lines += ["### Wall time per biological second: madam_reward / additive_reward (same network)", ""]
-        if t["publishable"]:
-            lines += [f"Ratio **{t['ratio_madam_over_additive']:.2f}** (target <= 1.25), distal-reward network, cython, "
-                      f"{t['repeats']} alternated runs of {t['seconds']:g} s each; load average {lb:.2f} before, "
-                      f"{la:.2f} after. Command: `{t['command']}` (writes docs/spiking_learning_timing.json).", ""]
-        else:
-            lines += [f"Not published: the load average was {lb:.2f} before and {la:.2f} after the measurement "
-                      f"(limit {MAX_LOAD}); rerun `{t['command']}` on an idle machine. What the profile shows "
-                      "instead: the tick of madam_reward costs one exp, one sqrt and one division per synapse and "
-                      "tick, the additive tick one multiply-add; on the distal network (80 000 plastic synapses, "
-                      "10 ms ticks) that tick dominates the Madam run.", ""]
+        lines += timing_lines(read_timing())
     lines += NOTES
     lines += _targets(distal, digits, runs)
     lines += [END]
@@ -559,13 +577,13 @@ NOTES = ["### Reading these results", "",
          "ceiling; the spec has theta_step_mv = 0.02. The teaching signal per population (`reward_mode = "
          "\"population\"`) is supervised in that the label picks the population that is rewarded; `reward_mode = "
          "\"global\"` (one reward-prediction error for all) is implemented but not measured here.",
-         "- **Where Madam's extra wall time goes (a profile, not a timing result).** `python "
-         "benchmarks/spiking_learning.py profile` (Brian2's profiler, distal network, 5 s, load average 1.9): the "
-         "madam_reward tick (`plastic_e_reward_step`: per synapse and 10 ms tick one division, one sqrt and one "
-         "exp) took 0.080 s per biological second against 0.017 s for the additive tick; every other code object "
-         "cost the same under both rules, and the Python reward operation, which both rules share, is not among "
-         "the six most expensive. The ratio is therefore set by the Madam arithmetic per synapse and tick, not by "
-         "Python; moving the reward into generated code would not change it.",
+         "- **Where Madam's extra wall time goes.** In the profile under the timing table, every code object "
+         "other than the rule's tick costs about the same under both rules, and the Python reward operation, "
+         "which both rules share, is not among the most expensive; the ratio is set by Madam's arithmetic per "
+         "synapse and tick, not by Python, so moving the reward into generated code would not change it. "
+         "madam_reward stores each weight as its sign and ln|w| (w = sign exp(ln|w|) is computed where it is "
+         "read: at a presynaptic spike, by a monitor or by `syn.w[:]`), so its tick adds to ln|w| with no exp "
+         "per synapse; what is left is the normalisation's sqrt and division.",
          "- **Seeds and budget.** Distal reward: seeds 1-3 per rule (one hour of biological time of that network "
          "takes 6-15 min of wall time on one core of a quiet machine, up to 50 min on a loaded one). Additive "
          "R-STDP met the strict criterion in 3 of 3 seeds, Madam (lr 0.001) in 2 of 3 (seed 3 ended at the "
@@ -611,12 +629,58 @@ def _targets(distal, digits, runs) -> list[str]:
     out.append("- σ ratio to Song et al. 2005 per run: " + ", ".join(
         f"{n} {r:.2f}" for n, r in ratios if r is not None) + " (1 = the spread of cortex).")
     if TIMING.is_file():
-        t = json.loads(TIMING.read_text())
-        out.append(f"- Wall time per biological second <= 1.25 x additive: "
-                   + (f"**{'yes' if t['ratio_madam_over_additive'] <= 1.25 else 'no'}** "
-                      f"({t['ratio_madam_over_additive']:.2f})" if t["publishable"] else
-                      "**not measured** (no quiet machine in this session; see above)"))
+        t = read_timing()
+        for task, r in t["tasks"].items():
+            ratio = r["ratio_madam_over_additive"]
+            out.append(f"- Wall time per biological second <= 1.25 x additive ({task} network): "
+                       + (f"**{'yes' if ratio <= 1.25 else 'no'}** ({ratio:.2f})" if t["publishable"] else
+                          "**not measured** (no quiet machine; see above)"))
     return out + [""]
+
+
+def read_timing(path: Path = TIMING) -> dict:
+    """docs/spiking_learning_timing.json; a file written before the digits network was timed
+    (one network, its ratio at the top level) reads as the distal network's."""
+    t = json.loads(path.read_text())
+    if "tasks" not in t:
+        t["tasks"] = {"distal": {k: t[k] for k in ("wall_per_bio_s", "stats", "ratio_madam_over_additive")}}
+    return t
+
+
+def timing_lines(t: dict) -> list[str]:
+    """The timing section of the doc, from docs/spiking_learning_timing.json (and the profile)."""
+    lb, la = t["load_before"][0], t["load_after"][0]
+    lines = ["### Wall time per biological second: madam_reward / additive_reward (same network)", ""]
+    if not t["publishable"]:
+        return lines + [f"Not published: the load average was {lb:.2f} before and {la:.2f} after the measurement "
+                        f"(limit {MAX_LOAD}); rerun `{t['command']}` on an idle machine.", ""]
+    lines += [f"Cython, {t['repeats']} alternated runs of {t['seconds']:g} s of biological time per rule and "
+              f"network, after a warm-up run each; load average {lb:.2f} before, {la:.2f} after. Command: "
+              f"`{t['command']}` (writes docs/spiking_learning_timing.json).", "",
+              "| network | madam_reward (s / bio s, median) | additive_reward | ratio | target <= 1.25 |",
+              "|---|---:|---:|---:|---|"]
+    for task, r in t["tasks"].items():
+        st = r["stats"]
+        lines.append(f"| {task} | {st['madam']['median']:.3f} | {st['additive']['median']:.3f} | "
+                     f"**{r['ratio_madam_over_additive']:.2f}** | "
+                     f"{'yes' if r['ratio_madam_over_additive'] <= 1.25 else 'no'} |")
+    lines.append("")
+    if PROFILE.is_file():
+        pr = json.loads(PROFILE.read_text())
+        tick = {rule: pr[rule]["top"].get("plastic_e_reward_step") for rule in ("madam", "additive")}
+        if all(v is not None for v in tick.values()):
+            lines += [f"Where the distal network's time goes (`{pr['command']}`, Brian2's profiler, "
+                      f"{pr['seconds']:g} s, load average {pr['load_before'][0]:.2f} before, "
+                      f"{pr['load_after'][0]:.2f} after; a profile, not a timing result): the rule's 10 ms tick "
+                      f"(`plastic_e_reward_step`) took {tick['madam']:.3f} s per biological second under "
+                      f"madam_reward and {tick['additive']:.3f} s under additive_reward, of "
+                      f"{pr['madam']['wall_per_bio_s']:.3f} and {pr['additive']['wall_per_bio_s']:.3f} s in all. "
+                      "Per synapse and tick, Madam's tick does one sqrt and one division (the normalisation "
+                      "by the second moment) on log-magnitude storage, so no exp; the additive tick one "
+                      "multiply-add. Most expensive code objects (s per biological second): "
+                      + "; ".join(f"{rule}: " + ", ".join(f"{n} {v:.3f}" for n, v in pr[rule]["top"].items())
+                                  for rule in ("madam", "additive")) + ".", ""]
+    return lines
 
 
 def main(argv=None) -> int:
@@ -643,7 +707,8 @@ def main(argv=None) -> int:
     elif args.cmd == "readout":
         readout(args.run)
     elif args.cmd == "profile":
-        profile()
+        PROFILE.write_text(json.dumps(profile(), indent=1))
+        print(f"wrote {PROFILE}")
     elif args.cmd == "reward-step":
         reward_step()
     elif args.cmd == "oracle":

@@ -213,3 +213,27 @@ def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_r
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((out / "snn_compare.json").read_text()) == first
+
+
+def test_dale_projection_keeps_adam_on_dales_signs_and_is_a_no_op_for_madam():
+    """dale_projection: after every optimizer step a weight that left its prescribed sign is set to
+    0 (w <- s max(s w, 0)). Adam then ends with no weight of the wrong sign but some at exactly 0
+    (the projection acted; without it Adam flips signs, the test above); Madam's run is bitwise the
+    run without the projection, since Madam never crosses zero."""
+    ds = digits(300)
+    model = snn(ds, dale_projection=True)
+    masks = model.sign_masks()
+    s = train(model, ds, TrainConfig(optimizer="adam", lr=0.003, epochs=3, batch_size=32, progress=False, device="cpu"))
+    params = dict(model.named_parameters())
+    for n, m in masks.items():
+        assert torch.all(m * params[n].detach() >= 0), n
+    assert sum(int((p.detach() == 0).sum()) for p in params.values()) > 50
+    assert s["final_test_acc"] > 0.5
+    runs = []
+    for projection in (False, True):
+        model = snn(ds, seed=1, dale_projection=projection)
+        train(model, ds, TrainConfig(optimizer="madam", lr=0.01, epochs=2, batch_size=32, progress=False, device="cpu"))
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    with pytest.raises(ValueError, match="dale_projection needs dale = true"):
+        build_net("snn", (1, 8, 8), 10, dale_projection=True)

@@ -217,15 +217,17 @@ def test_step_factor_scales_the_step_and_zero_freezes(name):
     rule.set_step_factor(syn, 0.25)
     assert syn.namespace[key] == pytest.approx(0.25 * base)
     rule.set_step_factor(syn, 0.0)
+    start = np.array(syn.w[:])  # w0 as stored (madam_reward: sign and ln|w|, read back to 1 ulp)
+    np.testing.assert_allclose(start, w0, rtol=1e-15, atol=0)
     net.run(5000 * DT)
     deliver_reward(syn, 1.0)
     net.run(1000 * DT)
-    np.testing.assert_array_equal(np.asarray(syn.w[:]), w0)
+    np.testing.assert_array_equal(np.asarray(syn.w[:]), start)
     rule.set_step_factor(syn, 1.0)
     assert syn.namespace[key] == base
     deliver_reward(syn, 1.0)
     net.run(1000 * DT)
-    assert np.any(np.asarray(syn.w[:]) != w0)
+    assert np.all(np.abs(np.asarray(syn.w[:]) / start - 1) > 1e-12)
     with pytest.raises(ValueError, match="step factor must be a number >= 0"):
         rule.set_step_factor(syn, -1.0)
 
@@ -248,12 +250,47 @@ def test_without_reward_no_weight_moves(name, lo, hi, signed):
     n_pre, n_post, pre_spk, post_spk, w0 = _scenario(4, lo, hi, signed)
     rule = make_rule(name)
     _, _, w, _, syn = _run_brian(rule, n_pre, n_post, pre_spk, post_spk, w0, [], "numpy")
-    np.testing.assert_array_equal(w, np.repeat(w0[:, None], N_STEPS, axis=1))
+    np.testing.assert_allclose(w[:, 0], w0, rtol=1e-15, atol=0)  # as stored (madam_reward: ln|w|)
+    np.testing.assert_array_equal(w, np.repeat(w[:, :1], N_STEPS, axis=1))
     assert np.all(np.asarray(syn.elig_c[:]) != 0), "pairs happened, so c must be nonzero"
     assert float(syn.mod_d[:]) == 0.0
     if name == "madam_reward":
         assert np.all(np.asarray(syn.madam_n[:]) == N_STEPS // 100)
         assert np.all(np.asarray(syn.madam_v[:]) == 0.0)
+
+
+def test_madam_reward_stores_sign_and_log_magnitude():
+    """madam_reward keeps (w_sign, log_w = ln|w|) and reads w = w_sign exp(log_w) (a Brian2
+    subexpression): the tick adds to ln|w| with no exp per synapse. A zero weight stays exactly 0
+    through rewards; an initial expression is drawn once, and w_max = p_scale RMS of those very
+    weights (before, the expression was drawn a second time after w_max was computed)."""
+    b2.prefs.codegen.target = "numpy"
+    b2.start_scope()
+    b2.defaultclock.dt = DT
+    pre = b2.SpikeGeneratorGroup(2, [0, 1, 0, 1], np.array([100, 110, 400, 420]) * DT)
+    post = b2.SpikeGeneratorGroup(2, [0, 1, 0, 1], np.array([150, 160, 450, 470]) * DT)
+    w0 = np.array([0.004, -0.003, 0.0, 0.002])
+    rule = make_rule("madam_reward", lr=0.05)
+    syn = rule.connect(pre, post, effect="", w=w0)
+    np.testing.assert_array_equal(syn.w_sign[:], np.sign(w0))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(syn.log_w[:], np.log(np.abs(w0)))
+    np.testing.assert_allclose(syn.w[:], w0, rtol=1e-15, atol=0)
+    assert syn.namespace["log_w_max"] == np.log(syn.namespace["w_max"])
+    net = b2.Network(pre, post, syn)
+    net.run(200 * DT)
+    deliver_reward(syn, 1.0)
+    net.run(600 * DT)
+    w = np.asarray(syn.w[:])
+    assert w[2] == 0.0 and np.all(np.sign(w) == np.sign(w0))
+    assert np.all(np.abs(np.log(np.abs(w[[0, 1, 3]] / w0[[0, 1, 3]]))) > 1e-3), "rewarded pairs must move w"
+    for name in ("madam_reward", "madam"):
+        b2.start_scope()
+        group = b2.NeuronGroup(40, "v : 1", threshold="v > 1", reset="")
+        syn = make_rule(name).connect(group, group, effect="", w="(rand() - 0.3) * 0.01")
+        w = np.asarray(syn.w[:])
+        assert np.any(w < 0) and np.any(w > 0)
+        assert syn.namespace["w_max"] == pytest.approx(R.DEFAULT_P_SCALE * np.sqrt(np.mean(w ** 2)), rel=1e-12)
 
 
 @pytest.mark.parametrize("amount", [1.0, -1.0])
@@ -275,7 +312,7 @@ def test_reward_sign_moves_weights_as_documented(amount):
         net = b2.Network(pre, post, syn)
         net.run(300 * DT)
         assert np.all(np.asarray(syn.elig_c[:]) > 0)
-        np.testing.assert_array_equal(syn.w[:], w_init)  # no reward yet
+        np.testing.assert_allclose(syn.w[:], w_init, rtol=1e-15, atol=0)  # no reward yet
         deliver_reward(syn, amount)
         net.run(1000 * DT)
         w = np.asarray(syn.w[:])

@@ -80,7 +80,7 @@ madam_n += 1
 madam_v = beta * madam_v + (1 - beta) * (madam_g * madam_g)
 madam_ghat = clip(madam_g / sqrt(clip(madam_v / (1 - beta**madam_n), v_floor, inf)), -g_bound, g_bound)
 {soft}
-w = {bounded}
+{update}
 """
 
 #: rule.soft_bound_factor: a step that grows |w| (sign(w) * g_hat < 0) is scaled by max(0, 1 - |w|/w_max).
@@ -89,6 +89,14 @@ MADAM_SOFT = "madam_ghat = madam_ghat * (1 + int(sign(w) * madam_ghat < 0) * (cl
 #: rule.multiplicative_step (the Madam event) and rule.log_space_relaxation (the clock-driven OU
 #: step, every noise_dt; with restore = 0 the random walk w * exp(sd * N(0, 1))), before the bound.
 MADAM_EVENT = "w * exp(-lr * sign(w) * madam_ghat)"
+#: The same event on log-magnitude storage (w = w_sign exp(log_w), w_sign fixed): ln|w| moves by
+#: -lr sign(w) g_hat and the hard bound |w| <= w_max is log_w <= ln(w_max) (reward.MadamReward).
+MADAM_LOG_EVENT = "log_w = clip(log_w - lr * w_sign * madam_ghat, -inf, log_w_max)"
+#: Log-magnitude storage of the weight: TRACE_MODEL's stored ``w`` becomes a subexpression, so
+#: every reader (on_pre, monitors, ``syn.w[:]``) sees w while the tick adds to ln|w| without exp.
+STORED_WEIGHT = "w : 1\n"
+LOG_WEIGHT_MODEL = ("log_w : 1  # ln|w| (-inf for w = 0)\nw_sign : 1 (constant)  # sign of w, never changes\n"
+                    "w = w_sign * exp(log_w) : 1  # the weight\n")
 MADAM_WALK = "w * exp(ou_sd * randn())"
 MADAM_OU = "sign(w) * exp(madam_mu + (log(abs(w)) - madam_mu) * ou_decay{noise})"
 
@@ -234,6 +242,10 @@ class PlasticityRule:
                     "or use the sign-preserving 'madam' rule with negative weights."
                 )
             w = arr
+        self._store_weights(syn, w)
+
+    def _store_weights(self, syn, w) -> None:
+        """Write the initial weights (array, number or Brian2 expression string) into ``syn``."""
         syn.w = w
 
     def _attach(self, syn) -> None:
@@ -373,9 +385,10 @@ class MadamSTDP(PlasticityRule):
     def _bounded(self, expr: str) -> str:
         return f"clip({expr}, -w_max, w_max)" if self.bound == "hard" else expr
 
-    def _step(self, grad: str) -> str:
+    def _step(self, grad: str, update: str | None = None) -> str:
+        """MADAM_STEP with gradient ``grad``; ``update`` replaces its last line (the weight update)."""
         return MADAM_STEP.format(grad=grad, soft=MADAM_SOFT if self.bound == "soft" else "",
-                                 bounded=self._bounded(MADAM_EVENT))
+                                 update="w = " + self._bounded(MADAM_EVENT) if update is None else update)
 
     def _potentiation(self) -> str:
         return self._step("-a_plus * apre")
@@ -426,6 +439,8 @@ class MadamSTDP(PlasticityRule):
                     raise ValueError("madam: initial weights are all zero, so the set point "
                                      "mu = ln(set_point*RMS(w)) is -inf; give nonzero w.")
                 syn.namespace["madam_mu"] = mu
+            if isinstance(w, str):  # the expression was drawn once above: keep those weights
+                w = arr
         super()._initialize(syn, w)
 
     def _initial_weights(self, syn, w, what: str) -> np.ndarray:
@@ -445,7 +460,7 @@ class MadamSTDP(PlasticityRule):
                     f"madam: the initial weights {w!r} refer to w_max, which is not set; give w_max "
                     "(to the rule or to connect()) or initial weights that do not use it."
                 )
-            syn.w = w
+            self._store_weights(syn, w)
             return np.asarray(syn.w[:], dtype=np.float64)
         return np.atleast_1d(np.asarray(w, dtype=np.float64))
 

@@ -64,7 +64,15 @@ by ``plasticity.MadamSTDP``'s template (MADAM_STEP, one place):
     w <- clip(w exp(-lr sign(w) g_hat), -w_max, w_max),   w_max = p_scale * RMS(initial w)
 
 so ln|w| moves by at most lr * g_bound per tick and sign(w) never changes: excitatory (w > 0) and
-inhibitory (w < 0) synapses keep their sign. As in MadamSTDP the drive acts on the signed weight:
+inhibitory (w < 0) synapses keep their sign.
+
+*Storage.* A Madam step is additive in ln|w|, so madam_reward stores each weight as its sign
+w_sign (a constant) and log_w = ln|w|; w = w_sign exp(log_w) is a Brian2 subexpression,
+evaluated only where it is read (at a presynaptic spike, by a monitor, by ``syn.w[:]``). The tick
+then does log_w <- min(log_w - lr sign(w) g_hat, ln w_max), the same step and bound as above with
+no exp per synapse and tick (an exp per transmitted spike instead; far fewer in these networks).
+A weight of 0 is log_w = -inf and stays 0. Write initial weights through ``connect(w=...)``;
+``syn.w`` cannot be assigned afterwards (set ``syn.log_w`` and ``syn.w_sign``). As in MadamSTDP the drive acts on the signed weight:
 a positive c d makes an excitatory w larger and an inhibitory w less negative. A tick with
 d = 0 (or c = 0) is a Madam step with zero gradient: n grows and v decays, w does not move.
 The scale of c d cancels in the normalisation; only a_minus / a_plus matters (and so does the
@@ -95,7 +103,8 @@ import math
 import numpy as np
 
 from .. import rule as madam_rule
-from .plasticity import RULES, MadamSTDP, PlasticityRule, _brian2, _lines, _positive, _time
+from .plasticity import (LOG_WEIGHT_MODEL, MADAM_LOG_EVENT, RULES, STORED_WEIGHT, MadamSTDP, PlasticityRule,
+                         _brian2, _lines, _positive, _time)
 
 #: Per-synapse eligibility trace c and the group's neuromodulator d (shared: one value per Synapses).
 THREE_FACTOR_MODEL = "elig_c : 1  # eligibility trace c\nmod_d : 1 (shared)  # neuromodulator d\n"
@@ -283,15 +292,34 @@ class MadamReward(_ThreeFactor, MadamSTDP):
     def model(self) -> str:
         # every synapse of the group takes its Madam step at the same ticks, so the step count is
         # one shared number and the bias correction 1 / (1 - beta^n) is computed once per tick
+        # (and the weight is stored as ln|w| and its sign: see _store_weights)
         base = super().model
-        if PER_SYNAPSE_COUNT not in base:  # pragma: no cover - guards the template's wording
-            raise RuntimeError("MadamReward: MadamSTDP's model no longer declares madam_n as expected.")
-        return base.replace(PER_SYNAPSE_COUNT, SHARED_COUNT)
+        if PER_SYNAPSE_COUNT not in base or not base.lstrip().startswith(STORED_WEIGHT):  # pragma: no cover
+            raise RuntimeError("MadamReward: MadamSTDP's model no longer declares w and madam_n as expected.")
+        return base.replace(PER_SYNAPSE_COUNT, SHARED_COUNT).replace(STORED_WEIGHT, LOG_WEIGHT_MODEL, 1)
 
     def _weight_step(self) -> str:
-        # MadamSTDP's MADAM_STEP (hard bound) with the step count and bias correction hoisted
-        return _lines(MADAM_TICK_COUNT, self._step(MADAM_REWARD_GRAD).replace(
+        # MadamSTDP's MADAM_STEP (hard bound) on log-magnitude storage, with the step count and
+        # bias correction hoisted
+        return _lines(MADAM_TICK_COUNT, self._step(MADAM_REWARD_GRAD, update=MADAM_LOG_EVENT).replace(
             "madam_n += 1\n", "").replace("/ (1 - beta**madam_n)", "* madam_bias"))
+
+    def _store_weights(self, syn, w) -> None:
+        """Store w as (w_sign, log_w = ln|w|). An expression is evaluated once: its values pass
+        through w_sign before they are split (w = 0 gives log_w = -inf and w_sign = 0)."""
+        if isinstance(w, str):
+            syn.w_sign = w
+            syn.log_w = "log(abs(w_sign))"
+            syn.w_sign = "sign(w_sign)"
+            return
+        arr = np.asarray(w, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            syn.log_w = np.log(np.abs(arr))
+        syn.w_sign = np.sign(arr)
+
+    def _initialize(self, syn, w) -> None:
+        super()._initialize(syn, w)
+        syn.namespace["log_w_max"] = math.log(float(syn.namespace["w_max"]))
 
 
 class AdditiveReward(_ThreeFactor, PlasticityRule):
