@@ -193,19 +193,23 @@ def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_r
 
     out, tar = tmp_path / "cmp", tmp_path / "o" / "snn.tar.gz"
     cmd = [sys.executable, str(ROOT / "benchmarks/snn_compare.py"), "--spec", "models/snn_digits.toml", "--seeds", "1",
-           "--jobs", "2", "--device", "cpu", "--adam-lrs", "0.003", "--out", str(out), "--tar", str(tar),
+           "--jobs", "2", "--device", "cpu", "--baseline", "log_adam", "--baseline-lrs", "0.003", "--out", str(out),
+           "--tar", str(tar),
            "--set", "epochs=2", "--set", "train_subset=200", "--set", "net_options.width=16"]
-    stale = out / "raw" / "adam_lr0.1_seed0"  # left by an earlier run into the same --out
+    stale = out / "raw" / "adam_lr0.1_seed0"  # left by an earlier run into the same --out (another baseline)
     stale.mkdir(parents=True)
     (stale / "metrics.jsonl").write_text('{"epoch": 1, "test_acc": 0.5}\n')
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     first = json.loads((out / "snn_compare.json").read_text())
     assert first["all_finished"] and first["epoch_compared"] == 2
-    assert [(r["optimizer"], r["lr"]) for r in first["rows"]] == [("madam", 0.01), ("adam", 0.003)]
-    madam = first["rows"][0]["weights"]
-    assert all(w["sign_flips"] == [0] for w in madam.values())
-    assert "| madam | 0.01 |" in (out / "snn_compare.md").read_text()
+    assert [(r["optimizer"], r["lr"]) for r in first["rows"]] == [("madam", 0.01), ("log_adam", 0.003)]
+    for row in first["rows"]:  # Madam and the LogAdam baseline (w = sign(w0) exp(theta)) both keep every sign
+        assert all(w["sign_flips"] == [0] for w in row["weights"].values()), row["optimizer"]
+    assert first["baseline"] == "log_adam" and first["best_baseline_lr"] == 0.003
+    text = (out / "snn_compare.md").read_text()
+    assert "| madam | 0.01 |" in text and "| log_adam | 0.003 (best LogAdam) |" in text
+    assert "Madam (lr 0.01) minus best LogAdam:" in text
     names = tarfile.open(tar).getnames()
     assert "snn14/raw/madam_lr0.01_seed0/metrics.jsonl" in names and "snn14/snn_compare.png" in names
     (out / "snn_compare.json").unlink()
