@@ -595,9 +595,9 @@ NOTES = ["### Reading these results", "",
          "R-STDP met the strict criterion in 3 of 3 seeds, Madam (lr 0.001) in 2 of 3 (seed 3 ended at the "
          "0.985 percentile). Two of those five successes reached >= 0.99 only at the last check (60 min), so "
          "the criterion stays weak: it is met or missed by one check. Digits: the seeds listed in the table (a run of 3 blocks took 5-27 min on one shared core). Every command takes "
-         "`--set seed=N`. `digits_madam_teacher_s1` ran with madam_reward storing w itself; the later Madam runs "
-         "store ln|w| and the sign (the same step, tests/test_spiking_reward.py), so they agree to rounding, not bit "
-         "for bit.",
+         "`--set seed=N`. `digits_madam_teacher_s2` and `_s3` ran after madam_reward began to store ln|w| and the sign of w "
+         "(the same step, tests/test_spiking_reward.py); every earlier Madam run stored w itself, so a rerun of "
+         "those agrees to rounding and in distribution, not bit for bit.",
          "- **cpp_standalone.** The rewards depend on the spikes and are computed in Python between time steps, "
          "which the standalone device cannot do; task specs with target = \"cpp_standalone\" are refused with "
          "one line. The plain spiking runs (models/spiking_song_*, spiking_brunel_*) keep cpp_standalone.", ""]
