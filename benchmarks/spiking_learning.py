@@ -629,6 +629,12 @@ def _final_note(digits) -> str:
         lead = (f" Madam − additive: {diff:+.3f}; one test accuracy on 450 images has a binomial sd of about "
                 "2 points, and the seed-to-seed sd is of the same order, so only a gap of several points between "
                 "the means would be a difference between the rules.")
+        lead += (" The teacher lifted Madam more than the additive rule (compare the rows before it), but Madam's "
+                 "late decline is still there: its mean per block (line under the test table) is highest after "
+                 "block 1 or 2 and falls in block 3 in 2 of 3 seeds, where the additive runs still rise in 2 of 3. "
+                 "The step decay that would address it gave the same end point on validation (item 2 above) and was "
+                 "not adopted; a per-neuron second moment (item 4) was not tried. With the teacher, more additive "
+                 "weights end clipped at 0 and more Madam weights at w_max than before (weight table).")
     return ("- **Final runs (test split), packaged specs with the teacher** (rows `digits_*_teacher_s*`; the "
             "setting was chosen on the validation split only). Mean test accuracy after the last block: "
             f"madam_reward {fmt(m)}, additive_reward {fmt(a)}; before the teacher (rows `digits_*_s1`-`s3`) "
