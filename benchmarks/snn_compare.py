@@ -1,4 +1,7 @@
-"""Spiking nets trained by surrogate gradients: Madam at lr 0.01 against Adam over a small lr grid.
+"""Spiking nets trained by surrogate gradients: Madam at lr 0.01 against a baseline over a small lr grid.
+
+The baseline is Adam unless ``--baseline`` names another registered optimizer, e.g. ``log_adam``
+(Adam on theta with w = sign(w0) exp(theta): sign-preserving like Madam, without its normalisation).
 
 Every point (optimizer, lr, seed) is one ``synapse-madam run`` of a models/ spec (the CLI, in its
 own process), so the numbers are what the CLI gives. ``--jobs`` processes run at once (on a GPU
@@ -11,6 +14,9 @@ epoch) and summary.json; the report reads only those raw files.
     # Fashion-MNIST on one GPU, 12 processes sharing it, everything packed into one tarball
     PYTHONPATH=$PWD python3 benchmarks/snn_compare.py --spec models/snn_fashion.toml --seeds 3 \
         --jobs 12 --deadline 125 --out runs/snn_compare_fashion --tar $OUT/snn14.tar.gz
+    # the sign-preserving control: LogAdam over an lr grid instead of Adam
+    OMP_NUM_THREADS=1 python benchmarks/snn_compare.py --spec models/snn_digits.toml --seeds 3 --jobs 1 \
+        --device cpu --baseline log_adam --baseline-lrs 0.001,0.003,0.01,0.03 --out runs/snn_compare_digits_logadam
     # regenerate the table and figure from the raw JSON only (no training)
     python benchmarks/snn_compare.py --report-only --out runs/snn_compare_fashion
 
@@ -47,9 +53,13 @@ MADAM_LR = 0.01
 ADAM_LRS = (3e-4, 1e-3, 3e-3)
 
 
-def points(seeds: int, madam_lr: float, adam_lrs) -> list[tuple[str, float, int]]:
+#: how the report names a baseline optimizer (registry name -> label)
+LABELS = {"adam": "Adam", "log_adam": "LogAdam", "sgd": "SGD", "adamw": "AdamW"}
+
+
+def points(seeds: int, madam_lr: float, baseline_lrs, baseline: str = "adam") -> list[tuple[str, float, int]]:
     out = [("madam", madam_lr, s) for s in range(seeds)]
-    out += [("adam", lr, s) for lr in adam_lrs for s in range(seeds)]
+    out += [(baseline, lr, s) for lr in baseline_lrs for s in range(seeds)]
     return out
 
 
@@ -73,7 +83,7 @@ def run_all(args) -> dict:
     for stale in ("runs", "raw", "logs"):  # a rerun into the same --out reports only its own points
         shutil.rmtree(out / stale, ignore_errors=True)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    todo = points(args.seeds, args.madam_lr, args.adam_lrs)
+    todo = points(args.seeds, args.madam_lr, args.adam_lrs, args.baseline)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
@@ -139,7 +149,7 @@ def _read_point(folder: Path) -> dict | None:
         return None
     records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").is_file() else None
-    opt, lr, seed = folder.name.split("_")
+    opt, lr, seed = folder.name.rsplit("_", 2)  # point_name: the optimizer's name may hold "_"
     return {"name": folder.name, "optimizer": opt, "lr": float(lr[2:]), "seed": int(seed[4:]),
             "records": records, "summary": summary}
 
@@ -196,13 +206,18 @@ def report(out: Path, command: str | None = None) -> dict:
     for r in table:
         r["acc_mean"], r["acc_sd"] = _mean_sd(r["acc"])
         r["epoch_time_mean_s"] = _mean_sd(r["epoch_time_s"])[0]
-    adam = [r for r in table if r["optimizer"] == "adam" and r["acc_mean"] is not None]
+    baselines = sorted({r["optimizer"] for r in table if r["optimizer"] != "madam"})
+    if len(baselines) > 1:
+        raise SystemExit(f"{raw}: points of several baselines ({', '.join(baselines)}); one --out per baseline.")
+    baseline = baselines[0] if baselines else "adam"
+    grid = [r for r in table if r["optimizer"] == baseline and r["acc_mean"] is not None]
     madam = [r for r in table if r["optimizer"] == "madam" and r["acc_mean"] is not None]
-    best_adam = max(adam, key=lambda r: r["acc_mean"]) if adam else None
-    gap = (madam[0]["acc_mean"] - best_adam["acc_mean"]) if (madam and best_adam) else None
+    best = max(grid, key=lambda r: r["acc_mean"]) if grid else None
+    gap = (madam[0]["acc_mean"] - best["acc_mean"]) if (madam and best) else None
     result = {"epoch_compared": common, "epochs_planned": planned, "all_finished": all_finished,
               "driver": driver, "song2005_sigma": song.sigma, "rows": table,
-              "best_adam_lr": best_adam["lr"] if best_adam else None, "madam_minus_best_adam": gap,
+              "baseline": baseline, "best_baseline_lr": best["lr"] if best else None,
+              "madam_minus_best_baseline": gap,
               "points": [{"name": p["name"], "optimizer": p["optimizer"], "lr": p["lr"], "seed": p["seed"],
                           "test_acc": [r.get("test_acc") for r in p["records"]],
                           "sigma_ln": {g: [r["weights"][g].get("sigma_ln") for r in p["records"]]
@@ -225,7 +240,8 @@ def _ms(xs, fmt):
 
 
 def _markdown(res: dict, spec_text: str, command: str | None) -> str:
-    lines = ["# Spiking nets (surrogate gradients): Madam at lr 0.01 vs Adam", ""]
+    label = LABELS.get(res["baseline"], res["baseline"])
+    lines = [f"# Spiking nets (surrogate gradients): Madam at lr 0.01 vs {label}", ""]
     if command:
         lines += ["Command:", "", f"    {command}", ""]
     lines += ["Regenerate this table and figure from the raw JSON in DIR/raw/: "
@@ -245,10 +261,10 @@ def _markdown(res: dict, spec_text: str, command: str | None) -> str:
                      f"{load_text}.")
     lines += ["", "| optimizer | lr | seeds | test accuracy | mean epoch time (s) |", "|---|---|---|---|---|"]
     for r in res["rows"]:
-        best = " (best Adam)" if r["optimizer"] == "adam" and r["lr"] == res["best_adam_lr"] else ""
+        best = f" (best {label})" if r["optimizer"] == res["baseline"] and r["lr"] == res["best_baseline_lr"] else ""
         lines.append(f"| {r['optimizer']} | {r['lr']:g}{best} | {len(r['acc'])} | {_ms(r['acc'], '.4f')} | "
                      f"{_f(r['epoch_time_mean_s'], '.2f')} |")
-    lines += ["", f"Madam (lr 0.01) minus best Adam: {_f(res['madam_minus_best_adam'], '+.4f')}.", "",
+    lines += ["", f"Madam (lr 0.01) minus best {label}: {_f(res['madam_minus_best_baseline'], '+.4f')}.", "",
               f"Weight statistics at the compared epoch (mean ± sd over seeds; σ ratio = σ(ln|w|) / "
               f"{res['song2005_sigma']:.4f}, Song et al. 2005; KS = distance of ln|w| from its normal fit; "
               "at bounds = fraction within 0.1 % of Madam's |w| bound (n/a: no known bound); sign flips against "
@@ -282,7 +298,7 @@ def _figure(res: dict, path: Path) -> None:
     for p in res["points"]:
         if p["optimizer"] == "madam":
             colour, ls = OPTIMIZER_COLOURS.get("madam"), "-"
-        else:  # Adam: darker blue = larger lr, and one dash pattern per lr
+        else:  # the baseline: darker blue = larger lr, and one dash pattern per lr
             i = adam_lrs.index(p["lr"])
             colour, ls = shades[i], dashes[i % len(dashes)]
         label = f"{p['optimizer']} lr {p['lr']:g}" if p["seed"] == 0 else None
@@ -310,7 +326,10 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="CLI processes at once")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
     ap.add_argument("--madam-lr", type=float, default=MADAM_LR)
-    ap.add_argument("--adam-lrs", default=",".join(f"{x:g}" for x in ADAM_LRS), help="comma-separated")
+    ap.add_argument("--baseline", default="adam", help="the optimizer run over the lr grid (a registry name, "
+                    "e.g. adam or log_adam)")
+    ap.add_argument("--adam-lrs", "--baseline-lrs", dest="adam_lrs", default=",".join(f"{x:g}" for x in ADAM_LRS),
+                    help="the baseline's lr grid, comma-separated")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra spec override (repeatable)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; interrupt runs still going (0: none)")
     ap.add_argument("--tar", default=None, help="also pack raw/ and the report into this .tar.gz")
@@ -340,7 +359,8 @@ def main(argv=None) -> int:
     for r in res["rows"]:
         flips = {g: w["sign_flips"] for g, w in r["weights"].items()}
         print(f"  {r['optimizer']:5s} lr {r['lr']:<7g} acc {_ms(r['acc'], '.4f')}  sign flips {flips}")
-    print(f"Madam - best Adam: {_f(res['madam_minus_best_adam'], '+.4f')}")
+    print(f"Madam - best {LABELS.get(res['baseline'], res['baseline'])}: "
+          f"{_f(res['madam_minus_best_baseline'], '+.4f')}")
     if not args.report_only:
         unfinished = ", ".join(f"{k}: {v}" for k, v in sorted(res["driver"].get("status", {}).items()) if v != "finished")
         print(f"driver wall {res['driver'].get('wall_s', 0):.0f} s; {unfinished or 'every run finished'}")

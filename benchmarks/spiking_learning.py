@@ -254,21 +254,40 @@ def _unfinished(task: str) -> list[tuple[str, list[dict], dict]]:
     return out
 
 
-def _command(name: str, s: dict) -> str:
-    """The CLI command that made runs/spiking_learning/NAME: the packaged spec plus a --set for
-    every key where the run's spec.toml differs from it."""
+def _run_diff(name: str) -> tuple[str, list[tuple[str, object]]]:
+    """(packaged spec name, [(dotted key, the run's value)]) where runs/spiking_learning/NAME's
+    spec.toml differs from its packaged spec today. A network_params key that the run's spec lacks
+    (added to the task after the run) took its default (synapse_madam.spiking.digits.DEFAULTS for
+    digits), so it counts as that value; the derived duration_s and chunk_s of digits are left out."""
     import tomllib
 
     from synapse_madam import substrates
     from synapse_madam.runs import spec_diff
-    from synapse_madam.spiking import runner
+    from synapse_madam.spiking import digits, runner
 
     run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
     base_name = run_spec["name"]
     base = runner.validate(substrates.load_spec(base_name), base_name)
-    derived = {"duration_s", "chunk_s"} if run_spec.get("network") == "digits" else set()  # from the schedule
-    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}"
-                    for k, _, v in spec_diff(base, run_spec) if v is not None and k not in derived)
+    is_digits = run_spec.get("network") == "digits"
+    derived = {"duration_s", "chunk_s"} if is_digits else set()  # from the schedule
+    out = []
+    for k, old, new in spec_diff(base, run_spec):
+        if k in derived:
+            continue
+        if new is None and is_digits and k.startswith("network_params.") and k.split(".", 1)[1] in digits.DEFAULTS:
+            new = digits.DEFAULTS[k.split(".", 1)[1]]
+            if old is not None and old == new:
+                continue
+        if new is not None:
+            out.append((k, new))
+    return base_name, out
+
+
+def _command(name: str, s: dict) -> str:
+    """The CLI command that made runs/spiking_learning/NAME: the packaged spec plus a --set for
+    every key where the run's spec.toml differs from it (``_run_diff``)."""
+    base_name, diff = _run_diff(name)
+    sets = " ".join(f"--set {k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in diff)
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
@@ -277,8 +296,13 @@ def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
     rule = s["rule"]
     step = rule.get("lr") if rule["name"] == "madam_reward" else rule.get("eta")
     params = s.get("network_params") or s.get("params") or {}
+    sched = params.get("step_schedule", "constant")
+    if sched == "step":
+        sched = f"step × {params.get('step_decay', 0.5):g} per block"
+    teacher = params.get("teacher_mv", 0.0)
+    teacher = f"{teacher:g} mV, last {params.get('teacher_ms', 50.0):g} ms" if teacher else "none"
     return (f"| {name} | {rule['name']} | {rule.get('eligibility', 'hebbian')} | {step:g} | "
-            f"{params.get('step_schedule', 'constant')} | {len(blocks)} | "
+            f"{sched} | {teacher} | {params.get('reward_baseline', 'global')} | {len(blocks)} | "
             f"{', '.join(format(b[key], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
 
 
@@ -289,15 +313,7 @@ def _on_validation(s: dict) -> bool:
 
 def _packaged(name: str) -> bool:
     """True if runs/spiking_learning/NAME ran its packaged spec unchanged (a seed aside)."""
-    import tomllib
-
-    from synapse_madam import substrates
-    from synapse_madam.runs import spec_diff
-    from synapse_madam.spiking import runner
-
-    run_spec = tomllib.loads((RUNS / name / "spec.toml").read_text())
-    base = runner.validate(substrates.load_spec(run_spec["name"]), run_spec["name"])
-    return {k for k, _, _ in spec_diff(base, run_spec)} <= {"seed", "duration_s", "chunk_s"}
+    return {k for k, _ in _run_diff(name)[1]} <= {"seed"}
 
 
 def _weights_row(s: dict) -> str:
@@ -364,8 +380,9 @@ def collect() -> Path:
         lines += ["", "![selectivity over time](spiking_learning_distal.png)", ""]
     if has_digits:
         lines += _digits_text()
-        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | blocks | test accuracy per block | "
-                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+        lines += ["| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
+                  "test accuracy per block | last train accuracy | command |",
+                  "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
         for n, s in digits:
             if _on_validation(s):
                 continue
@@ -392,8 +409,9 @@ def collect() -> Path:
                   "images are not loaded). Small runs: the first 400 of the 1010 and the first 200 of the 337, "
                   "4 blocks (2 for the additive eta grid, for lack of time), seed 1; the rows `*_full_*` use all 1010 and "
                   "337 images and 3 blocks (the final budget), run after the final runs.", "",
-                  "| run | rule | eligibility | step (lr or eta) | schedule | blocks | validation accuracy per block | "
-                  "last train accuracy | command |", "|---|---|---|---:|---|---:|---|---:|---|"]
+                  "| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
+                  "validation accuracy per block | last train accuracy | command |",
+                  "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
         for n, s in digits:
             if _on_validation(s):
                 lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
@@ -416,7 +434,9 @@ def collect() -> Path:
                   "average between about 1 and 7 (other jobs); not a timing result, see below.", ""]
     if TIMING.is_file():
         lines += timing_lines(read_timing())
-    lines += NOTES
+    notes = list(NOTES)
+    notes.insert(notes.index(NOTES_FINAL_AFTER) + 1, _final_note(digits))
+    lines += notes
     lines += _targets(distal, digits, runs)
     lines += [END]
     section = "\n".join(lines) + "\n"
@@ -447,9 +467,13 @@ def _digits_text() -> list[str]:
             f"**Packaged specs** (models/spiking_digits_madam.toml, models/spiking_digits_additive.toml): "
             f"eligibility = \"{m['rule'].get('eligibility', 'hebbian')}\" for both rules, step_schedule = "
             f"\"{sched}\" for both; Madam lr = {m['rule']['lr']:g} per 10 ms tick, additive eta = "
-            f"{a['rule']['eta']:g} / s, each chosen on the validation split below (never on the test split). "
+            f"{a['rule']['eta']:g} / s, each chosen on the validation split below (never on the test split); "
+            f"a teacher of {m['network_params'].get('teacher_mv', 0.0):g} mV to the label's population in the last "
+            f"{m['network_params'].get('teacher_ms', 50.0):g} ms of each training presentation, after the answer, "
+            "for both (chosen on the same validation split; `teacher` column). "
             "The earlier settings (Hebbian eligibility, Madam at its published lr = 0.01, additive eta = 3 / s "
-            "picked by hand, constant step) are the rows `*_hebbian_*`; their commands still reproduce them.", ""]
+            "picked by hand, constant step) are the rows `*_hebbian_*`, the packaged specs before the teacher the "
+            "rows `digits_madam_s1`-`s3` and `digits_additive_s1`-`s3`; their commands still reproduce them.", ""]
 
 
 NOTES = ["### Reading these results", "",
@@ -489,13 +513,7 @@ NOTES = ["### Reading these results", "",
          "blocks against 0.77 with a constant step); lr = 0.0003 (slower: 0.46, 0.54 after 2 blocks against 0.63, "
          "0.74); lr = 0.003 with the cosine decay (0.34 after the first block; stopped). *Not the limit:* the "
          "magnitude bound (1.5-3.4 % of the weights at w_max in these runs).",
-         "  4. *What still limits it (a hypothesis, not tested):* the eligibility is gated by postsynaptic spikes, "
-         "so a correct population that the winner-take-all kept silent learns little from its teaching signal; "
-         "learning is driven mostly by the wrong winner's depression and the right winner's potentiation, which "
-         "makes class templates rather than discriminative weights. The `readout` command shows it: the learned "
-         "weights correlate 0.68-0.82 with those of a logistic regression on the same code, and their centred "
-         "linear readout reaches 0.845 where the logistic regression reaches 0.95.",
-         "  5. *On the full budget (3 blocks of 1347 images) the constant step overshoots late.* The packaged "
+         "  4. *On the full budget (3 blocks of 1347 images) the constant step overshoots late.* The packaged "
          "Madam runs peaked after block 2 and fell in block 3 in seeds 1 and 3 (line under the digits table), "
          "while the σ of ln w kept growing (0.55, 0.87, 1.17 after blocks 1-3, every seed) and the fraction at "
          "w_max rose to 4-5 %: weights whose eligibility has no consistent sign keep random-walking in ln w. The "
@@ -508,17 +526,54 @@ NOTES = ["### Reading these results", "",
          "answers: read out linearly with each class's mean response removed they give 0.87 on the test images "
          "for seed 1, where the network answered 0.673 (`python benchmarks/spiking_learning.py readout "
          "runs/spiking_learning/digits_madam_s1`).",
-         "  6. *Not tried (time):* a step decay over a longer validation run, a per-class reward baseline, more "
-         "blocks, smaller additive eta than 0.3, `reward_mode = \"global\"`, and the label population's silent "
-         "neurons (item 4).",
-         "- **After these changes the additive baseline is ahead.** With the centred eligibility (a change of the "
+         "- **Without the teacher the additive baseline was ahead** (rows `digits_*_s1`-`s3`, the packaged specs before the teacher; their commands now carry `--set network_params.teacher_mv=0.0`). With the centred eligibility (a change of the "
          "eligibility, given to both rules) and its step chosen on the same validation split, additive R-STDP "
          "reached a mean test accuracy of 0.784 against Madam's 0.726 (3 seeds each; lines under the digits "
          "table), from 0.318 and 0.637 before. Most of the gain is therefore rule-independent. What Madam still "
          "gives is the constraint and the shape: 0 sign flips, against 523-863 additive weights clipped to 0, and "
          "ln w close to a normal (KS 0.04, σ ratio 1.25 to Song 2005) where the additive weights pile up at 0. "
-         "Madam's late decline (item 5) is the first thing to address: from block 2 to 3 the additive runs improved "
+         "Madam's late decline (item 4) was the next thing to address: from block 2 to 3 the additive runs improved "
          "in 2 of 3 seeds, the Madam runs fell in 2 of 3.",
+         "- **What was tried next** (validation split, seed 1, in the order of the hypotheses; same limits of "
+         "noise as above).",
+         "  1. *The correct population was kept silent (tested: a teacher).* The eligibility is gated by "
+         "postsynaptic spikes, so a correct population that the winner-take-all kept silent learned little from its "
+         "teaching signal. `network_params.teacher_mv` gives the label's population a constant input during the "
+         "last `teacher_ms` = 50 ms of each *training* presentation (digits.py; test and validation presentations "
+         "never have one), *after* the answer: the answer that the reward judges is counted before the teacher "
+         "comes on. A first version with the teacher on for the whole presentation was useless: at the initial "
+         "weights the populations sit just under threshold, and 1 mV already made every training answer correct "
+         "(60 of 60), so the reward said nothing. On validation (seed 1), 3 mV lifted both rules: Madam small runs "
+         "0.725, 0.735, 0.715, 0.795 against 0.630, 0.740, 0.745, 0.770 without; Madam at the full budget 0.780, "
+         "0.837, 0.813 against 0.703, 0.754, 0.718; additive small runs 0.700, 0.740 after 2 blocks against 0.550, "
+         "0.640; additive at the full budget 0.745, 0.774, 0.789 (no full-budget additive run without the teacher "
+         "was made to compare with) (rows `*_teach3*`). Only 3 mV was tried (no grid, for time). Both packaged specs now have it.",
+         "  2. *The late decline, tested with a step decay (×0.5 per block, `step_schedule = \"step\"`).* With the "
+         "teacher, Madam at the full validation budget gave 0.780, 0.804, 0.813 with the decay against 0.780, "
+         "0.837, 0.813 with a constant step (row `digits_select_madam_full_teach3_step0.5`): the same end point, "
+         "and a fall of 2.4 points from block 2 to 3 with the constant step is within one binomial sd (337 "
+         "images). Not adopted. Without the teacher the full-budget validation runs had shown the same pattern "
+         "for the cosine decay (item 4 above: 0.718 constant, 0.748 cosine).",
+         "  3. *A per-class reward baseline (`reward_baseline = \"class\"`, one expected reward per label, as "
+         "Fremaux et al. 2010 found R-STDP to need for several stimuli).* With the teacher, Madam at the full "
+         "validation budget: 0.727 after block 1 against 0.780 with the one global baseline; stopped after that "
+         "block, for time, to free a core for the final runs (row `digits_select_madam_full_teach3_classbase`). "
+         "Not adopted; one block of one seed does not rule it out.",
+         "  4. *Not tried (time):* a per-postsynaptic-neuron second moment for madam_reward (a reward's step would "
+         "keep the relative size of a neuron's eligibilities instead of becoming sign-like per synapse; it needs a "
+         "reduction over each neuron's synapses at every tick, a Brian2 summed variable, and an extension of the "
+         "equivalence test), other teacher strengths, `reward_mode = \"global\"`, more blocks, more output neurons "
+         "or longer presentations (the answer is a count of about 15-25 spikes per population, so it is noisy), "
+         "smaller additive eta than 0.3.",
+         "  5. *What still limits it.* The learned weights hold more than the network answers, with or without the "
+         "teacher, but the teacher narrowed the gap. Madam at the full validation budget: the centred linear readout "
+         "of the weights (`python benchmarks/spiking_learning.py readout RUN`) gives 0.852 where the network answered "
+         "0.718 without the teacher (`digits_select_madam_full_lr0.001_centred`), 0.884 where it answered 0.813 with "
+         "it (`digits_select_madam_full_teach3`); a logistic regression on the same code gives 0.958. So the teacher "
+         "improved the weights by about 3 points and the network's use of them by about 6. On the test split, seed 1 "
+         "with the teacher (`digits_madam_teacher_s1`): readout 0.882, network 0.798, logistic regression 0.976. The "
+         "learned weights correlate 0.60-0.75 with the logistic regression's: the rule still learns something "
+         "between class templates and discriminative weights.",
          "- **What the network can hold.** `python benchmarks/spiking_learning.py "
          "oracle --n-test 100 --w-mean 0.06` puts the weights of a logistic regression on the same on/off code "
          "(97.6 % test accuracy as a classifier) into the network with plasticity off: 93 % of the first 100 test "
@@ -539,11 +594,51 @@ NOTES = ["### Reading these results", "",
          "takes 6-15 min of wall time on one core of a quiet machine, up to 50 min on a loaded one). Additive "
          "R-STDP met the strict criterion in 3 of 3 seeds, Madam (lr 0.001) in 2 of 3 (seed 3 ended at the "
          "0.985 percentile). Two of those five successes reached >= 0.99 only at the last check (60 min), so "
-         "the criterion stays weak: it is met or missed by one check. Digits: the seeds listed in the table (a run of 3 blocks took 5-17 min on one shared core). Every command takes "
-         "`--set seed=N`.",
+         "the criterion stays weak: it is met or missed by one check. Digits: the seeds listed in the table (a run of 3 blocks took 5-27 min on one shared core). Every command takes "
+         "`--set seed=N`. `digits_madam_teacher_s2` and `_s3` ran after madam_reward began to store ln|w| and the sign of w "
+         "(the same step, tests/test_spiking_reward.py); every earlier Madam run stored w itself, so a rerun of "
+         "those agrees to rounding and in distribution, not bit for bit.",
          "- **cpp_standalone.** The rewards depend on the spikes and are computed in Python between time steps, "
          "which the standalone device cannot do; task specs with target = \"cpp_standalone\" are refused with "
          "one line. The plain spiking runs (models/spiking_song_*, spiking_brunel_*) keep cpp_standalone.", ""]
+
+
+NOTES_FINAL_AFTER = next(x for x in NOTES if x.startswith("  5. *What still limits it.*"))
+
+
+def _final_note(digits) -> str:
+    """The final runs (packaged specs, test split) against the packaged runs before the teacher."""
+    import re
+
+    def accs(names):
+        return {rule: [(n, s["results"]["test_accuracy"]) for n, s in digits
+                       if n in names and s["rule"]["name"] == rule] for rule in ("madam_reward", "additive_reward")}
+
+    def fmt(rows):
+        return (f"{np.mean([a for _, a in rows]):.3f} ({len(rows)} seed(s): "
+                + ", ".join(f"{a:.3f}" for _, a in rows) + ")") if rows else "no finished run"
+
+    now = accs({n for n, s in digits if not _on_validation(s) and _packaged(n)})
+    before = accs({n for n, _ in digits if re.fullmatch(r"digits_(madam|additive)_s\d+", n)})
+    if not now["madam_reward"] and not now["additive_reward"]:
+        return "- **Final runs (test split), packaged specs with the teacher.** None has finished yet."
+    m, a = now["madam_reward"], now["additive_reward"]
+    lead = ""
+    if m and a:
+        diff = np.mean([x for _, x in m]) - np.mean([x for _, x in a])
+        lead = (f" Madam − additive: {diff:+.3f}; one test accuracy on 450 images has a binomial sd of about "
+                "2 points, and the seed-to-seed sd is of the same order, so only a gap of several points between "
+                "the means would be a difference between the rules.")
+        lead += (" The teacher lifted Madam more than the additive rule (compare the rows before it), but Madam's "
+                 "late decline is still there: its mean per block (line under the test table) is highest after "
+                 "block 1 or 2 and falls in block 3 in 2 of 3 seeds, where the additive runs still rise in 2 of 3. "
+                 "The step decay that would address it gave the same end point on validation (item 2 above) and was "
+                 "not adopted; a per-neuron second moment (item 4) was not tried. With the teacher, more additive "
+                 "weights end clipped at 0 and more Madam weights at w_max than before (weight table).")
+    return ("- **Final runs (test split), packaged specs with the teacher** (rows `digits_*_teacher_s*`; the "
+            "setting was chosen on the validation split only). Mean test accuracy after the last block: "
+            f"madam_reward {fmt(m)}, additive_reward {fmt(a)}; before the teacher (rows `digits_*_s1`-`s3`) "
+            f"{fmt(before['madam_reward'])} and {fmt(before['additive_reward'])}." + lead)
 
 
 def _targets(distal, digits, runs) -> list[str]:

@@ -193,19 +193,23 @@ def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_r
 
     out, tar = tmp_path / "cmp", tmp_path / "o" / "snn.tar.gz"
     cmd = [sys.executable, str(ROOT / "benchmarks/snn_compare.py"), "--spec", "models/snn_digits.toml", "--seeds", "1",
-           "--jobs", "2", "--device", "cpu", "--adam-lrs", "0.003", "--out", str(out), "--tar", str(tar),
+           "--jobs", "2", "--device", "cpu", "--baseline", "log_adam", "--baseline-lrs", "0.003", "--out", str(out),
+           "--tar", str(tar),
            "--set", "epochs=2", "--set", "train_subset=200", "--set", "net_options.width=16"]
-    stale = out / "raw" / "adam_lr0.1_seed0"  # left by an earlier run into the same --out
+    stale = out / "raw" / "adam_lr0.1_seed0"  # left by an earlier run into the same --out (another baseline)
     stale.mkdir(parents=True)
     (stale / "metrics.jsonl").write_text('{"epoch": 1, "test_acc": 0.5}\n')
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     first = json.loads((out / "snn_compare.json").read_text())
     assert first["all_finished"] and first["epoch_compared"] == 2
-    assert [(r["optimizer"], r["lr"]) for r in first["rows"]] == [("madam", 0.01), ("adam", 0.003)]
-    madam = first["rows"][0]["weights"]
-    assert all(w["sign_flips"] == [0] for w in madam.values())
-    assert "| madam | 0.01 |" in (out / "snn_compare.md").read_text()
+    assert [(r["optimizer"], r["lr"]) for r in first["rows"]] == [("madam", 0.01), ("log_adam", 0.003)]
+    for row in first["rows"]:  # Madam and the LogAdam baseline (w = sign(w0) exp(theta)) both keep every sign
+        assert all(w["sign_flips"] == [0] for w in row["weights"].values()), row["optimizer"]
+    assert first["baseline"] == "log_adam" and first["best_baseline_lr"] == 0.003
+    text = (out / "snn_compare.md").read_text()
+    assert "| madam | 0.01 |" in text and "| log_adam | 0.003 (best LogAdam) |" in text
+    assert "Madam (lr 0.01) minus best LogAdam:" in text
     names = tarfile.open(tar).getnames()
     assert "snn14/raw/madam_lr0.01_seed0/metrics.jsonl" in names and "snn14/snn_compare.png" in names
     (out / "snn_compare.json").unlink()
@@ -213,3 +217,27 @@ def test_the_comparison_driver_runs_points_through_the_cli_and_regenerates_its_r
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((out / "snn_compare.json").read_text()) == first
+
+
+def test_dale_projection_keeps_adam_on_dales_signs_and_is_a_no_op_for_madam():
+    """dale_projection: after every optimizer step a weight that left its prescribed sign is set to
+    0 (w <- s max(s w, 0)). Adam then ends with no weight of the wrong sign but some at exactly 0
+    (the projection acted; without it Adam flips signs, the test above); Madam's run is bitwise the
+    run without the projection, since Madam never crosses zero."""
+    ds = digits(300)
+    model = snn(ds, dale_projection=True)
+    masks = model.sign_masks()
+    s = train(model, ds, TrainConfig(optimizer="adam", lr=0.003, epochs=3, batch_size=32, progress=False, device="cpu"))
+    params = dict(model.named_parameters())
+    for n, m in masks.items():
+        assert torch.all(m * params[n].detach() >= 0), n
+    assert sum(int((p.detach() == 0).sum()) for p in params.values()) > 50
+    assert s["final_test_acc"] > 0.5
+    runs = []
+    for projection in (False, True):
+        model = snn(ds, seed=1, dale_projection=projection)
+        train(model, ds, TrainConfig(optimizer="madam", lr=0.01, epochs=2, batch_size=32, progress=False, device="cpu"))
+        runs.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    with pytest.raises(ValueError, match="dale_projection needs dale = true"):
+        build_net("snn", (1, 8, 8), 10, dale_projection=True)

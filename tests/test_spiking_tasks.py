@@ -20,7 +20,10 @@ TINY_DISTAL = ['target="numpy"', "duration_s=2.0", "chunk_s=1.0", "network_param
                "network_params.n_inh=10", "network_params.n_out=8"]
 TINY_DIGITS = ['target="numpy"', "network_params.n_train=12", "network_params.n_test=6", "network_params.epochs=2",
                "network_params.n_per_class=2", "network_params.n_inh=3", "network_params.present_ms=30.0",
-               "network_params.rest_ms=10.0"]
+               "network_params.rest_ms=10.0", "network_params.teacher_ms=10.0"]
+
+#: numpy deprecates float() of a one-element array; the reward operation must not do it
+NO_ARRAY_TO_SCALAR = "error:Conversion of an array with ndim > 0 to a scalar:DeprecationWarning"
 
 
 def _spec(name, sets):
@@ -69,6 +72,7 @@ def test_task_spec_runs_tiny_through_the_cli(spec_name, sets, task, tmp_path, ca
         assert summary["duration_s"] == pytest.approx(2 * (12 + 6) * 0.04)
 
 
+@pytest.mark.filterwarnings(NO_ARRAY_TO_SCALAR)  # reward_operation read the clock as float(t[:])
 def test_distal_rewards_follow_each_pairing_after_1_to_3_s():
     """The bookkeeping of the reward operation: every counted pairing schedules one reward of
     `reward` at a delay drawn from default_rng((seed, k)), delivered at the first tick at or after it."""
@@ -176,6 +180,7 @@ def test_digits_step_schedule_and_centred_eligibility():
     assert "elig_ref" not in plain.plastic[0].variables
 
 
+@pytest.mark.filterwarnings(NO_ARRAY_TO_SCALAR)  # reward_operation read the clock as float(t[:])
 def test_digits_answers_and_rewards_at_the_end_of_each_presentation():
     """The reward operation sets the image's rates at the start of a slot, reads the populations'
     spike counts at the end of the presentation, stores the answer and delivers the teaching signal."""
@@ -212,6 +217,106 @@ def test_digits_answers_and_rewards_at_the_end_of_each_presentation():
     assert net.book.answer[2] == -1
 
 
+def test_digits_teacher_comes_after_the_answer_and_only_in_training():
+    """teacher_mv > 0: in the last teacher_ms of a training presentation the label's population
+    gets the teaching input (and no other population does); the answer that the reward judges is
+    the one counted before the teacher came on; test presentations have no teacher."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    rule = make_rule("additive_reward", w_max=1.0)
+    net = digits.build_digits(rule, seed=1, n_train=4, n_test=2, epochs=1, n_per_class=2, n_inh=2,
+                              present_ms=30.0, rest_ms=10.0, teacher_mv=2.5, teacher_ms=10.0)
+    op = next(o for o in net.network.objects if o.name == "digit_reward_delivery")
+    count = net.outputs.variables["count"].get_value()
+    teach = net.outputs.variables["teach"].get_value()
+    label = int(net.schedule["label"][0])
+    wrong = (label + 1) % 10
+
+    def call(t):
+        before = np.array([float(g.mod_d[:]) for g in net.plastic])
+        op.function(np.asarray([t]))
+        delta = np.array([float(g.mod_d[:]) for g in net.plastic]) - before
+        return {int(c): pytest.approx(float(delta[c])) for c in np.flatnonzero(delta)}
+
+    assert call(0.0) == {} and not teach.any()
+    count[2 * wrong] = 3  # `wrong` leads when the teacher comes on (20 ms)
+    assert call(0.02) == {} and net.book.answer[0] == wrong
+    on = np.zeros(20, bool)
+    on[2 * label:2 * label + 2] = True
+    np.testing.assert_array_equal(teach, np.where(on, 2.5, 0.0))
+    count[2 * label] = 10  # the taught population overtakes: the answer stays the one given before
+    assert call(0.03) == {label: 1.0, wrong: -1.0}
+    assert net.book.answer[0] == wrong and not teach.any()
+    for t in np.arange(4, 6) * 0.04:  # test slots (4, 5): no teacher at any tick
+        for dt in (0.0, 0.01, 0.02, 0.03):
+            count[:] = 0
+            count[0] = 1
+            assert call(t + dt) == {} and not teach.any()
+    assert net.book.answer[4] == 0
+    b2.start_scope()
+    plain = digits.build_digits(rule, seed=1, n_train=4, n_test=2, epochs=1, n_per_class=2, n_inh=2,
+                                present_ms=30.0, rest_ms=10.0)
+    assert "teach" not in plain.outputs.variables
+
+
+def test_digits_teacher_drives_the_label_population():
+    """A 2 mV teaching input makes the label's population win a clear majority of the training
+    presentations' teacher windows (numpy target, a few presentations, no learning)."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = 1 * b2.ms
+    rule = make_rule("additive_reward", eta=1e-9, w_max=0.18, a_minus=0.01, tau_c_ms=100.0, tau_d_ms=10.0)
+    net = digits.build_digits(rule, seed=1, n_train=8, n_test=1, epochs=1, teacher_mv=2.0, teacher_ms=100.0)
+    spikes = b2.SpikeMonitor(net.outputs)
+    net.network.add(spikes)
+    net.network.run(8 * 0.25 * b2.second)
+    t, i = np.asarray(spikes.t[:]), np.asarray(spikes.i[:])
+    wins = []
+    for k in range(8):
+        within = (t >= k * 0.25 + 0.1) & (t < k * 0.25 + 0.2)
+        counts = np.bincount(i[within] // 20, minlength=10)
+        wins.append(int(np.argmax(counts)) == int(net.schedule["label"][k]))
+    assert np.mean(wins) >= 0.75
+
+
+def test_digits_step_decay_and_per_class_baseline():
+    """step_schedule = "step": factor step_decay^e in block e. reward_baseline = "class": the
+    expected reward is a running mean per label, so a correct answer for a label that is always
+    answered correctly earns less than one for a label that is not."""
+    b2.start_scope()
+    b2.prefs.codegen.target = "numpy"
+    rule = make_rule("additive_reward", w_max=1.0, eta=2.0)
+    net = digits.build_digits(rule, seed=1, n_train=6, n_test=2, epochs=3, n_per_class=2, n_inh=2,
+                              present_ms=30.0, rest_ms=10.0, step_schedule="step", step_decay=0.4,
+                              reward_baseline="class", baseline_n=2.0)
+    assert [net.step_factor(e) for e in range(3)] == pytest.approx([1.0, 0.4, 0.16])
+    net.before_chunk(2 * 8 * 0.04)
+    assert net.plastic[0].namespace["reward_eta_dt"] == pytest.approx(0.02 * 0.16)
+    op = next(o for o in net.network.objects if o.name == "digit_reward_delivery")
+    count = net.outputs.variables["count"].get_value()
+    labels = [int(v) for v in net.schedule["label"][:6]]
+    baseline = net.network["digit_class_baselines"].r_bar_class
+
+    def answer_correctly(k):
+        before = np.array([float(g.mod_d[:]) for g in net.plastic])
+        op.function(np.asarray([k * 0.04]))
+        count[:] = 0
+        count[2 * labels[k]] = 1
+        op.function(np.asarray([k * 0.04 + 0.03]))
+        return (np.array([float(g.mod_d[:]) for g in net.plastic]) - before)[labels[k]]
+
+    first = answer_correctly(0)
+    assert first == pytest.approx(1.0) and baseline[labels[0]] == pytest.approx(0.5)
+    others = [c for c in range(10) if c != labels[0]]
+    assert np.all(np.asarray(baseline[:])[others] == 0.0)
+    assert float(net.book.r_bar[:]) == 0.0  # the global baseline is not used
+    k2 = next(k for k in range(1, 6) if labels[k] == labels[0]) if labels.count(labels[0]) > 1 else None
+    if k2 is not None:
+        for k in range(1, k2):
+            answer_correctly(k)
+        assert answer_correctly(k2) == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("sets, match", [
     (['target="cpp_standalone"'], "needs target"),
     (["rule.name=\"madam\""], "reward task"),
@@ -231,6 +336,12 @@ def test_bad_distal_specs_fail_with_one_line(sets, match, tmp_path, capsys):
     (["duration_s=5.0"], "follows from the schedule"),
     (['network_params.reward_mode="oracle"'], "reward_mode"),
     (["network_params.present_ms=25.0"], "multiple of the rule's update_dt"),
+    (["network_params.teacher_mv=-1.0"], "teacher_mv must be a number >= 0"),
+    (["network_params.teacher_mv=1.0", "network_params.teacher_ms=30.0"], "teacher_ms must be a number in"),
+    (["network_params.teacher_mv=1.0", "network_params.teacher_ms=15.0"], "multiple of the rule's update_dt"),
+    (["network_params.step_decay=0.0"], "step_decay must be in (0, 1]"),
+    (['network_params.step_schedule="linear"'], "allowed: constant, cosine, step"),
+    (['network_params.reward_baseline="label"'], "reward_baseline is 'label'; allowed: global, class"),
 ])
 def test_bad_digits_specs_fail_with_one_line(sets, match, tmp_path, capsys):
     args = ["run", "models/spiking_digits_madam.toml", "--out", str(tmp_path / "r")]
@@ -250,6 +361,9 @@ class _Stop(Exception):
     ("spiking_digits_additive", TINY_DIGITS),
     # the step schedule follows from t, so the resumed block gets the same step size
     ("spiking_digits_madam", TINY_DIGITS + ['network_params.step_schedule="cosine"', 'rule.eligibility="centred"']),
+    # the teacher, the per-class reward baseline (a Brian2 variable, stored) and the step decay
+    ("spiking_digits_madam", TINY_DIGITS + ["network_params.teacher_mv=2.0", 'network_params.reward_baseline="class"',
+                                           'network_params.step_schedule="step"']),
 ])
 def test_interrupted_task_resumes_exactly(spec_name, sets, tmp_path):
     spec = _spec(spec_name, sets)

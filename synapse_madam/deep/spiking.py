@@ -37,6 +37,13 @@ are scaled by ``inh_scale`` (default exc_fraction / (1 - exc_fraction), so the e
 excitatory and inhibitory drive balance). Nothing projects the signs back during training: an
 optimizer that keeps signs (Madam: w <- w exp(-eta sign(w) g)) keeps Dale's law by itself; an
 additive one (Adam) breaks it. :meth:`SpikingMLP.sign_masks` gives the prescribed signs.
+
+The sign-constrained baseline (``dale_projection=True``, with ``dale``): after every optimizer
+step the trainer calls :meth:`SpikingMLP.after_optimizer_step`, which sets each weight that left
+its prescribed sign s to zero, w <- s max(s w, 0) (projected gradient descent onto the
+sign-constrained set, as rate networks with Dale's law are commonly trained, e.g. Song, Yang &
+Wang, PLoS Comput Biol 2016). With Madam it changes nothing (no sign ever flips); with Adam it
+gives an additive baseline that keeps Dale's law.
 """
 
 from __future__ import annotations
@@ -135,8 +142,11 @@ class SpikingMLP(nn.Module):
                  encoding: str = "rate", readout: str = "membrane", beta: float = 0.9, threshold: float = 1.0,
                  slope: float = 10.0, detach_reset: bool = True, gain: float = 1.0, out_gain: float = 1.0,
                  bias: bool = False,
-                 dale: bool = False, exc_fraction: float = 0.8, inh_scale: float | None = None):
+                 dale: bool = False, exc_fraction: float = 0.8, inh_scale: float | None = None,
+                 dale_projection: bool = False):
         super().__init__()
+        _check(isinstance(dale_projection, bool), f"dale_projection must be true or false, got {dale_projection!r}.")
+        _check(not dale_projection or dale, "dale_projection needs dale = true (it projects onto Dale's signs).")
         _check(_is_int(width) and width >= 1, f"width must be an integer >= 1, got {width!r}.")
         _check(_is_int(depth) and depth >= 1, f"depth must be an integer >= 1, got {depth!r}.")
         _check(_is_int(steps) and steps >= 1, f"steps must be an integer >= 1, got {steps!r}.")
@@ -152,6 +162,7 @@ class SpikingMLP(nn.Module):
             inh_scale = exc_fraction / (1.0 - exc_fraction)
         _check(isinstance(inh_scale, (int, float)) and inh_scale > 0, f"inh_scale must be > 0, got {inh_scale!r}.")
         self.steps, self.encoding, self.readout, self.dale = steps, encoding, readout, bool(dale)
+        self.dale_projection = dale_projection
         n_in = math.prod(input_shape)
         sizes = [n_in] + [width] * depth
         self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
@@ -183,6 +194,16 @@ class SpikingMLP(nn.Module):
         names = {id(p): n for n, p in self.named_parameters()}
         return {names[id(lin.weight)]: getattr(self, f"presyn_sign_{i}")[None, :].expand_as(lin.weight)
                 for i, lin in enumerate(self.linears())}
+
+    @torch.no_grad()
+    def after_optimizer_step(self) -> None:
+        """With ``dale_projection``: w <- s max(s w, 0) for every weight matrix (s: the prescribed
+        sign of each entry), i.e. a weight that crossed zero is set to zero. Otherwise nothing."""
+        if not self.dale_projection:
+            return
+        for i, lin in enumerate(self.linears()):
+            sign = getattr(self, f"presyn_sign_{i}")[None, :]
+            lin.weight.copy_(sign * (sign * lin.weight).clamp_min(0.0))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, ...) -> input per step (T, B, n_in): rate-coded spikes or a constant current."""

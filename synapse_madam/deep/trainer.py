@@ -251,6 +251,9 @@ def _train(model, data, config: TrainConfig, folder: RunFolder | None, resume: b
 
     model.to(device)
     opt = make_optimizer(config.optimizer, list(model.parameters()), config.lr, **config.optimizer_options)
+    after_step = getattr(model, "after_optimizer_step", None)
+    if callable(after_step):  # a model's constraint after every step (e.g. SpikingMLP's Dale projection)
+        opt.register_step_post_hook(lambda *_: after_step())
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
     n_train = len(x_train)

@@ -52,7 +52,21 @@ reproducible; docs/spiking_learning.md says which the specs in models/ use and w
   eligibility every reward also moves the population's total drive (all its inputs are active
   at some rate), which the winner-take-all turns into a bias towards recently rewarded classes.
 * ``step_schedule = "cosine"``: the rule's step size (lr or eta) decays over the blocks,
-  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block).
+  block e of E at (1 + cos(pi e / E)) / 2 of its value (set from t before each block);
+  ``"step"``: block e at step_decay^e of it (a step decay per block).
+* ``teacher_mv`` > 0, a teaching input during training presentations only: for the last
+  ``teacher_ms`` (50 ms) of each training presentation the label's population gets a constant
+  input of teacher_mv (its membrane relaxes to teacher_mv instead of 0), as the supervising
+  input of supervised Hebbian and spike-timing learning (e.g. ReSuMe, Ponulak & Kasinski 2010,
+  Neural Comput 22:467). The answer that the
+  reward judges is the one counted *before* the teacher comes on, so the reward still reports
+  the network's own answer; the teacher only makes the correct population fire, so that its
+  (post-spike-gated) eligibility forms even when the winner-take-all would have kept it silent.
+  Test presentations never have a teacher.
+* ``reward_baseline = "class"``: the expected reward r_bar is kept per label (one running mean
+  per class) instead of one for all, so a class that is already answered reliably is reinforced
+  less than one that is not (a stimulus-specific reward prediction, which Fremaux et al. 2010 found
+  R-STDP to need when several stimuli are learned at once).
 * ``validation_fraction`` > 0: model selection on a validation part carved from the training
   split (``load_split``); the test images are then not used at all, and the "test" slots of
   each block present the validation images.
@@ -74,11 +88,13 @@ DEFAULTS = {"n_per_class": 20, "n_inh": 20, "rate_max_hz": 200.0, "present_ms": 
             "epochs": 3, "n_train": 0, "n_test": 0, "test_fraction": 0.25, "split_seed": 0,
             "w_init": 0.06, "w_ei": 2.0, "w_ie": -3.0, "tau_m_ms": 20.0, "threshold_mv": 15.0,
             "reward": 1.0, "baseline_n": 20.0, "reward_mode": "population", "target_hz": 5.0, "theta_step_mv": 0.02,
-            "validation_fraction": 0.0, "step_schedule": "constant"}
+            "validation_fraction": 0.0, "step_schedule": "constant", "step_decay": 0.5, "teacher_mv": 0.0,
+            "teacher_ms": 50.0, "reward_baseline": "global"}
 
 N_CLASSES = 10
 REWARD_MODES = ("population", "global")
-STEP_SCHEDULES = ("constant", "cosine")
+STEP_SCHEDULES = ("constant", "cosine", "step")
+REWARD_BASELINES = ("global", "class")
 LIF = """
 dv/dt = -v / tau_m : 1 (unless refractory)
 count : 1
@@ -89,6 +105,9 @@ n_spikes : 1
 #: target_hz (intrinsic plasticity; the adaptive thresholds of Diehl & Cook 2015, Front Comput
 #: Neurosci 9:99, here also going down so that a silenced neuron recovers).
 LIF_OUT = LIF + "dtheta/dt = -theta_step * target_rate : 1\n"
+#: teacher_mv > 0: the output neurons with a teaching input ``teach`` (mV; the membrane relaxes to
+#: teach instead of 0), set to teacher_mv for the label's population during training presentations.
+LIF_OUT_TAUGHT = LIF_OUT.replace("dv/dt = -v / tau_m", "dv/dt = (teach - v) / tau_m") + "teach : 1\n"
 
 
 def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 0, n_test: int = 0,
@@ -139,9 +158,11 @@ class DigitsNetwork:
         """The step-size factor of block ``block`` (0, 1, ...; ``step_schedule``): 1 throughout
         ("constant"), or the cosine decay over the blocks (Loshchilov & Hutter 2017, SGDR, ICLR;
         rule.warmup_cosine without warm-up): (1 + cos(pi e / E)) / 2 for block e of E, so 1 in the
-        first block and > 0 in the last."""
+        first block and > 0 in the last; or a step decay ("step"): step_decay^e in block e."""
         if self.params["step_schedule"] == "constant":
             return 1.0
+        if self.params["step_schedule"] == "step":
+            return float(self.params["step_decay"]) ** block
         from ..rule import warmup_cosine
 
         return warmup_cosine(block, 0, int(self.params["epochs"]))
@@ -185,6 +206,21 @@ def _check(params: dict) -> None:
         v = params[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise ValueError(f"network_params.{k} must be a number >= 0 (0: no homeostasis), got {v!r}.")
+    v = params["teacher_mv"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        raise ValueError(f"network_params.teacher_mv must be a number >= 0 (0: no teacher), got {v!r}.")
+    v = params["teacher_ms"]
+    if params["teacher_mv"] and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                 or not 0 < v < params["present_ms"]):
+        raise ValueError(f"network_params.teacher_ms must be a number in (0, present_ms) (the teacher's part at "
+                         f"the end of a training presentation), got {v!r}.")
+    v = params["step_decay"]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+        raise ValueError(f"network_params.step_decay must be in (0, 1] (the step factor per block of "
+                         f"step_schedule = \"step\"), got {v!r}.")
+    if params["reward_baseline"] not in REWARD_BASELINES:
+        raise ValueError(f"network_params.reward_baseline is {params['reward_baseline']!r}; allowed: "
+                         f"{', '.join(REWARD_BASELINES)}.")
     for k in ("rate_max_hz", "present_ms", "rest_ms", "w_init", "w_ei", "tau_m_ms", "threshold_mv", "reward"):
         v = params[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
@@ -227,7 +263,7 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
     p = {**DEFAULTS, **params}
     _check(p)
     tick = float(rule.update_dt)
-    for k in ("present_ms", "rest_ms"):
+    for k in ("present_ms", "rest_ms") + (("teacher_ms",) if p["teacher_mv"] else ()):
         if abs(p[k] * 1e-3 / tick - round(p[k] * 1e-3 / tick)) > 1e-9:
             raise ValueError(f"network_params.{k} = {p[k]} must be a multiple of the rule's update_dt "
                              f"({tick * 1e3:g} ms): answers and rewards happen on its ticks.")
@@ -240,7 +276,8 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
     inputs = b2.NeuronGroup(n_in, "rate : Hz", threshold="rand() < rate * dt", name="digit_inputs")
     ns = {"tau_m": p["tau_m_ms"] * b2.ms}
     ns_out = {**ns, "theta_step": float(p["theta_step_mv"]), "target_rate": float(p["target_hz"]) * b2.Hz}
-    outputs = b2.NeuronGroup(n_out, LIF_OUT, threshold=f"v > {float(p['threshold_mv'])!r} + theta",
+    taught = p["teacher_mv"] > 0
+    outputs = b2.NeuronGroup(n_out, LIF_OUT_TAUGHT if taught else LIF_OUT, threshold=f"v > {float(p['threshold_mv'])!r} + theta",
                              reset="v = 0\ntheta += theta_step\ncount += 1\nn_spikes += 1", refractory=2 * b2.ms,
                              method="euler", namespace=ns_out, name="digit_outputs")
     inhibitory = b2.NeuronGroup(p["n_inh"], LIF, threshold=f"v > {float(p['threshold_mv'])!r}",
@@ -264,28 +301,41 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
     i_to_e.connect()
     book = b2.NeuronGroup(len(sched["label"]), "answer : 1\nr_bar : 1 (shared)", name="digit_answers")
     book.answer = -2  # not presented yet
+    # the expected reward per label (reward_baseline = "class"): a Brian2 variable, so store/restore keep it
+    per_class = p["reward_baseline"] == "class"
+    baselines = b2.NeuronGroup(N_CLASSES, "r_bar_class : 1", name="digit_class_baselines") if per_class else None
 
     rate_view = inputs.variables["rate"].get_value()
     count_view = outputs.variables["count"].get_value()
     answer_view = book.variables["answer"].get_value()
     r_bar = book.variables["r_bar"].get_value()
+    r_bar_class = baselines.variables["r_bar_class"].get_value() if per_class else None
+    teach_view = outputs.variables["teach"].get_value() if taught else None
     period, present = period_s(p), p["present_ms"] * 1e-3
+    teach_on = present - p["teacher_ms"] * 1e-3  # a taught training presentation's answer is counted before it
     n_slots = len(sched["label"])
+    heard = [False]  # whether any output neuron spiked in the answer window (silence: nothing to credit)
 
     def reward_fn(t: float):
         k = int(np.floor(t / period + 1e-6))
         within = t - k * period
         amount = None
+        taught_slot = taught and k < n_slots and sched["train"][k]
+        if taught_slot and abs(within - teach_on) < 1e-6:  # the answer so far; then the teacher comes on
+            answer_view[k], heard[0] = _answer(count_view)
+            lab = int(sched["label"][k])
+            teach_view[lab * npc:(lab + 1) * npc] = float(p["teacher_mv"])
         if abs(within - present) < 1e-6 and k < n_slots:  # presentation k ends: its answer, its reward
-            counts = count_view.reshape(N_CLASSES, -1).sum(axis=1)
-            top = np.flatnonzero(counts == counts.max())
-            ans = int(top[0]) if counts.max() > 0 and top.size == 1 else -1
-            answer_view[k] = ans
-            if sched["train"][k] and counts.max() > 0:  # silence: no answer, no reward
+            if not taught_slot:
+                answer_view[k], heard[0] = _answer(count_view)
+            ans = int(answer_view[k])
+            if sched["train"][k] and heard[0]:  # silence: no answer, no reward
                 label = int(sched["label"][k])
                 r = 1.0 if ans == label else 0.0
-                rpe = float(p["reward"]) * (r - float(r_bar[0]))
-                r_bar[0] += (r - float(r_bar[0])) / float(p["baseline_n"])
+                # the expected reward: one running mean, or one per label (reward_baseline)
+                expected = r_bar_class[label:label + 1] if per_class else r_bar
+                rpe = float(p["reward"]) * (r - float(expected[0]))
+                expected[0] += (r - float(expected[0])) / float(p["baseline_n"])
                 if p["reward_mode"] == "global":
                     amount = dict.fromkeys(range(N_CLASSES), rpe)
                 elif r:
@@ -295,6 +345,8 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
                     if ans >= 0:
                         amount[ans] = -float(p["reward"])
             rate_view[:] = 0.0
+            if taught:
+                teach_view[:] = 0.0
         if abs(within) < 1e-6 and k < n_slots:  # a new presentation starts
             rate_view[:] = rates[bool(sched["train"][k])][sched["index"][k]]
             count_view[:] = 0.0
@@ -302,11 +354,21 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
 
     op = reward_operation(dict(enumerate(plastic)), reward_fn, rule.update_dt, name="digit_reward_delivery")
     net = b2.Network(inputs, outputs, inhibitory, *plastic, e_to_i, i_to_e, book, op)
+    if per_class:
+        net.add(baselines)
     info = {**p, "n_inputs": n_in, "n_outputs": n_out, "n_plastic": int(n_in * n_out), "w_max": float(plastic[0].namespace["w_max"]), "n_train_images": len(y_tr),
             "n_test_images": len(y_te), "period_s": period}
     out = DigitsNetwork(net, inputs, outputs, inhibitory, plastic, book, sched, info, rule)
     out.before_chunk(0.0)
     return out
+
+
+def _answer(count_view) -> tuple[int, bool]:
+    """(the population with the most spikes so far, -1 for a tie or silence; whether any spiked)."""
+    counts = count_view.reshape(N_CLASSES, -1).sum(axis=1)
+    top = np.flatnonzero(counts == counts.max())
+    heard = bool(counts.max() > 0)
+    return (int(top[0]) if heard and top.size == 1 else -1), heard
 
 
 def block_accuracies(net: DigitsNetwork) -> list[dict]:

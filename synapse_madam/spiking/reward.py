@@ -187,7 +187,7 @@ def reward_operation(synapses, reward_fn, update_dt, name: str = "reward_deliver
     keyed = isinstance(synapses, dict)
 
     def deliver(t):
-        amount = reward_fn(float(t[:]))
+        amount = reward_fn(np.asarray(t[:], dtype=float).item())  # t: the clock time, 0-d or one element
         if amount is None:
             return
         if keyed:
