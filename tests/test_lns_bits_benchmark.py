@@ -109,3 +109,23 @@ def test_the_memory_line_pairs_the_compact_moment_with_float_v_by_seed(bench):
     line = bench.memory_comparison(bench.summarise(recs)["mlp"])
     assert line.startswith("8-bit LNSMadam, log8 v minus float32 v: +0.00 ± 1.00 points (paired over 3 seeds)")
     assert bench.memory_comparison(bench.summarise(recs[:3])["mlp"]) is None
+
+
+def test_the_cpu_deep_budget_anneals_and_its_report_says_the_lr_is_the_peak(bench):
+    jobs = bench.plan(["deep_mlp"], 3, "deep20k")
+    long = [j for j in jobs if j.config == "long"]
+    assert len(long) == 1 and long[0].epochs_factor == bench.LONG_FACTOR and long[0].extra["epochs"] == 90
+    assert all('schedule="cosine"' in j.overrides and "train_subset=20000" in j.overrides for j in jobs)
+    assert jobs[0].config == "long"  # the convergence check runs first
+    tiers = [bench.CONFIGS[j.config].tier for j in jobs if j.config != "long"]
+    assert tiers == sorted(tiers)  # tier 3 last: it is what the wall limit drops
+    line = "spec fashion_deep_mlp with " + ", ".join(bench.BUDGETS["deep20k"]["deep_mlp"][0] + bench.COMMON)
+    note = bench.schedule_note({"tasks": {"deep_mlp": line}})
+    assert note.startswith("**lr schedule:** deep_mlp: cosine.") and f"{bench.LONG_FACTOR}x" in note
+    assert bench.schedule_note({"tasks": {"cnn": "spec fashion_cnn with epochs=3, threads=1"}}) is None
+    assert bench.schedule_note({"tasks": {"cnn": 'epochs=3, schedule="constant"'}}) is None
+    meta = {"command": "c", "regenerate": "r", "load_before": "1", "load_after": "2", "device": "cpu",
+            "device_name": "cpu", "torch": "t", "python": "p", "workers": 1, "wall_s": 3.0, "wall_limit": 9.0,
+            "cpu_count": 2, "budget": "deep20k", "seeds": 3, "stem": "s", "tasks": {"deep_mlp": line}}
+    recs = [_rec("deep_mlp", "madam", 0.01, s, 0.85) for s in range(3)]
+    assert note in bench.report(recs, meta)
