@@ -589,7 +589,12 @@ NOTES = ["### Reading these results", "",
          "synapse and tick, not by Python, so moving the reward into generated code would not change it. "
          "madam_reward stores each weight as its sign and ln|w| (w = sign exp(ln|w|) is computed where it is "
          "read: at a presynaptic spike, by a monitor or by `syn.w[:]`), so its tick adds to ln|w| with no exp "
-         "per synapse; what is left is the normalisation's sqrt and division.",
+         "per synapse; what is left is the normalisation's sqrt and division. Before that storage (commit "
+         "6f3229a, which stored w and took an exp per synapse and tick), the same timing on the same quiet machine, "
+         "a few minutes before the table above, gave a distal ratio of 1.90 (madam_reward 0.190, additive_reward "
+         "0.100 s per biological second; `git checkout 6f3229a && python benchmarks/spiking_learning.py timing "
+         "--seconds 20 --repeats 3`, which timed the distal network only). On the digits network the tick is a "
+         "smaller share of the run (1 ms steps, 25 600 plastic synapses, many input spikes).",
          "- **Seeds and budget.** Distal reward: seeds 1-3 per rule (one hour of biological time of that network "
          "takes 6-15 min of wall time on one core of a quiet machine, up to 50 min on a loaded one). Additive "
          "R-STDP met the strict criterion in 3 of 3 seeds, Madam (lr 0.001) in 2 of 3 (seed 3 ended at the "
