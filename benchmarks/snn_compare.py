@@ -292,14 +292,14 @@ def _figure(res: dict, path: Path) -> None:
     from synapse_madam.plots import OPTIMIZER_COLOURS
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    adam_lrs = sorted({q["lr"] for q in res["points"] if q["optimizer"] != "madam"})
-    shades = plt.get_cmap("Blues")([0.45 + 0.55 * i / max(len(adam_lrs) - 1, 1) for i in range(len(adam_lrs))])
+    grid_lrs = sorted({q["lr"] for q in res["points"] if q["optimizer"] != "madam"})
+    shades = plt.get_cmap("Blues")([0.45 + 0.55 * i / max(len(grid_lrs) - 1, 1) for i in range(len(grid_lrs))])
     dashes = ["--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1))]
     for p in res["points"]:
         if p["optimizer"] == "madam":
             colour, ls = OPTIMIZER_COLOURS.get("madam"), "-"
         else:  # the baseline: darker blue = larger lr, and one dash pattern per lr
-            i = adam_lrs.index(p["lr"])
+            i = grid_lrs.index(p["lr"])
             colour, ls = shades[i], dashes[i % len(dashes)]
         label = f"{p['optimizer']} lr {p['lr']:g}" if p["seed"] == 0 else None
         ep = range(1, len(p["test_acc"]) + 1)

@@ -116,16 +116,13 @@ def profile(seconds: float = 5.0) -> dict:
     run ``timing`` on a quiet machine for the ratio."""
     import brian2 as b2
 
-    from synapse_madam import substrates
-    from synapse_madam.spiking import runner, tasks
+    from synapse_madam.spiking import tasks
     from synapse_madam.spiking.backend import codegen_target
 
     out = {"seconds": seconds, "load_before": os.getloadavg(),
            "command": "python benchmarks/spiking_learning.py profile"}
     for rule in ("madam", "additive"):
-        spec = substrates.load_spec(f"spiking_distal_{rule}")
-        spec.update(duration_s=seconds, chunk_s=seconds, seed=1)
-        spec = runner.validate(spec, "profile")
+        spec = _timing_spec("distal", rule, seconds, 1)
         b2.start_scope()
         with codegen_target(spec["target"]):
             net = tasks.build(spec)
@@ -178,12 +175,11 @@ def readout(run: Path) -> dict:
 
     from sklearn.linear_model import LogisticRegression
 
-    from synapse_madam.spiking.digits import DEFAULTS, N_CLASSES, encode, load_split
+    from synapse_madam.spiking.digits import DEFAULTS, N_CLASSES, encode, split_for
 
     spec = tomllib.loads((run / "spec.toml").read_text())
     p = {**DEFAULTS, **spec["network_params"]}
-    x_tr, y_tr, x_ev, y_ev = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"],
-                                        p["validation_fraction"])
+    x_tr, y_tr, x_ev, y_ev = split_for(p)
     with np.load(run / "weights.npz") as z:
         w = z["EE"].reshape(N_CLASSES, 2 * x_tr.shape[1], p["n_per_class"]).mean(axis=2)  # i-major per group
     xt, xe = encode(x_tr, 1.0), encode(x_ev, 1.0)
@@ -291,7 +287,7 @@ def _command(name: str, s: dict) -> str:
     return f"synapse-madam run models/{base_name}.toml {sets} --out runs/spiking_learning/{name}".replace("  ", " ")
 
 
-def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
+def _digits_row(name: str, s: dict, blocks: list[dict]) -> str:
     """The start of one digits table row (up to the command) from a summary or a spec and its rows."""
     rule = s["rule"]
     step = rule.get("lr") if rule["name"] == "madam_reward" else rule.get("eta")
@@ -303,7 +299,20 @@ def _digits_row(name: str, s: dict, blocks: list[dict], key: str) -> str:
     teacher = f"{teacher:g} mV, last {params.get('teacher_ms', 50.0):g} ms" if teacher else "none"
     return (f"| {name} | {rule['name']} | {rule.get('eligibility', 'hebbian')} | {step:g} | "
             f"{sched} | {teacher} | {params.get('reward_baseline', 'global')} | {len(blocks)} | "
-            f"{', '.join(format(b[key], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
+            f"{', '.join(format(b['test_accuracy'], '.3f') for b in blocks)} | {blocks[-1]['train_accuracy']:.3f} |")
+
+
+def _digits_rows(digits, unfinished, validation: bool) -> list[str]:
+    """The rows of the test-split table (``validation`` False) or of the validation table: the
+    finished runs, then the stopped ones (test-split rows say how to continue them)."""
+    rows = [_digits_row(n, s, s["results"]["blocks"]) + f" `{_command(n, s)}` |"
+            for n, s in digits if _on_validation(s) == validation]
+    for n, blocks, spec in unfinished:
+        if bool(spec["network_params"].get("validation_fraction")) == validation:
+            rows.append(_digits_row(f"{n} (**stopped** after {len(blocks)} of {spec['network_params']['epochs']} "
+                                    "blocks)", spec, blocks) + f" `{_command(n, {})}`"
+                        + ("" if validation else " (continue: add --resume)") + " |")
+    return rows
 
 
 def _on_validation(s: dict) -> bool:
@@ -337,7 +346,11 @@ def collect() -> Path:
     runs = _runs()
     distal = [(n, s) for n, s in runs if s["network"] == "distal_reward"]
     digits = [(n, s) for n, s in runs if s["network"] == "digits"]
-    has_digits = bool(digits or _unfinished("digits"))
+    unfinished = _unfinished("digits")
+    has_digits = bool(digits or unfinished)
+    # the packaged specs as they are (a seed aside), on the test split: the runs the targets judge
+    final = [(n, s) for n, s in digits if not _on_validation(s) and _packaged(n)]
+    timing = read_timing() if TIMING.is_file() else None
     lines = [BEGIN, "", "## Brian2: three-factor Madam vs additive R-STDP on two reward tasks", "",
              "Rules: `madam_reward` (three-factor Madam) and `additive_reward` (Izhikevich 2007; Florian 2007), "
              "synapse_madam/spiking/reward.py; rewards are delivered while the network runs by "
@@ -383,20 +396,10 @@ def collect() -> Path:
         lines += ["| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
                   "test accuracy per block | last train accuracy | command |",
                   "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
-        for n, s in digits:
-            if _on_validation(s):
-                continue
-            lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
-        for n, rows, spec in _unfinished("digits"):
-            if spec["network_params"].get("validation_fraction"):
-                continue
-            lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
-                                     "blocks)", spec, rows, "test_accuracy")
-                         + f" `{_command(n, {})}` (continue: add --resume) |")
+        lines += _digits_rows(digits, unfinished, validation=False)
         by_rule = {}
-        for n, s in digits:
-            if not _on_validation(s) and _packaged(n):
-                by_rule.setdefault(s["rule"]["name"], []).append(s)
+        for n, s in final:
+            by_rule.setdefault(s["rule"]["name"], []).append(s)
         for rule, ss in sorted(by_rule.items()):
             acc = np.array([[b["test_accuracy"] for b in s["results"]["blocks"]] for s in ss])
             sig = [s["weights"]["EE"]["sigma_ln"] for s in ss]
@@ -412,13 +415,7 @@ def collect() -> Path:
                   "| run | rule | eligibility | step (lr or eta) | schedule | teacher | reward baseline | blocks | "
                   "validation accuracy per block | last train accuracy | command |",
                   "|---|---|---|---:|---|---|---|---:|---|---:|---|"]
-        for n, s in digits:
-            if _on_validation(s):
-                lines.append(_digits_row(n, s, s["results"]["blocks"], "test_accuracy") + f" `{_command(n, s)}` |")
-        for n, rows, spec in _unfinished("digits"):
-            if spec["network_params"].get("validation_fraction"):
-                lines.append(_digits_row(f"{n} (**stopped** after {len(rows)} of {spec['network_params']['epochs']} "
-                                         "blocks)", spec, rows, "test_accuracy") + f" `{_command(n, {})}` |")
+        lines += _digits_rows(digits, unfinished, validation=True)
         lines.append("")
     if runs:
         lines += ["### Weight statistics after each run (synapse_madam.biology via the run's summary.json)", "",
@@ -432,12 +429,12 @@ def collect() -> Path:
             lines.append(f"| {n} | {s['rule']['name']} | {_weights_row(s)} | {s['wall_per_bio_s']:.2f} |")
         lines += ["", "*wall time per biological second of that run, on a shared 2-core machine under a load "
                   "average between about 1 and 7 (other jobs); not a timing result, see below.", ""]
-    if TIMING.is_file():
-        lines += timing_lines(read_timing())
+    if timing:
+        lines += timing_lines(timing)
     notes = list(NOTES)
-    notes.insert(notes.index(NOTES_FINAL_AFTER) + 1, _final_note(digits))
+    notes.insert(notes.index(NOTES_FINAL_AFTER) + 1, _final_note(digits, final))
     lines += notes
-    lines += _targets(distal, digits, runs)
+    lines += _targets(distal, final, runs, timing)
     lines += [END]
     section = "\n".join(lines) + "\n"
     text = DOC.read_text() if DOC.is_file() else "# Spiking networks that learn (issue 14)\n\n"
@@ -611,8 +608,8 @@ NOTES = ["### Reading these results", "",
 NOTES_FINAL_AFTER = next(x for x in NOTES if x.startswith("  5. *What still limits it.*"))
 
 
-def _final_note(digits) -> str:
-    """The final runs (packaged specs, test split) against the packaged runs before the teacher."""
+def _final_note(digits, final) -> str:
+    """The final runs (``final``: packaged specs, test split) against the packaged runs before the teacher."""
     import re
 
     def accs(names):
@@ -623,7 +620,7 @@ def _final_note(digits) -> str:
         return (f"{np.mean([a for _, a in rows]):.3f} ({len(rows)} seed(s): "
                 + ", ".join(f"{a:.3f}" for _, a in rows) + ")") if rows else "no finished run"
 
-    now = accs({n for n, s in digits if not _on_validation(s) and _packaged(n)})
+    now = accs({n for n, _ in final})
     before = accs({n for n, _ in digits if re.fullmatch(r"digits_(madam|additive)_s\d+", n)})
     if not now["madam_reward"] and not now["additive_reward"]:
         return "- **Final runs (test split), packaged specs with the teacher.** None has finished yet."
@@ -646,8 +643,9 @@ def _final_note(digits) -> str:
             f"{fmt(before['madam_reward'])} and {fmt(before['additive_reward'])}." + lead)
 
 
-def _targets(distal, digits, runs) -> list[str]:
-    """The issue's Brian2 targets, each with the row of the tables above that decides it."""
+def _targets(distal, final, runs, timing) -> list[str]:
+    """The issue's Brian2 targets, each with the row of the tables above that decides it; the accuracy
+    targets are judged on ``final`` (the runs of the packaged specs as they are, a seed aside)."""
     out = ["### Targets of issue 14 (Brian2), as measured above", ""]
     for n, s in distal:
         r = s["results"]
@@ -658,8 +656,7 @@ def _targets(distal, digits, runs) -> list[str]:
                    + f"; final percentile {r['final_percentile']:.4f}; >= 0.99 at "
                    f"{int(np.sum(np.asarray(r['percentile']) >= 0.99))} of {len(r['percentile'])} checks.")
     by_rule = {}
-    # the accuracy targets are judged on the runs of the packaged specs as they are (a seed aside)
-    for n, s in [(n, s) for n, s in digits if not _on_validation(s) and _packaged(n)]:
+    for n, s in final:
         by_rule.setdefault(s["rule"]["name"], []).append((n, s["results"]["test_accuracy"]))
     for rule, rows in sorted(by_rule.items()):
         accs = ", ".join(f"{a:.3f} ({n})" for n, a in rows)
@@ -679,12 +676,11 @@ def _targets(distal, digits, runs) -> list[str]:
     ratios = [(n, s["weights"]["EE"].get("classes", {}).get("E", {}).get("sigma_ratio")) for n, s in runs]
     out.append("- σ ratio to Song et al. 2005 per run: " + ", ".join(
         f"{n} {r:.2f}" for n, r in ratios if r is not None) + " (1 = the spread of cortex).")
-    if TIMING.is_file():
-        t = read_timing()
-        for task, r in t["tasks"].items():
+    if timing:
+        for task, r in timing["tasks"].items():
             ratio = r["ratio_madam_over_additive"]
             out.append(f"- Wall time per biological second <= 1.25 x additive ({task} network): "
-                       + (f"**{'yes' if ratio <= 1.25 else 'no'}** ({ratio:.2f})" if t["publishable"] else
+                       + (f"**{'yes' if ratio <= 1.25 else 'no'}** ({ratio:.2f})" if timing["publishable"] else
                           "**not measured** (no quiet machine; see above)"))
     return out + [""]
 

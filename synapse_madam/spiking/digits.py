@@ -136,6 +136,12 @@ def load_split(test_fraction: float = 0.25, split_seed: int = 0, n_train: int = 
     return x_tr, y_tr, x_te, y_te
 
 
+def split_for(params: dict):
+    """``load_split`` with a task's network_params (DEFAULTS for the keys not given)."""
+    p = {**DEFAULTS, **params}
+    return load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"], p["validation_fraction"])
+
+
 def encode(x: np.ndarray, rate_max_hz: float) -> np.ndarray:
     """On/off Poisson rates (Hz) of images x in [0, 1], shape (n, 2 * n_pixels)."""
     return rate_max_hz * np.concatenate([x, 1.0 - x], axis=1)
@@ -250,7 +256,7 @@ def period_s(params: dict) -> float:
 def duration_s(params: dict) -> float:
     """Biological time of the whole schedule (every block: the training images, then the test images)."""
     p = {**DEFAULTS, **params}
-    _, y_tr, _, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"], p["validation_fraction"])
+    _, y_tr, _, y_te = split_for(p)
     return p["epochs"] * (len(y_tr) + len(y_te)) * period_s(p)
 
 
@@ -267,7 +273,7 @@ def build_digits(rule, *, seed: int, **params) -> DigitsNetwork:
         if abs(p[k] * 1e-3 / tick - round(p[k] * 1e-3 / tick)) > 1e-9:
             raise ValueError(f"network_params.{k} = {p[k]} must be a multiple of the rule's update_dt "
                              f"({tick * 1e3:g} ms): answers and rewards happen on its ticks.")
-    x_tr, y_tr, x_te, y_te = load_split(p["test_fraction"], p["split_seed"], p["n_train"], p["n_test"], p["validation_fraction"])
+    x_tr, y_tr, x_te, y_te = split_for(p)
     rates = {True: encode(x_tr, p["rate_max_hz"]), False: encode(x_te, p["rate_max_hz"])}
     sched = make_schedule(y_tr, y_te, p["epochs"], seed)
     n_in, n_out = rates[True].shape[1], N_CLASSES * p["n_per_class"]

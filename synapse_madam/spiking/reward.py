@@ -64,7 +64,12 @@ by ``plasticity.MadamSTDP``'s template (MADAM_STEP, one place):
     w <- clip(w exp(-lr sign(w) g_hat), -w_max, w_max),   w_max = p_scale * RMS(initial w)
 
 so ln|w| moves by at most lr * g_bound per tick and sign(w) never changes: excitatory (w > 0) and
-inhibitory (w < 0) synapses keep their sign.
+inhibitory (w < 0) synapses keep their sign. As in MadamSTDP the drive acts on the signed weight:
+a positive c d makes an excitatory w larger and an inhibitory w less negative. A tick with
+d = 0 (or c = 0) is a Madam step with zero gradient: n grows and v decays, w does not move.
+The scale of c d cancels in the normalisation; only a_minus / a_plus matters (and so does the
+order of clock steps 1-3 for this rule: decaying c or d first would scale every gradient by the
+same factor; for additive_reward the order matters).
 
 *Storage.* A Madam step is additive in ln|w|, so madam_reward stores each weight as its sign
 w_sign (a constant) and log_w = ln|w|; w = w_sign exp(log_w) is a Brian2 subexpression,
@@ -72,12 +77,7 @@ evaluated only where it is read (at a presynaptic spike, by a monitor, by ``syn.
 then does log_w <- min(log_w - lr sign(w) g_hat, ln w_max), the same step and bound as above with
 no exp per synapse and tick (an exp per transmitted spike instead; far fewer in these networks).
 A weight of 0 is log_w = -inf and stays 0. Write initial weights through ``connect(w=...)``;
-``syn.w`` cannot be assigned afterwards (set ``syn.log_w`` and ``syn.w_sign``). As in MadamSTDP the drive acts on the signed weight:
-a positive c d makes an excitatory w larger and an inhibitory w less negative. A tick with
-d = 0 (or c = 0) is a Madam step with zero gradient: n grows and v decays, w does not move.
-The scale of c d cancels in the normalisation; only a_minus / a_plus matters (and so does the
-order of clock steps 1-3 for this rule: decaying c or d first would scale every gradient by the
-same factor; for additive_reward the order matters).
+``syn.w`` cannot be assigned afterwards (set ``syn.log_w`` and ``syn.w_sign``).
 
 *lr and update_dt.* lr is per tick, as Madam's lr is per step (default rule.DEFAULT_LR = 0.01,
 beta = 0.999, g_bound = 10, p_scale = 3, the published values). In biological time ln|w| can move
