@@ -7,6 +7,9 @@
                                                       # the 16-layer MLP on one CPU core (no GPU lent)
     python3 benchmarks/lns_bits.py --device cpu --budget mem --configs lns8,lns8_bf16,lns8_log8 --seeds 5 --workers 1 --wall 3000
                                                       # the memory study (2 bytes/param), CPU tasks
+    python3 benchmarks/lns_bits.py --device cpu --budget tf25 --tasks transformer --workers 2 --wall 5400
+                                                      # the character Transformer, every format, on 2 CPU cores
+    python3 benchmarks/lns_bits_summary.py            # one tasks x formats table from every report's .json
 
 Tasks (packaged model specs, the deep/ nets and trainer): the 16-layer MLP and the CNN on
 Fashion-MNIST, the ResNet on a subset, the character Transformer on the fortune files. Every
@@ -86,6 +89,13 @@ BUDGETS = {
     "deep20k": {  # the 16-layer MLP on one CPU core: 20 000 images, 30 epochs, cosine decay from lr (FP32 Madam
                   # 84.95 % at 30 and 85.44 % at 90 epochs, seed 0, in the probe that picked it)
         "deep_mlp": (["epochs=30", "train_subset=20000", 'schedule="cosine"'], 45.0),
+    },
+    "tf25": {  # the character Transformer on one CPU core: gpu240's budget for it (25 epochs, constant lr),
+               # 4 s per epoch on a quiet core
+        "transformer": (["epochs=25"], 100.0),
+    },
+    "resnet4k": {  # the ResNet on one CPU core: 4000 images, 8 epochs, the spec's cosine decay
+        "resnet": (["epochs=8", "train_subset=4000"], 130.0),
     },
     "cnn5k": {  # the spacing study where no GPU is left: the CNN on 5000 images, 3 epochs
         "cnn": (["epochs=3", "train_subset=5000"], 10.0),
@@ -477,11 +487,19 @@ def targets(rows: dict) -> list[tuple]:
         best = max(r, key=lambda k: rows[k]["mean"])
         d = rows[key]["mean"] - rows[best]["mean"]
         out.append((f"{name} ({CONFIGS[best].label})", d, d > 0))
-    long = rows.get("long")
-    if long and ref["accs"]:
-        d = long["mean"] - ref["accs"][0]
+    d = convergence(rows)
+    if d is not None:
         out.append((f"FP32 Madam converged: {LONG_FACTOR}x budget no more than 1 point better (seed 0)", d, d <= 1.0))
     return out
+
+
+def convergence(rows: dict) -> float | None:
+    """FP32 Madam at LONG_FACTOR x the budget minus FP32 Madam at the budget, seed 0 (points); the
+    budget counts as converged when this is <= 1. None without both runs."""
+    long, ref = rows.get("long"), rows.get("madam")
+    if not long or not ref or not ref["accs"]:
+        return None
+    return long["mean"] - ref["accs"][0]
 
 
 def memory_comparison(rows: dict) -> str | None:
@@ -564,7 +582,7 @@ def report(records: list[dict], meta: dict) -> str:
                          f"(Welch p = {sep['p']:.2g}): this task "
                          f"{'separates precisions' if sep['separates'] else '**does not separate precisions** (its gaps say little)'}.")
         long = rows.get("long")
-        if long and ref:
+        if convergence(rows) is not None:
             lines.append(f"**Convergence:** FP32 Madam {ref['mean']:.2f} % at the budget ({ref['epochs']} epochs), "
                          f"{long['mean']:.2f} % at {LONG_FACTOR}x ({long['epochs']} epochs, seed 0; seed 0 at the "
                          f"budget {ref['accs'][0]:.2f} %): "
@@ -629,7 +647,18 @@ def figure(records: list[dict], path: Path) -> None:
     from synapse_madam import plots
     from synapse_madam.deep.figures import precision_gaps
 
-    summ = summarise(records)
+    plots.save_figure(precision_gaps(gap_panels(summarise(records)), bartol_spacing=BARTOL_LOG_SPACING,
+                                     spacing_keys=spacing_labels()), path)
+
+
+def spacing_labels() -> list[str]:
+    """The labels of the 26-level formats, Bartol's spacing first (the figure's right panel)."""
+    return [CONFIGS["bartol"].label] + [CONFIGS[f"spacing_{f:g}"].label for f in SPACING_FACTORS]
+
+
+def gap_panels(summ: dict) -> dict:
+    """name -> {format label: (gap to FP32 Madam, sd, ln(base) of the LNS formats or None)}, the
+    figure's input, for every task of ``summarise``'s output that has FP32 Madam."""
     panels = {}
     for task, rows in summ.items():
         ref = rows.get("madam")
@@ -638,9 +667,7 @@ def figure(records: list[dict], path: Path) -> None:
         panels[task] = {CONFIGS[k].label: (r["mean"] - ref["mean"], r["sd"] or 0.0,
                                            CONFIGS[k].spacing if CONFIGS[k].group in ("spacing", "lns") else None)
                         for k, r in rows.items() if k not in ("long", "madam")}
-    plots.save_figure(precision_gaps(panels, bartol_spacing=BARTOL_LOG_SPACING,
-                                     spacing_keys=[CONFIGS["bartol"].label] + [CONFIGS[f"spacing_{f:g}"].label
-                                                                               for f in SPACING_FACTORS]), path)
+    return panels
 
 
 def write_outputs(records: list[dict], meta: dict, docs: Path) -> Path:
