@@ -133,15 +133,24 @@ class Config:
     bits: float | None        # bits per weight (stored), None for FP32
     group: str                 # fp32 | lns | fair | recipe | spacing | long
     tier: int
-    spacing: float | None = None  # ln(base) of the 26-level formats
+    spacing: float | None = None  # ln(base) of the LNS formats (the 26-level ones and the default 8/5/4 bits)
+
+
+def default_spacing(bits: int) -> float:
+    """ln(base) of LNSMadam's default B-bit format: 2^(B-1) levels spanning LNS-Madam's 8-bit
+    dynamic range 2^(127/8), so ln(base) = (127/8) ln 2 / (2^(B-1) - 1): 0.087 at 8 bits (half
+    Bartol's spacing), 0.73 at 5 (4.4 times it), 1.57 at 4."""
+    from synapse_madam.lns import LNSFormat
+
+    return LNSFormat(bits).log_base
 
 
 def configs() -> list[Config]:
     b = BARTOL_LOG_SPACING
     out = [
         Config("madam", "FP32 Madam", "madam", {}, 0.01, None, "fp32", 1),
-        Config("lns8", "LNSMadam 8 bits", "lns_madam", {"bits": 8}, 0.01, 8, "lns", 1),
-        Config("lns5", "LNSMadam 5 bits", "lns_madam", {"bits": 5}, 0.01, 5, "lns", 1),
+        Config("lns8", "LNSMadam 8 bits", "lns_madam", {"bits": 8}, 0.01, 8, "lns", 1, default_spacing(8)),
+        Config("lns5", "LNSMadam 5 bits", "lns_madam", {"bits": 5}, 0.01, 5, "lns", 1, default_spacing(5)),
         Config("bartol", "Bartol 26 levels (4.7 bits)", "lns_madam",
                {"bits": 6, "levels": BARTOL_LEVELS, "base": math.exp(b)}, 0.01, math.log2(BARTOL_LEVELS), "lns", 1, b),
         Config("uni4", "uniform 4 bits + Adam, SR", "adam_uniform", {"bits": 4, "rounding": "stochastic"}, None, 4, "fair", 1),
@@ -161,7 +170,7 @@ def configs() -> list[Config]:
         Config("e4m3_master", "FP8 e4m3 + Adam, FP32 master (recipe)", "adam_float",
                {"format": "float8_e4m3fn", "master": True, "rounding": "nearest"}, None, 8, "recipe", 3),
         Config("adam", "FP32 Adam", "adam", {}, None, None, "fp32", 3),
-        Config("lns4", "LNSMadam 4 bits", "lns_madam", {"bits": 4}, 0.01, 4, "lns", 3),
+        Config("lns4", "LNSMadam 4 bits", "lns_madam", {"bits": 4}, 0.01, 4, "lns", 3, default_spacing(4)),
         Config("lns8_bf16", "LNSMadam 8 bits, bfloat16 v", "lns_madam", {"bits": 8, "second_moment_dtype": "bfloat16"},
                0.01, 8, "lns", 3),
         Config("lns8_log8", "LNSMadam 8 bits, log8 v", "lns_madam", {"bits": 8, "second_moment_dtype": "log8"},

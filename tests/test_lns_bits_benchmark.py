@@ -129,3 +129,14 @@ def test_the_cpu_deep_budget_anneals_and_its_report_says_the_lr_is_the_peak(benc
             "cpu_count": 2, "budget": "deep20k", "seeds": 3, "stem": "s", "tasks": {"deep_mlp": line}}
     recs = [_rec("deep_mlp", "madam", 0.01, s, 0.85) for s in range(3)]
     assert note in bench.report(recs, meta)
+
+
+def test_the_default_lns_formats_carry_their_level_spacing(bench):
+    """LNSMadam's default B-bit format spans 2^(127/8) with 2^(B-1) levels: ln(base) = (127/8) ln 2 / (2^(B-1) - 1),
+    the x of its open square on the spacing panel."""
+    for key, bits in (("lns8", 8), ("lns5", 5), ("lns4", 4)):
+        assert bench.CONFIGS[key].spacing == pytest.approx(127 / 8 * math.log(2) / (2 ** (bits - 1) - 1))
+    assert bench.CONFIGS["lns8"].spacing == pytest.approx(bench.BARTOL_LOG_SPACING / 2, rel=0.05)
+    panels = bench.gap_panels(bench.summarise(_records(bench)))
+    assert panels["cnn"]["LNSMadam 8 bits"][2] == pytest.approx(bench.CONFIGS["lns8"].spacing)
+    assert panels["cnn"]["uniform 8 bits + Adam, SR"][2] is None
