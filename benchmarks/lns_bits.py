@@ -311,17 +311,30 @@ def run_job(job: Job, device: str, deadline: float, raw_dir: str) -> dict:
 # ---------------------------------------------------------------------------------- the scheduler
 
 
-def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw_dir: Path, log=print) -> list[dict]:
-    """Run ``jobs`` on a pool of ``workers`` processes, in order, as time allows."""
+def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw_dir: Path, log=print,
+             done: list[dict] = ()) -> list[dict]:
+    """Run ``jobs`` on a pool of ``workers`` processes, in order, as time allows. ``done``: the
+    finished runs of an earlier invocation of the same plan (``--resume``): their jobs are not
+    run again, and their seed-0 grid runs count when a baseline's lr is picked."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = list(jobs)
-    results: list[dict] = []
+    finished = {r["id"] for r in done if r.get("status") == "done"}
+    pending = [j for j in jobs if j.id not in finished]
+    results: list[dict] = [r for r in done if r["id"] in finished]
     skipped: list[dict] = []
     observed: dict = {}  # (task, optimizer family) -> seconds per epoch-factor of finished runs
     best_lr: dict = {}
+
+    def note_time(rec):
+        fam = "long" if rec["config"] == "long" else CONFIGS[rec["config"]].optimizer
+        per = (rec["wall_s"] - rec.get("import_s", 0.0)) / rec.get("epochs_factor", 1)
+        observed.setdefault((rec["task"], fam), []).append(per)
+        observed.setdefault((rec["task"], "*"), []).append(per)
+
+    for rec in results:
+        note_time(rec)
 
     def estimate(job):
         fam = job.config if job.config == "long" else CONFIGS[job.config].optimizer
@@ -394,10 +407,7 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
                            "status": "error", "reason": f"worker: {type(exc).__name__}: {exc}", "wall_s": None}
                 results.append(rec)
                 if rec["status"] == "done":
-                    fam = "long" if job.config == "long" else CONFIGS[job.config].optimizer
-                    per = (rec["wall_s"] - rec.get("import_s", 0.0)) / job.epochs_factor
-                    observed.setdefault((job.task, fam), []).append(per)
-                    observed.setdefault((job.task, "*"), []).append(per)
+                    note_time(rec)
                 acc = (rec.get("summary") or {}).get("final_test_acc")
                 log(f"[{time.strftime('%H:%M:%S')}] {rec['status']:5s} {job.id:45s} lr={rec['lr']:<6g} "
                     f"acc={acc if acc is None else round(100 * acc, 2)} {rec.get('wall_s') or 0:.1f}s "
@@ -568,6 +578,13 @@ def report(records: list[dict], meta: dict) -> str:
              "its bytes are not a low-bit count). Δ vs FP32 Madam mixes the optimizer with the format for "
              "the Adam rows; *Δ vs own FP32* compares each row with FP32 training by its own optimizer "
              "(FP32 Madam or FP32 Adam at its best grid lr) where that run exists.", ""]
+    calls = meta.get("invocations") or []
+    if len(calls) > 1:
+        lines += [f"**Run in {len(calls)} invocations** of the plan (each later one with `--resume` and the same "
+                  "--out, which keeps the finished runs and runs the rest): "
+                  + "; ".join(f"{i + 1}. {c['finished']} runs in {c['wall_s']:.0f} s, load {c['load_before']} before, "
+                              f"{c['load_after']} after" for i, c in enumerate(calls))
+                  + ". The command above is the last one.", ""]
     note = schedule_note(meta)
     if note:
         lines += [note, ""]
@@ -707,6 +724,34 @@ def _load_raw(path: Path) -> tuple[list, dict]:
     return records, meta
 
 
+def resumable(out: Path, the_plan: dict) -> tuple[list[dict], list[dict]]:
+    """(finished run records, earlier invocations) of the run in ``out``, for ``--resume``. A run
+    of another plan is refused with one line; runs that were cut or failed are removed (they run
+    again)."""
+    plan_file = out / "plan.json"
+    if not plan_file.is_file():
+        raise SystemExit(f"--resume: {out} holds no run of this script (no plan.json); start it without --resume")
+    old = json.loads(plan_file.read_text())
+    if old != the_plan:
+        diff = ", ".join(f"{k} {old.get(k)!r} there, {v!r} here" for k, v in the_plan.items() if old.get(k) != v)
+        raise SystemExit(f"--resume: {out} holds a run of another plan ({diff}); "
+                         "give the same --budget/--tasks/--seeds/--configs/--device, or a new --out")
+    kept = []
+    for f in sorted((out / "raw").glob("*.json")):
+        rec = json.loads(f.read_text())
+        if rec.get("status") == "done":
+            kept.append(rec)
+        else:
+            f.unlink()
+    meta_file = out / "meta.json"
+    history = []
+    if meta_file.is_file():
+        prev = json.loads(meta_file.read_text())
+        history = prev.get("invocations") or [{k: prev.get(k) for k in ("command", "load_before", "load_after", "wall_s")}]
+    print(f"resuming {out}: {len(kept)} finished runs kept", flush=True)
+    return kept, history
+
+
 def _loadavg() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -730,6 +775,8 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", default="docs", help="where the md/png/json go (default docs)")
     ap.add_argument("--tar", default=None, help="also pack raw/, meta.json and the docs into this .tar.gz")
     ap.add_argument("--from-raw", default=None, help="rebuild the md/png/json from a run's .json, .tar.gz or folder")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out: keep its finished runs, "
+                    "run the rest (same --budget, --tasks, --seeds, --configs and --device)")
     args = ap.parse_args(argv)
     if args.from_raw:
         records, meta = _load_raw(Path(args.from_raw))
@@ -755,14 +802,21 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the worker processes
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     load_before = _loadavg()
+    if args.resume and not args.out:
+        raise SystemExit("--resume needs --out: the folder of the run to continue")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lns_bits_"))
+    dev = "cuda" if args.device.startswith("cuda") else "cpu"
+    the_plan = {"budget": budget, "tasks": tasks, "seeds": args.seeds, "configs": only, "device": dev}
+    kept, history = ([], []) if not args.resume else resumable(out, the_plan)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    stale = sorted(raw.glob("*.json"))
-    for f in stale:  # a previous invocation's runs: this report holds this invocation's only
-        f.unlink()
-    if stale:
-        print(f"removed {len(stale)} run files of a previous invocation from {raw}", flush=True)
+    if not args.resume:
+        stale = sorted(raw.glob("*.json"))
+        for f in stale:  # a previous invocation's runs: this report holds this invocation's only
+            f.unlink()
+        if stale:
+            print(f"removed {len(stale)} run files of a previous invocation from {raw}", flush=True)
+    (out / "plan.json").write_text(json.dumps(the_plan))
     skipped = []
     corpus_note = None
     if "transformer" in tasks:
@@ -787,18 +841,22 @@ def main(argv=None) -> int:
     jobs = plan(tasks, args.seeds, budget, only)
     deadline = start + args.wall - args.reserve
     device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
-    print(f"{len(jobs)} jobs planned on {args.workers} workers; load {load_before}", flush=True)
-    results = schedule(jobs, device=args.device, workers=args.workers, deadline=deadline, raw_dir=raw)
+    print(f"{len(jobs)} jobs planned on {args.workers} workers ({len(kept)} finished before); load {load_before}",
+          flush=True)
+    results = schedule(jobs, device=args.device, workers=args.workers, deadline=deadline, raw_dir=raw, done=kept)
     skipped += [r for r in results if r.get("status") == "dropped"]
-    dev = "cuda" if args.device.startswith("cuda") else "cpu"
     stem = f"lns_bits_{dev}_{budget}"
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    meta = {"command": "python3 benchmarks/lns_bits.py " + " ".join(shlex.quote(a) for a in argv_used),
+    command = "python3 benchmarks/lns_bits.py " + " ".join(shlex.quote(a) for a in argv_used)
+    history = history + [{"command": command, "load_before": load_before, "load_after": _loadavg(),
+                          "wall_s": time.time() - start, "finished": sum(r.get("status") == "done" for r in results)
+                          - len(kept)}]
+    meta = {"command": command,
             "regenerate": f"python3 benchmarks/lns_bits.py --from-raw docs/{stem}.json --docs docs",
             "load_before": load_before, "load_after": _loadavg(), "device": args.device, "device_name": device_name,
             "torch": torch.__version__, "python": platform.python_version(), "workers": args.workers,
             "wall_s": time.time() - start, "wall_limit": args.wall, "cpu_count": os.cpu_count(), "budget": budget,
-            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID),
+            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID), "invocations": history,
             "tasks": {t: f"spec {TASKS[t][0]} with " + ", ".join(BUDGETS[budget][t][0] + COMMON)
                       + (f"; corpus: {corpus_note}" if t == "transformer" and corpus_note else "")
                       for t in TASKS if t in tasks},
