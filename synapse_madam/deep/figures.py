@@ -182,6 +182,7 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
                                 gridspec_kw={"width_ratios": [1.5, 1]})
     cmap = matplotlib.colormaps["tab10"]
     offsets = np.linspace(-0.25, 0.25, max(len(tasks), 1)) if len(tasks) > 1 else [0.0]
+    squares_labelled = False
     for ti, task in enumerate(tasks):
         rows = panels[task]
         ys = [i + offsets[ti] for i, k in enumerate(labels) if k in rows]
@@ -193,9 +194,10 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
             ax2.errorbar([a for a, _, _ in sp], [g for _, g, _ in sp], yerr=[e for _, _, e in sp], marker="o", ms=4,
                          color=cmap(ti), capsize=2, lw=1.2, label=task)
         other = [(k, *rows[k]) for k in rows if k not in spacing_keys and rows[k][2] is not None]
-        for ki, (k, g, e, a) in enumerate(other):
+        for k, g, e, a in other:
             ax2.errorbar([a], [g], yerr=[e], marker="s", ms=5, mfc="none", color=cmap(ti), capsize=2, lw=0,
-                         elinewidth=1, label=f"{task}: other LNS formats (open squares)" if ki == 0 else None)
+                         elinewidth=1, label=None if squares_labelled else "other LNS formats (open squares)")
+            squares_labelled = True
             ax2.annotate(k.replace("LNSMadam ", ""), (a, g), textcoords="offset points", xytext=(4, 3), fontsize=6,
                          color=cmap(ti))
     ax.set_yticks(range(len(labels)))
