@@ -7,6 +7,11 @@
                                                       # the 16-layer MLP on one CPU core (no GPU lent)
     python3 benchmarks/lns_bits.py --device cpu --budget mem --configs lns8,lns8_bf16,lns8_log8 --seeds 5 --workers 1 --wall 3000
                                                       # the memory study (2 bytes/param), CPU tasks
+    python3 benchmarks/lns_bits.py --device cpu --budget tf25 --tasks transformer --workers 2 --wall 5400
+                                                      # the character Transformer, every format, on 2 CPU cores
+    python3 benchmarks/lns_bits.py --device cpu --budget cnnfull --tasks cnn --workers 2 --wall 9000 --out runs/lns_cnnfull [--resume]
+                                                      # the CNN on the full data, continued over several sittings
+    python3 benchmarks/lns_bits_summary.py            # one tasks x formats table from every report's .json
 
 Tasks (packaged model specs, the deep/ nets and trainer): the 16-layer MLP and the CNN on
 Fashion-MNIST, the ResNet on a subset, the character Transformer on the fortune files. Every
@@ -87,6 +92,17 @@ BUDGETS = {
                   # 84.95 % at 30 and 85.44 % at 90 epochs, seed 0, in the probe that picked it)
         "deep_mlp": (["epochs=30", "train_subset=20000", 'schedule="cosine"'], 45.0),
     },
+    "tf25": {  # the character Transformer on one CPU core: gpu240's budget for it (25 epochs, constant lr),
+               # 4 s per epoch on a quiet core
+        "transformer": (["epochs=25"], 100.0),
+    },
+    "resnet4k": {  # the ResNet on one CPU core: 4000 images, 8 epochs, the spec's cosine decay
+        "resnet": (["epochs=8", "train_subset=4000"], 130.0),
+    },
+    "cnnfull": {  # the CNN on the full data on CPU cores, over several sittings (--resume): 10 epochs with the
+                  # cosine decay (the H100's constant lr gained 1.9 points from 5 to 15 epochs)
+        "cnn": (["epochs=10", 'schedule="cosine"'], 1500.0),
+    },
     "cnn5k": {  # the spacing study where no GPU is left: the CNN on 5000 images, 3 epochs
         "cnn": (["epochs=3", "train_subset=5000"], 10.0),
     },
@@ -123,15 +139,24 @@ class Config:
     bits: float | None        # bits per weight (stored), None for FP32
     group: str                 # fp32 | lns | fair | recipe | spacing | long
     tier: int
-    spacing: float | None = None  # ln(base) of the 26-level formats
+    spacing: float | None = None  # ln(base) of the LNS formats (the 26-level ones and the default 8/5/4 bits)
+
+
+def default_spacing(bits: int) -> float:
+    """ln(base) of LNSMadam's default B-bit format: 2^(B-1) levels spanning LNS-Madam's 8-bit
+    dynamic range 2^(127/8), so ln(base) = (127/8) ln 2 / (2^(B-1) - 1): 0.087 at 8 bits (half
+    Bartol's spacing), 0.73 at 5 (4.4 times it), 1.57 at 4."""
+    from synapse_madam.lns import LNSFormat
+
+    return LNSFormat(bits).log_base
 
 
 def configs() -> list[Config]:
     b = BARTOL_LOG_SPACING
     out = [
         Config("madam", "FP32 Madam", "madam", {}, 0.01, None, "fp32", 1),
-        Config("lns8", "LNSMadam 8 bits", "lns_madam", {"bits": 8}, 0.01, 8, "lns", 1),
-        Config("lns5", "LNSMadam 5 bits", "lns_madam", {"bits": 5}, 0.01, 5, "lns", 1),
+        Config("lns8", "LNSMadam 8 bits", "lns_madam", {"bits": 8}, 0.01, 8, "lns", 1, default_spacing(8)),
+        Config("lns5", "LNSMadam 5 bits", "lns_madam", {"bits": 5}, 0.01, 5, "lns", 1, default_spacing(5)),
         Config("bartol", "Bartol 26 levels (4.7 bits)", "lns_madam",
                {"bits": 6, "levels": BARTOL_LEVELS, "base": math.exp(b)}, 0.01, math.log2(BARTOL_LEVELS), "lns", 1, b),
         Config("uni4", "uniform 4 bits + Adam, SR", "adam_uniform", {"bits": 4, "rounding": "stochastic"}, None, 4, "fair", 1),
@@ -151,7 +176,7 @@ def configs() -> list[Config]:
         Config("e4m3_master", "FP8 e4m3 + Adam, FP32 master (recipe)", "adam_float",
                {"format": "float8_e4m3fn", "master": True, "rounding": "nearest"}, None, 8, "recipe", 3),
         Config("adam", "FP32 Adam", "adam", {}, None, None, "fp32", 3),
-        Config("lns4", "LNSMadam 4 bits", "lns_madam", {"bits": 4}, 0.01, 4, "lns", 3),
+        Config("lns4", "LNSMadam 4 bits", "lns_madam", {"bits": 4}, 0.01, 4, "lns", 3, default_spacing(4)),
         Config("lns8_bf16", "LNSMadam 8 bits, bfloat16 v", "lns_madam", {"bits": 8, "second_moment_dtype": "bfloat16"},
                0.01, 8, "lns", 3),
         Config("lns8_log8", "LNSMadam 8 bits, log8 v", "lns_madam", {"bits": 8, "second_moment_dtype": "log8"},
@@ -292,17 +317,30 @@ def run_job(job: Job, device: str, deadline: float, raw_dir: str) -> dict:
 # ---------------------------------------------------------------------------------- the scheduler
 
 
-def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw_dir: Path, log=print) -> list[dict]:
-    """Run ``jobs`` on a pool of ``workers`` processes, in order, as time allows."""
+def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw_dir: Path, log=print,
+             done: list[dict] = ()) -> list[dict]:
+    """Run ``jobs`` on a pool of ``workers`` processes, in order, as time allows. ``done``: the
+    finished runs of an earlier invocation of the same plan (``--resume``): their jobs are not
+    run again, and their seed-0 grid runs count when a baseline's lr is picked."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = list(jobs)
-    results: list[dict] = []
+    finished = {r["id"] for r in done if r.get("status") == "done"}
+    pending = [j for j in jobs if j.id not in finished]
+    results: list[dict] = [r for r in done if r["id"] in finished]
     skipped: list[dict] = []
     observed: dict = {}  # (task, optimizer family) -> seconds per epoch-factor of finished runs
     best_lr: dict = {}
+
+    def note_time(rec):
+        fam = "long" if rec["config"] == "long" else CONFIGS[rec["config"]].optimizer
+        per = (rec["wall_s"] - rec.get("import_s", 0.0)) / rec.get("epochs_factor", 1)
+        observed.setdefault((rec["task"], fam), []).append(per)
+        observed.setdefault((rec["task"], "*"), []).append(per)
+
+    for rec in results:
+        note_time(rec)
 
     def estimate(job):
         fam = job.config if job.config == "long" else CONFIGS[job.config].optimizer
@@ -375,10 +413,7 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
                            "status": "error", "reason": f"worker: {type(exc).__name__}: {exc}", "wall_s": None}
                 results.append(rec)
                 if rec["status"] == "done":
-                    fam = "long" if job.config == "long" else CONFIGS[job.config].optimizer
-                    per = (rec["wall_s"] - rec.get("import_s", 0.0)) / job.epochs_factor
-                    observed.setdefault((job.task, fam), []).append(per)
-                    observed.setdefault((job.task, "*"), []).append(per)
+                    note_time(rec)
                 acc = (rec.get("summary") or {}).get("final_test_acc")
                 log(f"[{time.strftime('%H:%M:%S')}] {rec['status']:5s} {job.id:45s} lr={rec['lr']:<6g} "
                     f"acc={acc if acc is None else round(100 * acc, 2)} {rec.get('wall_s') or 0:.1f}s "
@@ -477,11 +512,19 @@ def targets(rows: dict) -> list[tuple]:
         best = max(r, key=lambda k: rows[k]["mean"])
         d = rows[key]["mean"] - rows[best]["mean"]
         out.append((f"{name} ({CONFIGS[best].label})", d, d > 0))
-    long = rows.get("long")
-    if long and ref["accs"]:
-        d = long["mean"] - ref["accs"][0]
+    d = convergence(rows)
+    if d is not None:
         out.append((f"FP32 Madam converged: {LONG_FACTOR}x budget no more than 1 point better (seed 0)", d, d <= 1.0))
     return out
+
+
+def convergence(rows: dict) -> float | None:
+    """FP32 Madam at LONG_FACTOR x the budget minus FP32 Madam at the budget, seed 0 (points); the
+    budget counts as converged when this is <= 1. None without both runs."""
+    long, ref = rows.get("long"), rows.get("madam")
+    if not long or not ref or not ref["accs"]:
+        return None
+    return long["mean"] - ref["accs"][0]
 
 
 def memory_comparison(rows: dict) -> str | None:
@@ -541,6 +584,13 @@ def report(records: list[dict], meta: dict) -> str:
              "its bytes are not a low-bit count). Δ vs FP32 Madam mixes the optimizer with the format for "
              "the Adam rows; *Δ vs own FP32* compares each row with FP32 training by its own optimizer "
              "(FP32 Madam or FP32 Adam at its best grid lr) where that run exists.", ""]
+    calls = meta.get("invocations") or []
+    if len(calls) > 1:
+        lines += [f"**Run in {len(calls)} invocations** of the plan (each later one with `--resume` and the same "
+                  "--out, which keeps the finished runs and runs the rest): "
+                  + "; ".join(f"{i + 1}. {c['finished']} runs in {c['wall_s']:.0f} s, load {c['load_before']} before, "
+                              f"{c['load_after']} after" for i, c in enumerate(calls))
+                  + ". The command above is the last one.", ""]
     note = schedule_note(meta)
     if note:
         lines += [note, ""]
@@ -564,7 +614,7 @@ def report(records: list[dict], meta: dict) -> str:
                          f"(Welch p = {sep['p']:.2g}): this task "
                          f"{'separates precisions' if sep['separates'] else '**does not separate precisions** (its gaps say little)'}.")
         long = rows.get("long")
-        if long and ref:
+        if convergence(rows) is not None:
             lines.append(f"**Convergence:** FP32 Madam {ref['mean']:.2f} % at the budget ({ref['epochs']} epochs), "
                          f"{long['mean']:.2f} % at {LONG_FACTOR}x ({long['epochs']} epochs, seed 0; seed 0 at the "
                          f"budget {ref['accs'][0]:.2f} %): "
@@ -629,7 +679,18 @@ def figure(records: list[dict], path: Path) -> None:
     from synapse_madam import plots
     from synapse_madam.deep.figures import precision_gaps
 
-    summ = summarise(records)
+    plots.save_figure(precision_gaps(gap_panels(summarise(records)), bartol_spacing=BARTOL_LOG_SPACING,
+                                     spacing_keys=spacing_labels()), path)
+
+
+def spacing_labels() -> list[str]:
+    """The labels of the 26-level formats, Bartol's spacing first (the figure's right panel)."""
+    return [CONFIGS["bartol"].label] + [CONFIGS[f"spacing_{f:g}"].label for f in SPACING_FACTORS]
+
+
+def gap_panels(summ: dict) -> dict:
+    """name -> {format label: (gap to FP32 Madam, sd, ln(base) of the LNS formats or None)}, the
+    figure's input, for every task of ``summarise``'s output that has FP32 Madam."""
     panels = {}
     for task, rows in summ.items():
         ref = rows.get("madam")
@@ -638,9 +699,7 @@ def figure(records: list[dict], path: Path) -> None:
         panels[task] = {CONFIGS[k].label: (r["mean"] - ref["mean"], r["sd"] or 0.0,
                                            CONFIGS[k].spacing if CONFIGS[k].group in ("spacing", "lns") else None)
                         for k, r in rows.items() if k not in ("long", "madam")}
-    plots.save_figure(precision_gaps(panels, bartol_spacing=BARTOL_LOG_SPACING,
-                                     spacing_keys=[CONFIGS["bartol"].label] + [CONFIGS[f"spacing_{f:g}"].label
-                                                                               for f in SPACING_FACTORS]), path)
+    return panels
 
 
 def write_outputs(records: list[dict], meta: dict, docs: Path) -> Path:
@@ -671,6 +730,34 @@ def _load_raw(path: Path) -> tuple[list, dict]:
     return records, meta
 
 
+def resumable(out: Path, the_plan: dict) -> tuple[list[dict], list[dict]]:
+    """(finished run records, earlier invocations) of the run in ``out``, for ``--resume``. A run
+    of another plan is refused with one line; runs that were cut or failed are removed (they run
+    again)."""
+    plan_file = out / "plan.json"
+    if not plan_file.is_file():
+        raise SystemExit(f"--resume: {out} holds no run of this script (no plan.json); start it without --resume")
+    old = json.loads(plan_file.read_text())
+    if old != the_plan:
+        diff = ", ".join(f"{k} {old.get(k)!r} there, {v!r} here" for k, v in the_plan.items() if old.get(k) != v)
+        raise SystemExit(f"--resume: {out} holds a run of another plan ({diff}); "
+                         "give the same --budget/--tasks/--seeds/--configs/--device, or a new --out")
+    kept = []
+    for f in sorted((out / "raw").glob("*.json")):
+        rec = json.loads(f.read_text())
+        if rec.get("status") == "done":
+            kept.append(rec)
+        else:
+            f.unlink()
+    meta_file = out / "meta.json"
+    history = []
+    if meta_file.is_file():
+        prev = json.loads(meta_file.read_text())
+        history = prev.get("invocations") or [{k: prev.get(k) for k in ("command", "load_before", "load_after", "wall_s")}]
+    print(f"resuming {out}: {len(kept)} finished runs kept", flush=True)
+    return kept, history
+
+
 def _loadavg() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -694,6 +781,8 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", default="docs", help="where the md/png/json go (default docs)")
     ap.add_argument("--tar", default=None, help="also pack raw/, meta.json and the docs into this .tar.gz")
     ap.add_argument("--from-raw", default=None, help="rebuild the md/png/json from a run's .json, .tar.gz or folder")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out: keep its finished runs, "
+                    "run the rest (same --budget, --tasks, --seeds, --configs and --device)")
     args = ap.parse_args(argv)
     if args.from_raw:
         records, meta = _load_raw(Path(args.from_raw))
@@ -719,14 +808,21 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the worker processes
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     load_before = _loadavg()
+    if args.resume and not args.out:
+        raise SystemExit("--resume needs --out: the folder of the run to continue")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lns_bits_"))
+    dev = "cuda" if args.device.startswith("cuda") else "cpu"
+    the_plan = {"budget": budget, "tasks": tasks, "seeds": args.seeds, "configs": only, "device": dev}
+    kept, history = ([], []) if not args.resume else resumable(out, the_plan)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    stale = sorted(raw.glob("*.json"))
-    for f in stale:  # a previous invocation's runs: this report holds this invocation's only
-        f.unlink()
-    if stale:
-        print(f"removed {len(stale)} run files of a previous invocation from {raw}", flush=True)
+    if not args.resume:
+        stale = sorted(raw.glob("*.json"))
+        for f in stale:  # a previous invocation's runs: this report holds this invocation's only
+            f.unlink()
+        if stale:
+            print(f"removed {len(stale)} run files of a previous invocation from {raw}", flush=True)
+    (out / "plan.json").write_text(json.dumps(the_plan))
     skipped = []
     corpus_note = None
     if "transformer" in tasks:
@@ -751,18 +847,22 @@ def main(argv=None) -> int:
     jobs = plan(tasks, args.seeds, budget, only)
     deadline = start + args.wall - args.reserve
     device_name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else (platform.processor() or "cpu")
-    print(f"{len(jobs)} jobs planned on {args.workers} workers; load {load_before}", flush=True)
-    results = schedule(jobs, device=args.device, workers=args.workers, deadline=deadline, raw_dir=raw)
+    print(f"{len(jobs)} jobs planned on {args.workers} workers ({len(kept)} finished before); load {load_before}",
+          flush=True)
+    results = schedule(jobs, device=args.device, workers=args.workers, deadline=deadline, raw_dir=raw, done=kept)
     skipped += [r for r in results if r.get("status") == "dropped"]
-    dev = "cuda" if args.device.startswith("cuda") else "cpu"
     stem = f"lns_bits_{dev}_{budget}"
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    meta = {"command": "python3 benchmarks/lns_bits.py " + " ".join(shlex.quote(a) for a in argv_used),
+    command = "python3 benchmarks/lns_bits.py " + " ".join(shlex.quote(a) for a in argv_used)
+    history = history + [{"command": command, "load_before": load_before, "load_after": _loadavg(),
+                          "wall_s": time.time() - start, "finished": sum(r.get("status") == "done" for r in results)
+                          - len(kept)}]
+    meta = {"command": command,
             "regenerate": f"python3 benchmarks/lns_bits.py --from-raw docs/{stem}.json --docs docs",
             "load_before": load_before, "load_after": _loadavg(), "device": args.device, "device_name": device_name,
             "torch": torch.__version__, "python": platform.python_version(), "workers": args.workers,
             "wall_s": time.time() - start, "wall_limit": args.wall, "cpu_count": os.cpu_count(), "budget": budget,
-            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID),
+            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID), "invocations": history,
             "tasks": {t: f"spec {TASKS[t][0]} with " + ", ".join(BUDGETS[budget][t][0] + COMMON)
                       + (f"; corpus: {corpus_note}" if t == "transformer" and corpus_note else "")
                       for t in TASKS if t in tasks},

@@ -686,12 +686,8 @@ def _targets(distal, final, runs, timing) -> list[str]:
 
 
 def read_timing(path: Path = TIMING) -> dict:
-    """docs/spiking_learning_timing.json; a file written before the digits network was timed
-    (one network, its ratio at the top level) reads as the distal network's."""
-    t = json.loads(path.read_text())
-    if "tasks" not in t:
-        t["tasks"] = {"distal": {k: t[k] for k in ("wall_per_bio_s", "stats", "ratio_madam_over_additive")}}
-    return t
+    """docs/spiking_learning_timing.json, as ``timing`` writes it (one entry per network under "tasks")."""
+    return json.loads(path.read_text())
 
 
 def timing_lines(t: dict) -> list[str]:

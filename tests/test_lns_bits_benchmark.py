@@ -129,3 +129,52 @@ def test_the_cpu_deep_budget_anneals_and_its_report_says_the_lr_is_the_peak(benc
             "cpu_count": 2, "budget": "deep20k", "seeds": 3, "stem": "s", "tasks": {"deep_mlp": line}}
     recs = [_rec("deep_mlp", "madam", 0.01, s, 0.85) for s in range(3)]
     assert note in bench.report(recs, meta)
+
+
+def test_the_default_lns_formats_carry_their_level_spacing(bench):
+    """LNSMadam's default B-bit format spans 2^(127/8) with 2^(B-1) levels: ln(base) = (127/8) ln 2 / (2^(B-1) - 1),
+    the x of its open square on the spacing panel."""
+    for key, bits in (("lns8", 8), ("lns5", 5), ("lns4", 4)):
+        assert bench.CONFIGS[key].spacing == pytest.approx(127 / 8 * math.log(2) / (2 ** (bits - 1) - 1))
+    assert bench.CONFIGS["lns8"].spacing == pytest.approx(bench.BARTOL_LOG_SPACING / 2, rel=0.05)
+    panels = bench.gap_panels(bench.summarise(_records(bench)))
+    assert panels["cnn"]["LNSMadam 8 bits"][2] == pytest.approx(bench.CONFIGS["lns8"].spacing)
+    assert panels["cnn"]["uniform 8 bits + Adam, SR"][2] is None
+
+
+def _cli(args):
+    """benchmarks/lns_bits.py in its own process (its worker processes import it by path)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lns_bits.py"), *args], capture_output=True,
+                          text=True, env=env, timeout=900)
+
+
+def test_resume_keeps_the_finished_runs_and_runs_only_the_rest(tmp_path):
+    """A study too long for one sitting: --resume continues it in the same --out. Finished runs are
+    kept byte for byte, runs that were lost or cut run again, and another plan is refused."""
+    out, docs = tmp_path / "run", tmp_path / "docs"
+    args = ["--device", "cpu", "--smoke", "--tasks", "digits_mlp", "--configs", "uni4", "--seeds", "2",
+            "--workers", "1", "--wall", "600", "--reserve", "1", "--out", str(out), "--docs", str(docs)]
+    assert _cli(args).returncode == 0
+    raw = out / "raw"
+    first = {f.name: f.read_bytes() for f in raw.glob("*.json")}
+    assert len(first) == 7  # 3x run, FP32 Madam x2, uni4 grid x3 on seed 0, uni4 seed 1 at the picked lr
+    (raw / "digits_mlp__madam__lr0.01__s1.json").unlink()  # lost
+    cut = raw / "digits_mlp__uni4__best__s1.json"
+    cut.write_text(json.dumps({**json.loads(cut.read_text()), "status": "cut", "reason": "wall limit"}))
+    other = _cli([a if a != "2" else "3" for a in args] + ["--resume"])
+    assert other.returncode != 0 and "another plan (seeds 2 there, 3 here)" in other.stderr
+    assert _cli(args + ["--resume"]).returncode == 0
+    again = {f.name: f.read_bytes() for f in raw.glob("*.json")}
+    assert set(again) == set(first)
+    rerun = {n for n in again if again[n] != first[n]}
+    assert rerun == {"digits_mlp__madam__lr0.01__s1.json", "digits_mlp__uni4__best__s1.json"}
+    assert json.loads(again["digits_mlp__uni4__best__s1.json"])["status"] == "done"
+    text = (docs / "lns_bits_cpu_smoke.md").read_text()
+    assert "**Run in 2 invocations**" in text and "1. 7 runs in" in text and "2. 2 runs in" in text
+    assert "**Coverage:** 7 of 7 planned runs finished" in text
+    bare = _cli([a for a in args if a not in ("--out", str(out))] + ["--resume"])
+    assert bare.returncode != 0 and "--resume needs --out" in bare.stderr

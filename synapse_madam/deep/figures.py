@@ -169,7 +169,10 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
     ln(base), Bartol et al. 2015's measured spacing marked.
 
     ``panels``: task -> {format label: (gap, sd, ln(base) or None)}; ``spacing_keys``: the labels
-    of the 26-level formats (the right panel)."""
+    of the 26-level formats (the right panel, joined by a line). Other formats with a ln(base)
+    (LNS formats with another number of levels, e.g. the default 8/5/4-bit ones) are drawn on the
+    right panel too, as open markers, so one axis shows whether the spacing or the number of
+    levels sets the gap."""
     import matplotlib
     import matplotlib.ticker
 
@@ -179,6 +182,7 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
                                 gridspec_kw={"width_ratios": [1.5, 1]})
     cmap = matplotlib.colormaps["tab10"]
     offsets = np.linspace(-0.25, 0.25, max(len(tasks), 1)) if len(tasks) > 1 else [0.0]
+    squares_labelled = False
     for ti, task in enumerate(tasks):
         rows = panels[task]
         ys = [i + offsets[ti] for i, k in enumerate(labels) if k in rows]
@@ -189,6 +193,13 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
         if sp:
             ax2.errorbar([a for a, _, _ in sp], [g for _, g, _ in sp], yerr=[e for _, _, e in sp], marker="o", ms=4,
                          color=cmap(ti), capsize=2, lw=1.2, label=task)
+        other = [(k, *rows[k]) for k in rows if k not in spacing_keys and rows[k][2] is not None]
+        for k, g, e, a in other:
+            ax2.errorbar([a], [g], yerr=[e], marker="s", ms=5, mfc="none", color=cmap(ti), capsize=2, lw=0,
+                         elinewidth=1, label=None if squares_labelled else "other LNS formats (open squares)")
+            squares_labelled = True
+            ax2.annotate(k.replace("LNSMadam ", ""), (a, g), textcoords="offset points", xytext=(4, 3), fontsize=6,
+                         color=cmap(ti))
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
@@ -210,9 +221,9 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
         ax2.set_xticks(spacings)
         ax2.set_xticklabels([f"{x:.3g}" for x in spacings], fontsize=8)
         ax2.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax2.set_xlabel("level spacing ln(base) (26 levels)")
+    ax2.set_xlabel("level spacing ln(base) (line: 26 levels; squares: LNSMadam's default range)")
     ax2.set_ylabel("test accuracy − FP32 Madam (points)")
-    ax2.set_title("26-level LNS: sensitivity to the spacing", fontsize=9)
+    ax2.set_title("LNS formats: gap against the level spacing", fontsize=9)
     ax2.grid(alpha=0.3)
     ax2.legend(frameon=False, fontsize=8)
     fig.tight_layout()
