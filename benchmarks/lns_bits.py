@@ -749,11 +749,8 @@ def resumable(out: Path, the_plan: dict) -> tuple[list[dict], list[dict]]:
             kept.append(rec)
         else:
             f.unlink()
-    meta_file = out / "meta.json"
-    history = []
-    if meta_file.is_file():
-        prev = json.loads(meta_file.read_text())
-        history = prev.get("invocations") or [{k: prev.get(k) for k in ("command", "load_before", "load_after", "wall_s")}]
+    meta_file = out / "meta.json"  # written at the end of each invocation that finished, with every one before it
+    history = json.loads(meta_file.read_text()).get("invocations", []) if meta_file.is_file() else []
     print(f"resuming {out}: {len(kept)} finished runs kept", flush=True)
     return kept, history
 

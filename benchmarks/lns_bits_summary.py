@@ -38,7 +38,7 @@ def _bench():
 
 
 def columns(paths: list[Path]) -> list[dict]:
-    """One column per (file, task): {name, source, meta, rows (lns_bits.summarise), sep, conv}."""
+    """One column per (file, task): {name, task, source, rows (lns_bits.summarise), sep, conv, targets}."""
     b = _bench()
     out = []
     for path in paths:
@@ -52,7 +52,8 @@ def columns(paths: list[Path]) -> list[dict]:
             if "madam" not in rows:
                 continue
             out.append({"name": f"{task} · {meta['device']} {meta['budget']}", "task": task, "source": path.name,
-                        "meta": meta, "rows": rows, "sep": b.separation(rows), "conv": b.convergence(rows)})
+                        "rows": rows, "sep": b.separation(rows), "conv": b.convergence(rows),
+                        "targets": {_target_name(n): (v, ok) for n, v, ok in b.targets(rows)}})
     order = list(b.TASKS)
     return sorted(out, key=lambda c: (order.index(c["task"]), c["source"]))
 
@@ -114,12 +115,11 @@ def report(cols: list[dict], command: str) -> str:
         lines.append(f"| {cfg.label} | {bits} | " + " | ".join(cells) + " |")
     lines += ["", "## The issue's targets per column", "",
               "| target | " + " | ".join(c["name"] for c in cols) + " |", "|---|" + "---|" * len(cols)]
-    names = list(dict.fromkeys(_target_name(n) for c in cols for n, _, _ in b.targets(c["rows"])))
+    names = list(dict.fromkeys(n for c in cols for n in c["targets"]))
     for name in names:
         cells = []
         for c in cols:
-            hit = [(v, ok) for n, v, ok in b.targets(c["rows"]) if _target_name(n) == name]
-            v, ok = hit[0] if hit else (None, None)
+            v, ok = c["targets"].get(name, (None, None))
             cells.append("–" if ok is None else f"{v:+.2f} {'yes' if ok else '**no**'}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     spacing = [("bartol", 1.0)] + [(f"spacing_{f:g}", f) for f in b.SPACING_FACTORS]
@@ -167,9 +167,7 @@ def main(argv=None) -> int:
     docs.mkdir(parents=True, exist_ok=True)
     md = docs / "lns_bits_summary.md"
     atomic_write_text(md, report(cols, command))
-    panels = {}
-    for c in cols:
-        panels.update({c["name"]: p for p in b.gap_panels({c["task"]: c["rows"]}).values()})
+    panels = {c["name"]: b.gap_panels({c["task"]: c["rows"]})[c["task"]] for c in cols}  # every column has FP32 Madam
     plots.save_figure(precision_gaps(panels, bartol_spacing=b.BARTOL_LOG_SPACING, spacing_keys=b.spacing_labels()),
                       docs / "lns_bits_summary.png")
     print(md.read_text())
