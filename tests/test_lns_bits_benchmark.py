@@ -5,9 +5,11 @@ import importlib.util
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from lns_records import run_record as _rec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,12 +21,6 @@ def bench():
     sys.modules["lns_bits_bench"] = mod
     spec.loader.exec_module(mod)
     return mod
-
-
-def _rec(task, config, lr, seed, acc, status="done"):
-    return {"id": f"{task}__{config}__lr{lr:g}__s{seed}", "task": task, "config": config, "lr": lr, "seed": seed,
-            "status": status, "summary": {"final_test_acc": acc, "state_bytes_per_param": 5.0, "diverged": False,
-                                          "epochs": 3}, "curve": [{"test_acc": acc}]}
 
 
 def test_plan_orders_priorities_and_grids_only_the_baselines(bench):
@@ -165,6 +161,15 @@ def test_resume_keeps_the_finished_runs_and_runs_only_the_rest(tmp_path):
     (raw / "digits_mlp__madam__lr0.01__s1.json").unlink()  # lost
     cut = raw / "digits_mlp__uni4__best__s1.json"
     cut.write_text(json.dumps({**json.loads(cut.read_text()), "status": "cut", "reason": "wall limit"}))
+    calls = json.loads((out / "invocations.json").read_text())
+    assert len(calls) == 1 and calls[0]["finished"] == 7
+    # an invocation killed before its end (a session that ran out) is on record from its start;
+    # the run it finished is counted from its file
+    (out / "invocations.json").write_text(json.dumps(calls + [{"command": "killed", "load_before": "1.00",
+                                                                "started": time.time()}]))
+    time.sleep(0.1)  # file times come from a coarser clock than time.time()
+    done_by_killed = raw / "digits_mlp__madam__lr0.01__s0.json"
+    done_by_killed.write_bytes(done_by_killed.read_bytes())
     other = _cli([a if a != "2" else "3" for a in args] + ["--resume"])
     assert other.returncode != 0 and "another plan (seeds 2 there, 3 here)" in other.stderr
     assert _cli(args + ["--resume"]).returncode == 0
@@ -174,7 +179,8 @@ def test_resume_keeps_the_finished_runs_and_runs_only_the_rest(tmp_path):
     assert rerun == {"digits_mlp__madam__lr0.01__s1.json", "digits_mlp__uni4__best__s1.json"}
     assert json.loads(again["digits_mlp__uni4__best__s1.json"])["status"] == "done"
     text = (docs / "lns_bits_cpu_smoke.md").read_text()
-    assert "**Run in 2 invocations**" in text and "1. 7 runs in" in text and "2. 2 runs in" in text
+    assert "**Run in 3 invocations**" in text and "1. 7 runs in" in text and "3. 2 runs in" in text
+    assert "2. 1 runs, then stopped before its end" in text
     assert "**Coverage:** 7 of 7 planned runs finished" in text
     bare = _cli([a for a in args if a not in ("--out", str(out))] + ["--resume"])
     assert bare.returncode != 0 and "--resume needs --out" in bare.stderr

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lns_records import run_record as _rec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,12 +23,6 @@ def _load(name, file):
 @pytest.fixture(scope="module")
 def summary():
     return _load("lns_bits_summary_mod", "lns_bits_summary.py")
-
-
-def _rec(task, config, lr, seed, acc):
-    return {"id": f"{task}__{config}__lr{lr:g}__s{seed}", "task": task, "config": config, "lr": lr, "seed": seed,
-            "status": "done", "summary": {"final_test_acc": acc, "state_bytes_per_param": 5.0, "diverged": False,
-                                          "epochs": 3}, "curve": [{"test_acc": acc}]}
 
 
 def _run_file(path, task, budget, uni8, long_acc, grid=(0.001, 0.01, 0.1)):
