@@ -728,6 +728,8 @@ def _load_raw(path: Path) -> tuple[list, dict]:
             tar.extractall(tmp, filter="data")
         path = tmp
     meta = json.loads((path / "meta.json").read_text())
+    if "plan" not in meta and (path / "plan.json").is_file():  # a run folder: its plan, for --resume-from
+        meta["plan"] = json.loads((path / "plan.json").read_text())
     records = [json.loads(p.read_text()) for p in sorted((path / "raw").glob("*.json"))]
     records += meta.pop("skipped", [])
     return records, meta
@@ -742,8 +744,7 @@ def resumable(out: Path, the_plan: dict) -> tuple[list[dict], list[dict]]:
         raise SystemExit(f"--resume: {out} holds no run of this script (no plan.json); start it without --resume")
     old = json.loads(plan_file.read_text())
     if old != the_plan:
-        diff = ", ".join(f"{k} {old.get(k)!r} there, {v!r} here" for k, v in the_plan.items() if old.get(k) != v)
-        raise SystemExit(f"--resume: {out} holds a run of another plan ({diff}); "
+        raise SystemExit(f"--resume: {out} holds a run of another plan ({_plan_diff(old, the_plan)}); "
                          "give the same --budget/--tasks/--seeds/--configs/--device, or a new --out")
     kept = []
     for f in sorted((out / "raw").glob("*.json")):
@@ -756,18 +757,50 @@ def resumable(out: Path, the_plan: dict) -> tuple[list[dict], list[dict]]:
     return kept, invocations(out)
 
 
+def _plan_diff(old: dict, new: dict) -> str:
+    return ", ".join(f"{k} {old.get(k)!r} there, {v!r} here" for k, v in new.items() if old.get(k) != v)
+
+
+def restore(report: Path, out: Path, the_plan: dict) -> None:
+    """Recreate the run folder ``out`` of a study from its report's .json (``--resume-from``): the
+    plan, one raw file per finished run, the invocations. The report is what outlives a machine
+    (it is committed to docs/), so a study longer than one sitting goes on in the next one. Only an
+    empty ``out`` is written to; a report of another plan is refused with one line."""
+    try:
+        d = json.loads(report.read_text())
+        meta, runs = d["meta"], d["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"--resume-from: {report} is not a report .json of this script ({exc})")
+    if "plan" not in meta:
+        raise SystemExit(f"--resume-from: {report} does not record its plan (written before --resume-from "
+                         "existed); rerun that study with --out and --resume instead")
+    if meta["plan"] != the_plan:
+        raise SystemExit(f"--resume-from: {report} is a study of another plan ({_plan_diff(meta['plan'], the_plan)}); "
+                         "give the same --budget/--tasks/--seeds/--configs/--device")
+    if (out / "plan.json").exists() or any((out / "raw").glob("*.json")):
+        raise SystemExit(f"--resume-from: {out} already holds a run; give an empty --out (nothing there is "
+                         "overwritten), or continue it with --resume")
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    for r in runs:
+        if r.get("status") == "done":
+            (out / "raw" / f"{r['id']}.json").write_text(json.dumps(r))
+    (out / INVOCATIONS).write_text(json.dumps(meta.get("invocations", []), indent=1))
+    (out / "plan.json").write_text(json.dumps(the_plan))
+
+
 INVOCATIONS = "invocations.json"  # in --out: one entry per invocation, written when it starts, completed when it ends
 
 
 def invocations(out: Path) -> list[dict]:
     """The invocations of the run in ``out``, oldest first. One stopped before its end (a session
     that ended, a kill) has no ``wall_s``; its ``finished`` count is that of the finished run files
-    written between its start and the next invocation's."""
+    written between its start and the next invocation's (counted once: the next invocation records
+    it)."""
     file = out / INVOCATIONS
     calls = json.loads(file.read_text()) if file.is_file() else []
     written = [f.stat().st_mtime for f in (out / "raw").glob("*.json")]
     for i, c in enumerate(calls):
-        if c.get("wall_s") is None:
+        if c.get("wall_s") is None and "finished" not in c:
             until = calls[i + 1]["started"] if i + 1 < len(calls) else math.inf
             c["finished"] = sum(c["started"] <= t < until for t in written)
     return calls
@@ -798,6 +831,9 @@ def main(argv=None) -> int:
     ap.add_argument("--from-raw", default=None, help="rebuild the md/png/json from a run's .json, .tar.gz or folder")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out: keep its finished runs, "
                     "run the rest (same --budget, --tasks, --seeds, --configs and --device)")
+    ap.add_argument("--resume-from", default=None, metavar="REPORT.json",
+                    help="continue a study from its report's .json (e.g. docs/lns_bits_cpu_cnnfull.json, committed "
+                    "by an earlier sitting on another machine): its finished runs go to an empty --out, the rest run")
     args = ap.parse_args(argv)
     if args.from_raw:
         records, meta = _load_raw(Path(args.from_raw))
@@ -825,9 +861,14 @@ def main(argv=None) -> int:
     load_before = _loadavg()
     if args.resume and not args.out:
         raise SystemExit("--resume needs --out: the folder of the run to continue")
+    if args.resume_from and not args.out:
+        raise SystemExit("--resume-from needs --out: an empty folder for the study's runs")
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="lns_bits_"))
     dev = "cuda" if args.device.startswith("cuda") else "cpu"
     the_plan = {"budget": budget, "tasks": tasks, "seeds": args.seeds, "configs": only, "device": dev}
+    if args.resume_from:
+        restore(Path(args.resume_from), out, the_plan)
+        args.resume = True
     kept, history = ([], []) if not args.resume else resumable(out, the_plan)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
@@ -880,7 +921,7 @@ def main(argv=None) -> int:
             "load_before": load_before, "load_after": _loadavg(), "device": args.device, "device_name": device_name,
             "torch": torch.__version__, "python": platform.python_version(), "workers": args.workers,
             "wall_s": time.time() - start, "wall_limit": args.wall, "cpu_count": os.cpu_count(), "budget": budget,
-            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID), "invocations": history,
+            "seeds": args.seeds, "stem": stem, "lr_grid": list(LR_GRID), "invocations": history, "plan": the_plan,
             "tasks": {t: f"spec {TASKS[t][0]} with " + ", ".join(BUDGETS[budget][t][0] + COMMON)
                       + (f"; corpus: {corpus_note}" if t == "transformer" and corpus_note else "")
                       for t in TASKS if t in tasks},

@@ -184,3 +184,34 @@ def test_resume_keeps_the_finished_runs_and_runs_only_the_rest(tmp_path):
     assert "**Coverage:** 7 of 7 planned runs finished" in text
     bare = _cli([a for a in args if a not in ("--out", str(out))] + ["--resume"])
     assert bare.returncode != 0 and "--resume needs --out" in bare.stderr
+
+
+def test_resume_from_a_report_continues_a_study_on_another_machine(tmp_path):
+    """Only the committed report outlives a sitting's machine: --resume-from rebuilds the run folder
+    from it (plan, finished runs, invocations) and runs only what is missing; it writes to an empty
+    --out only and refuses a report of another plan."""
+    out, docs = tmp_path / "run", tmp_path / "docs"
+    args = ["--device", "cpu", "--smoke", "--tasks", "digits_mlp", "--configs", "lns8", "--seeds", "2",
+            "--workers", "1", "--wall", "600", "--reserve", "1", "--docs", str(docs)]
+    assert _cli(args + ["--out", str(out)]).returncode == 0
+    report = docs / "lns_bits_cpu_smoke.json"
+    runs = {r["id"]: r for r in json.loads(report.read_text())["runs"]}
+    assert len(runs) == 5  # 3x run, FP32 Madam x2, LNSMadam 8 bits x2
+    # the next sitting: a new machine where only docs/ survived, and one run had been lost
+    d = json.loads(report.read_text())
+    d["runs"] = [r for r in d["runs"] if r["id"] != "digits_mlp__lns8__lr0.01__s1"]
+    report.write_text(json.dumps(d))
+    again = tmp_path / "next"
+    busy = _cli(args + ["--out", str(out), "--resume-from", str(report)])
+    assert busy.returncode != 0 and "already holds a run" in busy.stderr
+    other = _cli([a if a != "lns8" else "lns5" for a in args] + ["--out", str(again), "--resume-from", str(report)])
+    assert other.returncode != 0 and "another plan (configs ['lns8'] there, ['lns5'] here)" in other.stderr
+    assert not again.exists() or not any(again.iterdir())
+    assert _cli(args + ["--out", str(again), "--resume-from", str(report)]).returncode == 0
+    rebuilt = {f.stem: json.loads(f.read_text()) for f in (again / "raw").glob("*.json")}
+    assert set(rebuilt) == set(runs)
+    for rid in set(runs) - {"digits_mlp__lns8__lr0.01__s1"}:  # kept as they were, not run again
+        assert rebuilt[rid]["wall_s"] == runs[rid]["wall_s"]
+    text = (docs / "lns_bits_cpu_smoke.md").read_text()
+    assert "**Run in 2 invocations**" in text and "1. 5 runs in" in text and "2. 1 runs in" in text
+    assert "**Coverage:** 5 of 5 planned runs finished" in text
