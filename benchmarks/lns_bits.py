@@ -11,6 +11,9 @@
                                                       # the character Transformer, every format, on 2 CPU cores
     python3 benchmarks/lns_bits.py --device cpu --budget cnnfull --tasks cnn --workers 2 --wall 7200 --out runs/lns_cnnfull
                                                       # the CNN on the full data, tier 1 in one 2-core sitting
+    python3 benchmarks/lns_bits.py --device cpu --budget cnn30 --tasks cnn --workers 2 --wall 7200 --out runs/lns_cnn30 \
+        --resume-from docs/lns_bits_cpu_cnn30.json     # a study over several sittings: each goes on from the
+                                                      # report the last one committed (the first omits --resume-from)
     python3 benchmarks/lns_bits_summary.py            # one tasks x formats table from every report's .json
 
 Tasks (packaged model specs, the deep/ nets and trainer): the 16-layer MLP and the CNN on
@@ -103,6 +106,12 @@ BUDGETS = {
                   # that tier 1 (40 runs of ~6 min) fits one sitting. 5 epochs did not converge (FP32 Madam
                   # seed 0: 88.73 % at 5 epochs, 90.84 % at 15, both cosine; the H100's constant lr: +2.5)
         "cnn": (["epochs=8", 'schedule="cosine"'], 360.0),
+    },
+    "cnn30": {  # the CNN on the full data at a budget meant to converge: a power law A - B E^-c fitted to FP32
+                # Madam's accuracy after E cosine epochs, seed 0 (88.73, 89.79, 90.84, 91.45 % at E = 5, 8, 15,
+                # 24: cnnfull and a probe) puts 3x the epochs +0.84 ahead at 30. About 14 CPU core-hours for
+                # tier 1 (several sittings with --resume-from), minutes on a GPU. Not run yet
+        "cnn": (["epochs=30", 'schedule="cosine"'], 1300.0),
     },
     "cnn5k": {  # the spacing study where no GPU is left: the CNN on 5000 images, 3 epochs
         "cnn": (["epochs=3", "train_subset=5000"], 10.0),
