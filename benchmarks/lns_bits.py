@@ -776,8 +776,7 @@ def restore(report: Path, out: Path, the_plan: dict) -> None:
     (it is committed to docs/), so a study longer than one sitting goes on in the next one. Only an
     empty ``out`` is written to; a report of another plan is refused with one line."""
     try:
-        d = json.loads(report.read_text())
-        meta, runs = d["meta"], d["runs"]
+        runs, meta = _load_raw(report)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"--resume-from: {report} is not a report .json of this script ({exc})")
     if "plan" not in meta:
