@@ -212,7 +212,9 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
     ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    # above the axes, not inside: a legend marker inside the panel reads as a data point
+    ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncol=min(len(tasks), 4), title="colour: task", title_fontsize=8)
     ax2.axvline(bartol_spacing, color="0.4", ls="--", lw=0.9, label="Bartol 2015: 2 x 0.083")
     ax2.axhline(0, color="0.6", lw=0.8)
     ax2.set_xscale("log")
