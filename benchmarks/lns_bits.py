@@ -110,7 +110,8 @@ BUDGETS = {
     "cnn30": {  # the CNN on the full data at a budget meant to converge: a power law A - B E^-c fitted to FP32
                 # Madam's accuracy after E cosine epochs, seed 0 (88.73, 89.79, 90.84, 91.45 % at E = 5, 8, 15,
                 # 24: cnnfull and a probe) puts 3x the epochs +0.84 ahead at 30. About 14 CPU core-hours for
-                # tier 1 (several sittings with --resume-from), minutes on a GPU. Converged: 3x is +0.42 (docs/lns_bits_cpu_cnn30.md)
+                # tier 1 (several sittings with --resume-from), minutes on a GPU. Converged: 3x is +0.42
+                # (docs/lns_bits_cpu_cnn30.md)
         "cnn": (["epochs=30", 'schedule="cosine"'], 1300.0),
     },
     "cnn5k": {  # the spacing study where no GPU is left: the CNN on 5000 images, 3 epochs

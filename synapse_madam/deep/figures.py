@@ -227,6 +227,6 @@ def precision_gaps(panels: dict, *, bartol_spacing: float, spacing_keys: list[st
     ax2.set_ylabel("test accuracy − FP32 Madam (points)")
     ax2.set_title("LNS formats: gap against the level spacing", fontsize=9)
     ax2.grid(alpha=0.3)
-    ax2.legend(frameon=False, fontsize=8)
+    ax2.legend(fontsize=8, framealpha=0.9)  # framed: its markers must not read as points of the panel
     fig.tight_layout()
     return fig
