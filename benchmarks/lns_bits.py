@@ -263,7 +263,22 @@ def text_corpus_fallback(out: Path):
 # ------------------------------------------------------------------------------------ the worker
 
 
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Body of a worker's watchdog thread: end the worker once the scheduler that spawned it is
+    gone. A scheduler stopped by a signal (``kill PID``, a session's end) never shuts its pool
+    down, and its workers would otherwise train on as orphans, holding the cores the next sitting
+    needs. An orphan is re-parented, so its parent pid changes; a run it was training is lost, not
+    half-written (its record is written only at its end), and ``--resume`` runs it again."""
+    while True:
+        time.sleep(poll_s)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
 def _worker_init(device: str) -> None:
+    import threading
+
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="exit-with-parent").start()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 

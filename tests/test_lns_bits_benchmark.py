@@ -215,3 +215,53 @@ def test_resume_from_a_report_continues_a_study_on_another_machine(tmp_path):
     text = (docs / "lns_bits_cpu_smoke.md").read_text()
     assert "**Run in 2 invocations**" in text and "1. 5 runs in" in text and "2. 1 runs in" in text
     assert "**Coverage:** 5 of 5 planned runs finished" in text
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended and not yet reaped, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
+def test_a_scheduler_stopped_by_a_signal_takes_its_workers_with_it(tmp_path):
+    """A sitting stopped with ``kill PID`` never shuts its pool down; its workers must not train on
+    as orphans. The scheduler's pool (spawn, ``_worker_init``) runs a two-minute task, the
+    scheduler gets SIGTERM, and its worker is gone within seconds."""
+    import os
+    import signal
+    import subprocess
+
+    script = tmp_path / "scheduler.py"
+    script.write_text(
+        "import multiprocessing as mp, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+        "import lns_bits\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=mp.get_context('spawn'), initializer=lns_bits._worker_init,\n"
+        "                               initargs=('cpu',))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    worker = int(parent.stdout.readline())
+    try:
+        assert _alive(worker)
+        time.sleep(1.0)  # the worker is in its long task
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=30)
+        end = time.time() + 20
+        while _alive(worker) and time.time() < end:
+            time.sleep(0.2)
+        assert not _alive(worker), "the worker trains on after its scheduler was killed"
+    finally:
+        parent.kill()
+        try:
+            os.kill(worker, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
