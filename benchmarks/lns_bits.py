@@ -288,6 +288,15 @@ def _worker_init(device: str) -> None:
         torch.backends.cudnn.allow_tf32 = False
 
 
+def worker_pool(workers: int, device: str):
+    """The scheduler's pool: ``workers`` spawned processes, each set up by ``_worker_init``."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                               initargs=(device,))
+
+
 class _OutOfTime(Exception):
     pass
 
@@ -348,8 +357,7 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
     """Run ``jobs`` on a pool of ``workers`` processes, in order, as time allows. ``done``: the
     finished runs of an earlier invocation of the same plan (``--resume``): their jobs are not
     run again, and their seed-0 grid runs count when a baseline's lr is picked."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     finished = {r["id"] for r in done if r.get("status") == "done"}
@@ -385,13 +393,8 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
         best = max(rs, key=lambda r: (r["summary"]["final_test_acc"] or 0.0, -abs(math.log10(r["lr"] / 0.01))))
         return best["lr"]
 
-    ctx = mp.get_context("spawn")
     running: dict = {}
-
-    def new_pool():
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(device,))
-
-    pool = new_pool()
+    pool = worker_pool(workers, device)
     try:
         while pending or running:
             now = time.time()
@@ -420,7 +423,7 @@ def schedule(jobs: list[Job], *, device: str, workers: int, deadline: float, raw
                 except BrokenProcessPool:  # a worker died (killed, crashed): a fresh pool goes on
                     pending.insert(0, chosen)
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = new_pool()
+                    pool = worker_pool(workers, device)
                     break
             if not running:
                 if pending and all(now + 1.1 * estimate(j) > deadline or j.depends_on for j in pending):
